@@ -1,0 +1,12 @@
+DROP FUNCTION next_ticket_number(INTEGER);
+DROP TABLE idempotency_keys;
+DROP TABLE ticket_events;
+DROP TABLE messages;
+DROP TABLE ticket_tags;
+DROP TABLE tickets;
+DROP TABLE requesters;
+DROP TABLE api_tokens;
+DROP TABLE agents;
+DROP TABLE categories;
+DROP TABLE queues;
+DROP TABLE departments;

@@ -1,0 +1,50 @@
+//! HTTP API under `/api/v1`: thin handlers that check the role, then call a use case.
+
+pub mod directory;
+pub mod extract;
+pub mod openapi;
+pub mod system;
+pub mod tickets;
+
+use actix_web::web;
+
+use crate::channels;
+
+/// Routes under `/api/v1`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(tickets::create_ticket)
+        .service(tickets::list_tickets)
+        .service(tickets::get_ticket)
+        .service(tickets::update_ticket)
+        .service(tickets::add_message)
+        .service(tickets::list_messages)
+        .service(tickets::list_events)
+        .service(directory::create_requester)
+        .service(directory::list_requesters)
+        .service(directory::get_requester)
+        .service(directory::update_requester)
+        .service(directory::delete_requester)
+        .service(directory::create_agent)
+        .service(directory::list_agents)
+        .service(directory::get_agent)
+        .service(directory::update_agent)
+        .service(directory::delete_agent)
+        .service(directory::create_token)
+        .service(directory::list_queues)
+        .service(directory::get_queue)
+        .service(directory::create_queue)
+        .service(directory::update_queue)
+        .service(directory::delete_queue)
+        .service(directory::list_departments)
+        .service(directory::get_department)
+        .service(directory::create_department)
+        .service(directory::update_department)
+        .service(directory::delete_department)
+        .service(directory::list_categories)
+        .service(directory::get_category)
+        .service(directory::create_category)
+        .service(directory::update_category)
+        .service(directory::delete_category)
+        .service(channels::web::submit)
+        .service(channels::web::categories);
+}

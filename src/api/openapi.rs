@@ -1,0 +1,60 @@
+//! The OpenAPI document (`/api/v1/openapi.json`) and its offline docs page (`/docs/`).
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::ServerBuilder;
+use utoipa::{Modify, OpenApi};
+
+use super::{directory, system, tickets};
+use crate::channels::web;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "atencion",
+        description = "Mesa de ayuda y contact center del Departamento de Atención Usuaria de ChileCompra. \
+            Errors are RFC 9457 `application/problem+json` documents.",
+    ),
+    paths(
+        tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
+        tickets::add_message, tickets::list_messages, tickets::list_events,
+        directory::create_requester, directory::list_requesters, directory::get_requester,
+        directory::update_requester, directory::delete_requester,
+        directory::create_agent, directory::list_agents, directory::get_agent, directory::update_agent,
+        directory::delete_agent, directory::create_token,
+        directory::list_queues, directory::get_queue, directory::create_queue, directory::update_queue, directory::delete_queue,
+        directory::list_departments, directory::get_department, directory::create_department,
+        directory::update_department, directory::delete_department,
+        directory::list_categories, directory::get_category, directory::create_category,
+        directory::update_category, directory::delete_category,
+        web::submit, web::categories,
+        system::health, system::ready, system::metrics,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    modifiers(&Security),
+    tags(
+        (name = "tickets", description = "Tickets, messages and their event log"),
+        (name = "web form", description = "The public contact form (no authentication)"),
+        (name = "system", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        // Handlers are declared relative to /api/v1, except the system endpoints at the root.
+        let paths = std::mem::take(&mut doc.paths.paths);
+        for (path, item) in paths {
+            let full = if ["/health", "/ready", "/metrics"].contains(&path.as_str()) {
+                path
+            } else {
+                format!("/api/v1{path}")
+            };
+            doc.paths.paths.insert(full, item);
+        }
+        doc.servers = Some(vec![ServerBuilder::new().url("/").build()]);
+    }
+}

@@ -1,0 +1,214 @@
+//! Ticket endpoints: thin wrappers over [`crate::tickets::store`].
+
+use actix_web::http::StatusCode;
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+
+use super::extract::Json;
+use crate::auth::{perm, Auth};
+use crate::error::{AppError, Problem};
+use crate::idempotency::{self, Key};
+use crate::startup::AppState;
+use crate::tickets::store;
+use crate::tickets::*;
+
+/// Create a ticket.
+///
+/// Send `Idempotency-Key` to make retries safe: the same key and body return the first response.
+#[utoipa::path(
+    tag = "tickets",
+    request_body = CreateTicketRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses(
+        (status = 201, description = "Created", body = TicketView),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets")]
+pub async fn create_ticket(
+    state: web::Data<AppState>,
+    principal: Auth<perm::CreateTickets>,
+    req: HttpRequest,
+    body: Json<CreateTicketRequest>,
+) -> Result<HttpResponse, AppError> {
+    let key = Key::from_request(&req, format!("agent:{}", principal.agent_id), &body.raw)?;
+    let input = body.value.validate()?;
+    let channel = input.channel;
+    let actor = principal.actor();
+    let response =
+        idempotency::once(&state.db, key, StatusCode::CREATED, move |c| store::create(c, Some(actor), input)).await?;
+    if response.headers().get("Idempotent-Replayed").is_none() {
+        crate::metrics::ticket_created(channel);
+    }
+    Ok(response)
+}
+
+/// List tickets, newest first, with filters and cursor pagination.
+#[utoipa::path(
+    tag = "tickets",
+    params(TicketFilter),
+    responses(
+        (status = 200, body = Page<TicketView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/tickets")]
+pub async fn list_tickets(
+    state: web::Data<AppState>,
+    _principal: Auth<perm::WorkTickets>,
+    filter: web::Query<TicketFilter>,
+) -> Result<web::Json<Page<TicketView>>, AppError> {
+    let filter = filter.into_inner();
+    Ok(web::Json(state.db.read(move |c| store::list(c, &filter)).await?))
+}
+
+/// Get a ticket by id or by number (`AU-2026-000123`).
+#[utoipa::path(
+    tag = "tickets",
+    params(("id" = String, Path, description = "Id or number")),
+    responses(
+        (status = 200, body = TicketView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/tickets/{id}")]
+pub async fn get_ticket(
+    state: web::Data<AppState>,
+    _principal: Auth<perm::WorkTickets>,
+    id: web::Path<String>,
+) -> Result<web::Json<TicketView>, AppError> {
+    let key = id.into_inner();
+    Ok(web::Json(
+        state
+            .db
+            .read(move |c| {
+                let id = store::resolve_id(c, &key)?;
+                store::get(c, id)
+            })
+            .await?,
+    ))
+}
+
+/// Change status, priority, queue, assignee, category, subject or tags. Every change is logged.
+#[utoipa::path(
+    tag = "tickets",
+    params(("id" = String, Path, description = "Id or number")),
+    request_body = UpdateTicketRequest,
+    responses(
+        (status = 200, body = TicketView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Transition not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/tickets/{id}")]
+pub async fn update_ticket(
+    state: web::Data<AppState>,
+    principal: Auth<perm::WorkTickets>,
+    id: web::Path<String>,
+    body: Json<UpdateTicketRequest>,
+) -> Result<web::Json<TicketView>, AppError> {
+    let key = id.into_inner();
+    let actor = principal.actor();
+    let update = body.value;
+    Ok(web::Json(
+        state
+            .db
+            .write(move |c| {
+                let id = store::resolve_id(c, &key)?;
+                store::update(c, id, actor, update)
+            })
+            .await?,
+    ))
+}
+
+/// Add a public reply or an internal note.
+#[utoipa::path(
+    tag = "tickets",
+    params(("id" = String, Path, description = "Id or number")),
+    request_body = CreateMessageRequest,
+    responses(
+        (status = 201, body = MessageView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Ticket closed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/messages")]
+pub async fn add_message(
+    state: web::Data<AppState>,
+    principal: Auth<perm::WorkTickets>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: Json<CreateMessageRequest>,
+) -> Result<HttpResponse, AppError> {
+    let idem = Key::from_request(&req, format!("agent:{}", principal.agent_id), &body.raw)?;
+    let key = id.into_inner();
+    let actor = principal.actor();
+    let message = body.value;
+    idempotency::once(&state.db, idem, StatusCode::CREATED, move |c| {
+        let id = store::resolve_id(c, &key)?;
+        store::add_message(c, id, actor, message)
+    })
+    .await
+}
+
+/// The ticket's messages, oldest first.
+#[utoipa::path(
+    tag = "tickets",
+    params(("id" = String, Path, description = "Id or number")),
+    responses((status = 200, body = Vec<MessageView>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+#[get("/tickets/{id}/messages")]
+pub async fn list_messages(
+    state: web::Data<AppState>,
+    _principal: Auth<perm::WorkTickets>,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<MessageView>>, AppError> {
+    let key = id.into_inner();
+    Ok(web::Json(
+        state
+            .db
+            .read(move |c| {
+                let id = store::resolve_id(c, &key)?;
+                store::messages(c, id)
+            })
+            .await?,
+    ))
+}
+
+/// The ticket's event log: every change, oldest first.
+#[utoipa::path(
+    tag = "tickets",
+    params(("id" = String, Path, description = "Id or number")),
+    responses((status = 200, body = Vec<EventView>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+#[get("/tickets/{id}/events")]
+pub async fn list_events(
+    state: web::Data<AppState>,
+    _principal: Auth<perm::WorkTickets>,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<EventView>>, AppError> {
+    let key = id.into_inner();
+    Ok(web::Json(
+        state
+            .db
+            .read(move |c| {
+                let id = store::resolve_id(c, &key)?;
+                store::events(c, id)
+            })
+            .await?,
+    ))
+}

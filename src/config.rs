@@ -1,0 +1,123 @@
+//! Layered configuration: built-in defaults, `config/default.toml`, `config/{APP_ENV}.toml`,
+//! then `ATENCION__SECTION__KEY` environment variables.
+
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+use crate::db::DatabaseUrl;
+
+/// Compiled in, so the binary runs even where no `config/` folder is present.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub web_form: WebFormSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebFormSettings {
+    pub rate_limit_per_minute: u32,
+    pub trust_proxy_headers: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Settings {
+    /// Reads the layers; `APP_ENV` (default `local`) picks the environment file.
+    pub fn load() -> anyhow::Result<Settings> {
+        let env = std::env::var("APP_ENV").unwrap_or_else(|_| "local".into());
+        let settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(File::with_name("config/default").required(false))
+            .add_source(File::with_name(&format!("config/{env}")).required(false))
+            .add_source(Environment::with_prefix("ATENCION").prefix_separator("__").separator("__").try_parsing(true))
+            .build()?
+            .try_deserialize::<Settings>()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Only the built-in defaults: no files, no environment (tests start from here).
+    pub fn defaults() -> Settings {
+        Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .and_then(Config::try_deserialize)
+            .expect("built-in defaults are valid")
+    }
+
+    /// Fails start-up on a setting that would otherwise misbehave later.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        DatabaseUrl::parse(&self.database.url)?;
+        if let Some(url) = self.redis_url() {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                anyhow::bail!("redis.url must start with redis:// or rediss://");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> DatabaseUrl {
+        DatabaseUrl::parse(&self.database.url).expect("validated at load")
+    }
+
+    pub fn redis_url(&self) -> Option<&str> {
+        Some(self.redis.url.trim()).filter(|u| !u.is_empty())
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.database.connect_timeout_secs.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_defaults_run_on_sqlite_without_redis() {
+        let s = Settings::defaults();
+        s.validate().unwrap();
+        assert_eq!(s.database_url(), DatabaseUrl::Sqlite("data/atencion.db".into()));
+        assert_eq!(s.redis_url(), None);
+        assert_eq!(s.log.format, LogFormat::Pretty);
+    }
+}

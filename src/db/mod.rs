@@ -1,0 +1,218 @@
+//! Storage: one diesel schema over Postgres and SQLite. Backend-specific SQL lives only in
+//! [`backend`]; everything else is written once against [`DbConnection`].
+
+pub mod backend;
+pub mod models;
+pub mod schema;
+pub mod types;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{PgConnection, SqliteConnection};
+
+use crate::error::AppError;
+
+/// A connection to whichever backend is configured.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Where the data lives, chosen explicitly by URL scheme: a typo must never silently create an
+/// empty SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseUrlError {
+    #[error("database URL must start with postgres://, postgresql:// or sqlite:// (got {0:?})")]
+    UnknownScheme(String),
+    #[error("sqlite:// URL has no file path")]
+    EmptyPath,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, DatabaseUrlError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        let path = url.strip_prefix("sqlite://").ok_or_else(|| DatabaseUrlError::UnknownScheme(redact(url)))?;
+        if path.is_empty() {
+            return Err(DatabaseUrlError::EmptyPath);
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Keeps credentials out of error messages and logs.
+fn redact(url: &str) -> String {
+    match url.split_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => url.chars().take(40).collect(),
+    }
+}
+
+/// Opens connections and prepares each one (SQLite needs its pragmas on every connection).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => {
+                PgConnection::establish(url).map(DbConnection::Pg).map_err(r2d2::Error::ConnectionError)
+            }
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(&path.to_string_lossy()).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+
+/// The database handle the service uses: blocking diesel work runs on tokio's blocking threads
+/// so it never stalls the async workers.
+#[derive(Clone)]
+pub struct Db {
+    readers: Pool,
+    /// SQLite allows one writer at a time: a one-connection pool serialises writers in-process
+    /// instead of letting them fail with "database is locked". On Postgres it is `readers`.
+    writer: Pool,
+    backend: Backend,
+}
+
+impl Db {
+    pub fn connect(url: &DatabaseUrl, pool_size: u32, timeout: Duration) -> anyhow::Result<Db> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let build = |size: u32| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(0))
+                .connection_timeout(timeout)
+                .test_on_check_out(false)
+                .build_unchecked(Manager { url: url.clone() })
+        };
+        let readers = build(pool_size.max(1));
+        let writer = match url.backend() {
+            Backend::Postgres => readers.clone(),
+            Backend::Sqlite => build(1),
+        };
+        Ok(Db { readers, writer, backend: url.backend() })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` on a pooled connection, outside any transaction.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.readers.clone();
+        run_blocking(move || f(&mut *pool.get().map_err(AppError::from_pool)?)).await
+    }
+
+    /// Runs `f` in one transaction: everything it writes is committed together or not at all.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.writer.clone();
+        run_blocking(move || {
+            let mut pooled = pool.get().map_err(AppError::from_pool)?;
+            let conn: &mut DbConnection = &mut pooled;
+            conn.transaction(f)
+        })
+        .await
+    }
+
+    /// Synchronous access for the CLI and start-up.
+    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, AppError> {
+        self.writer.get().map_err(AppError::from_pool)
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("database task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_scheme_decides_the_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/atencion.db").unwrap(),
+            DatabaseUrl::Sqlite("data/atencion.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/atencion.db").unwrap(),
+            DatabaseUrl::Sqlite("/var/lib/atencion.db".into())
+        );
+        assert_eq!(DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(), Backend::Postgres);
+        assert_eq!(DatabaseUrl::parse("postgresql://h/db").unwrap().backend(), Backend::Postgres);
+        assert!(matches!(DatabaseUrl::parse("sqlite://"), Err(DatabaseUrlError::EmptyPath)));
+        assert!(matches!(DatabaseUrl::parse("data/atencion.db"), Err(DatabaseUrlError::UnknownScheme(_))));
+        assert!(matches!(DatabaseUrl::parse("postgress://x"), Err(DatabaseUrlError::UnknownScheme(_))));
+    }
+
+    #[test]
+    fn url_errors_hide_credentials() {
+        let err = DatabaseUrl::parse("mysql://admin:s3cret@db.local/x").unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+}

@@ -1,0 +1,163 @@
+//! Diesel schema shared by both backends (see `migrations/postgres` and `migrations/sqlite`).
+
+diesel::table! {
+    departments (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        email -> Nullable<Text>,
+        active -> Bool,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    queues (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        department_id -> Nullable<BigInt>,
+        active -> Bool,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    categories (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        parent_id -> Nullable<BigInt>,
+        active -> Bool,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    agents (id) {
+        id -> BigInt,
+        name -> Text,
+        email -> Nullable<Text>,
+        role -> Text,
+        department_id -> Nullable<BigInt>,
+        active -> Bool,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        agent_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> crate::db::types::Tstz,
+        revoked_at -> Nullable<crate::db::types::Tstz>,
+    }
+}
+
+diesel::table! {
+    requesters (id) {
+        id -> BigInt,
+        name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        rut -> Nullable<Text>,
+        segment -> Text,
+        organization -> Nullable<Text>,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> BigInt,
+        number -> Text,
+        subject -> Text,
+        search_text -> Text,
+        status -> Text,
+        priority -> Text,
+        channel -> Text,
+        category_id -> Nullable<BigInt>,
+        queue_id -> Nullable<BigInt>,
+        assignee_id -> Nullable<BigInt>,
+        requester_id -> BigInt,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+        solved_at -> Nullable<crate::db::types::Tstz>,
+        closed_at -> Nullable<crate::db::types::Tstz>,
+    }
+}
+
+diesel::table! {
+    ticket_tags (ticket_id, tag) {
+        ticket_id -> BigInt,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        author_type -> Text,
+        author_agent_id -> Nullable<BigInt>,
+        author_requester_id -> Nullable<BigInt>,
+        visibility -> Text,
+        channel -> Text,
+        body_text -> Text,
+        body_html -> Nullable<Text>,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        kind -> Text,
+        actor_type -> Text,
+        actor_id -> Nullable<BigInt>,
+        data -> crate::db::types::Json,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, key) {
+        scope -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response_body -> Text,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::joinable!(queues -> departments (department_id));
+diesel::joinable!(agents -> departments (department_id));
+diesel::joinable!(api_tokens -> agents (agent_id));
+diesel::joinable!(tickets -> requesters (requester_id));
+diesel::joinable!(tickets -> queues (queue_id));
+diesel::joinable!(tickets -> categories (category_id));
+diesel::joinable!(tickets -> agents (assignee_id));
+diesel::joinable!(ticket_tags -> tickets (ticket_id));
+diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    departments,
+    queues,
+    categories,
+    agents,
+    api_tokens,
+    requesters,
+    tickets,
+    ticket_tags,
+    messages,
+    ticket_events,
+    idempotency_keys,
+);

@@ -1,0 +1,11 @@
+//! Pure types and rules of the helpdesk: no IO here, everything unit-tested.
+
+pub mod phone;
+pub mod rut;
+pub mod text;
+pub mod ticket;
+pub mod user;
+
+pub use rut::Rut;
+pub use ticket::{AuthorType, Channel, EventKind, Priority, Segment, Status, TicketNumber, UnknownValue, Visibility};
+pub use user::{Permission, Role};

@@ -1,0 +1,17 @@
+//! `atencion`: helpdesk and contact-center backend of ChileCompra's Departamento de Atención
+//! Usuaria.
+
+pub mod api;
+pub mod auth;
+pub mod channels;
+pub mod config;
+pub mod db;
+pub mod directory;
+pub mod domain;
+pub mod error;
+pub mod idempotency;
+pub mod metrics;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;
+pub mod tickets;

@@ -1,0 +1,111 @@
+//! Wires configuration, storage and HTTP together.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Compress, DefaultHeaders};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::{self, extract, openapi::ApiDoc};
+use crate::auth::TokenCache;
+use crate::channels::web::{self as web_channel, RateLimiter};
+use crate::config::Settings;
+use crate::db::{backend, Db};
+use crate::error::AppError;
+
+/// Shared by every request handler.
+pub struct AppState {
+    pub db: Db,
+    pub settings: Settings,
+    pub tokens: TokenCache,
+    pub rate_limiter: RateLimiter,
+    pub redis: Option<redis::Client>,
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database_url(), settings.database.pool_size, settings.connect_timeout())?;
+    let migrate = db.clone();
+    let applied = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let mut conn = migrate.get().map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+        backend::run_migrations(&mut conn)
+    })
+    .await??;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    Ok(db)
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub db: Db,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = open_database(&settings).await?;
+        let redis = settings.redis_url().map(redis::Client::open).transpose()?;
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let workers = settings.server.workers;
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            rate_limiter: RateLimiter::new(settings.web_form.rate_limit_per_minute),
+            tokens: TokenCache::default(),
+            settings,
+            redis,
+        });
+        crate::metrics::handle();
+        let openapi = ApiDoc::openapi();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(crate::metrics::middleware))
+                .wrap(Compress::default())
+                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(extract::path_config())
+                .app_data(extract::query_config())
+                .service(api::system::health)
+                .service(api::system::ready)
+                .service(api::system::metrics)
+                // Before the /api/v1 scope, which would otherwise answer 404 for the document.
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()))
+                .service(web::scope("/api/v1").configure(api::configure))
+                .route("/", web::get().to(web_channel::page))
+                .route("/formulario", web::get().to(web_channel::page))
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(10);
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        tracing::info!(port, "listening");
+        Ok(Application { port, server: server.run(), db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then finishes in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    let error = if req.method() == actix_web::http::Method::GET || req.method() == actix_web::http::Method::HEAD {
+        AppError::NotFound("esa dirección")
+    } else {
+        AppError::NotFound("esa operación en esta dirección")
+    };
+    error.error_response()
+}

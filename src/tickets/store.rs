@@ -1,0 +1,774 @@
+//! Ticket use cases, each run inside one database transaction: every change and its event-log
+//! row commit together or not at all.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::America::Santiago;
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::model::*;
+use crate::auth::Actor;
+use crate::db::models::*;
+use crate::db::schema::{agents, categories, messages, queues, requesters, ticket_events, ticket_tags, tickets};
+use crate::db::types::{JsonValue, UtcTime};
+use crate::db::{backend, DbConnection};
+use crate::domain::{text, AuthorType, Channel, EventKind, Priority, Segment, Status, TicketNumber, Visibility};
+use crate::error::AppError;
+
+pub const DEFAULT_QUEUE: &str = "mesa-de-ayuda";
+
+/// Validated input of a new ticket.
+#[derive(Debug, Clone)]
+pub struct NewTicketInput {
+    pub subject: String,
+    pub body: String,
+    pub body_html: Option<String>,
+    pub requester_id: Option<i64>,
+    pub requester: RequesterData,
+    pub channel: Channel,
+    pub priority: Priority,
+    pub category: Option<String>,
+    pub queue: Option<String>,
+    pub assignee_id: Option<i64>,
+    pub tags: Vec<String>,
+}
+
+impl CreateTicketRequest {
+    pub fn validate(self) -> Result<NewTicketInput, AppError> {
+        let mut errors = Errors::default();
+        let subject = line(&mut errors, "subject", &self.subject, MAX_SUBJECT);
+        let body = body_text(&mut errors, "body", &self.body);
+        let requester = self.requester.validate(&mut errors, "requester.");
+        let no_contact = requester.email.is_none() && requester.rut.is_none() && requester.phone.is_none();
+        let contact_rejected = errors.fields().any(|f| f.starts_with("requester."));
+        if self.requester.id.is_none() && no_contact && !contact_rejected {
+            errors.add("requester", "indique id, o al menos correo, RUT o teléfono");
+        }
+        let tags = tags(&mut errors, "tags", &self.tags);
+        errors.finish()?;
+        Ok(NewTicketInput {
+            subject,
+            body,
+            body_html: self.body_html.as_deref().map(sanitize_html),
+            requester_id: self.requester.id,
+            requester,
+            channel: self.channel.unwrap_or(Channel::Api),
+            priority: self.priority.unwrap_or(Priority::Normal),
+            category: self.category,
+            queue: self.queue,
+            assignee_id: self.assignee_id,
+            tags,
+        })
+    }
+}
+
+/// Keeps formatting, drops scripts, styles, event handlers and remote content tricks.
+pub fn sanitize_html(html: &str) -> String {
+    ammonia::clean(html)
+}
+
+fn now() -> UtcTime {
+    UtcTime::now()
+}
+
+/// Appends one immutable row to the ticket event log.
+pub fn record(
+    conn: &mut DbConnection,
+    ticket_id: i64,
+    kind: EventKind,
+    actor: Actor,
+    data: serde_json::Value,
+    at: UtcTime,
+) -> Result<(), AppError> {
+    diesel::insert_into(ticket_events::table)
+        .values(NewEvent {
+            ticket_id,
+            kind: kind.as_str(),
+            actor_type: actor.kind(),
+            actor_id: actor.id(),
+            data: JsonValue(data),
+            created_at: at,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+fn category_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
+    categories::table
+        .filter(categories::slug.eq(slug))
+        .filter(categories::active.eq(true))
+        .select(categories::id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::field(field, format!("no existe la categoría «{slug}»")))
+}
+
+fn queue_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
+    queues::table
+        .filter(queues::slug.eq(slug))
+        .filter(queues::active.eq(true))
+        .select(queues::id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::field(field, format!("no existe la cola «{slug}»")))
+}
+
+fn check_assignee(conn: &mut DbConnection, field: &str, id: i64) -> Result<(), AppError> {
+    let role: Option<String> = agents::table
+        .filter(agents::id.eq(id))
+        .filter(agents::active.eq(true))
+        .select(agents::role)
+        .first(conn)
+        .optional()?;
+    match role.as_deref() {
+        Some("admin" | "supervisor" | "agent" | "department") => Ok(()),
+        _ => Err(AppError::field(field, format!("no existe un agente activo con id {id}"))),
+    }
+}
+
+/// Finds the requester by id, email, RUT or phone (in that order) or creates one. Known
+/// requesters keep their data; empty fields are filled from the new contact.
+pub fn resolve_requester(
+    conn: &mut DbConnection,
+    id: Option<i64>,
+    data: &RequesterData,
+) -> Result<RequesterRow, AppError> {
+    if let Some(id) = id {
+        return requesters::table
+            .find(id)
+            .select(RequesterRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::field("requester.id", format!("no existe el solicitante {id}")));
+    }
+    let mut found = None;
+    if let Some(email) = &data.email {
+        found = requesters::table
+            .filter(requesters::email.eq(email))
+            .select(RequesterRow::as_select())
+            .first(conn)
+            .optional()?;
+    }
+    if found.is_none() {
+        if let Some(rut) = &data.rut {
+            found = requesters::table
+                .filter(requesters::rut.eq(rut))
+                .select(RequesterRow::as_select())
+                .first(conn)
+                .optional()?;
+        }
+    }
+    if found.is_none() && data.email.is_none() && data.rut.is_none() {
+        if let Some(phone) = &data.phone {
+            found = requesters::table
+                .filter(requesters::phone.eq(phone))
+                .order(requesters::id.asc())
+                .select(RequesterRow::as_select())
+                .first(conn)
+                .optional()?;
+        }
+    }
+    match found {
+        Some(existing) => fill_blanks(conn, existing, data),
+        None => insert_requester(conn, data),
+    }
+}
+
+fn fill_blanks(
+    conn: &mut DbConnection,
+    existing: RequesterRow,
+    data: &RequesterData,
+) -> Result<RequesterRow, AppError> {
+    let needs = (existing.name.is_empty() && !data.name.is_empty())
+        || (existing.phone.is_none() && data.phone.is_some())
+        || (existing.organization.is_none() && data.organization.is_some());
+    if !needs {
+        return Ok(existing);
+    }
+    let name = if existing.name.is_empty() { data.name.clone() } else { existing.name.clone() };
+    diesel::update(requesters::table.find(existing.id))
+        .set((
+            requesters::name.eq(&name),
+            requesters::phone.eq(existing.phone.as_ref().or(data.phone.as_ref())),
+            requesters::organization.eq(existing.organization.as_ref().or(data.organization.as_ref())),
+            requesters::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(requesters::table.find(existing.id).select(RequesterRow::as_select()).first(conn)?)
+}
+
+pub fn insert_requester(conn: &mut DbConnection, data: &RequesterData) -> Result<RequesterRow, AppError> {
+    let at = now();
+    let segment = data.segment.unwrap_or(Segment::Ciudadano);
+    let id: i64 = diesel::insert_into(requesters::table)
+        .values(NewRequester {
+            name: &data.name,
+            email: data.email.as_deref(),
+            phone: data.phone.as_deref(),
+            rut: data.rut.as_deref(),
+            segment: segment.as_str(),
+            organization: data.organization.as_deref(),
+            created_at: at,
+            updated_at: at,
+        })
+        .returning(requesters::id)
+        .get_result(conn)?;
+    Ok(requesters::table.find(id).select(RequesterRow::as_select()).first(conn)?)
+}
+
+/// Year of creation in Chile: a ticket created on 31 December at 22:00 local time belongs to
+/// that year even though it is already 1 January in UTC.
+pub fn santiago_year(at: DateTime<Utc>) -> i32 {
+    at.with_timezone(&Santiago).year()
+}
+
+/// Creates a ticket with its first message. `actor` is who logged it; `None` means the requester
+/// themself (the public web form, an inbound email).
+pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInput) -> Result<TicketView, AppError> {
+    let category_id = input.category.as_deref().map(|c| category_id(conn, "category", c)).transpose()?;
+    let queue_slug = input.queue.as_deref().unwrap_or(DEFAULT_QUEUE);
+    let queue_id = queue_id(conn, "queue", queue_slug)?;
+    if let Some(id) = input.assignee_id {
+        check_assignee(conn, "assignee_id", id)?;
+    }
+    let requester = resolve_requester(conn, input.requester_id, &input.requester)?;
+    let actor = actor.unwrap_or(Actor::Requester(requester.id));
+    let at = now();
+    let year = santiago_year(at.0);
+    let number = TicketNumber { year, sequence: backend::next_ticket_sequence(conn, year)? }.to_string();
+    let search_text = text::fold(&input.subject);
+    let id: i64 = diesel::insert_into(tickets::table)
+        .values(NewTicket {
+            number: &number,
+            subject: &input.subject,
+            search_text: &search_text,
+            status: Status::New.as_str(),
+            priority: input.priority.as_str(),
+            channel: input.channel.as_str(),
+            category_id,
+            queue_id: Some(queue_id),
+            assignee_id: input.assignee_id,
+            requester_id: requester.id,
+            created_at: at,
+            updated_at: at,
+        })
+        .returning(tickets::id)
+        .get_result(conn)?;
+    record(
+        conn,
+        id,
+        EventKind::Created,
+        actor,
+        json!({
+            "number": number, "subject": input.subject, "channel": input.channel,
+            "priority": input.priority, "status": Status::New, "queue": queue_slug,
+            "category": input.category, "assignee_id": input.assignee_id,
+            "requester_id": requester.id, "tags": input.tags,
+        }),
+        at,
+    )?;
+    insert_tags(conn, id, &input.tags)?;
+    let author = match actor {
+        Actor::Requester(_) | Actor::System => AuthorType::Requester,
+        Actor::Agent(_) if input.channel == Channel::Api => AuthorType::Agent,
+        // A ticket logged by an integration for a channel (email, phone, web) carries the
+        // requester's own words.
+        Actor::Agent(_) => AuthorType::Requester,
+    };
+    insert_message(
+        conn,
+        id,
+        actor,
+        author,
+        requester.id,
+        Visibility::Public,
+        input.channel,
+        &input.body,
+        input.body_html.as_deref(),
+        at,
+    )?;
+    get(conn, id)
+}
+
+fn insert_tags(conn: &mut DbConnection, ticket_id: i64, tags: &[String]) -> Result<(), AppError> {
+    // One row at a time: multi-row INSERT is not available through MultiConnection.
+    for tag in tags {
+        diesel::insert_into(ticket_tags::table)
+            .values((ticket_tags::ticket_id.eq(ticket_id), ticket_tags::tag.eq(tag)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_message(
+    conn: &mut DbConnection,
+    ticket_id: i64,
+    actor: Actor,
+    author: AuthorType,
+    requester_id: i64,
+    visibility: Visibility,
+    channel: Channel,
+    body: &str,
+    body_html: Option<&str>,
+    at: UtcTime,
+) -> Result<i64, AppError> {
+    let (agent_id, requester) = match (author, actor) {
+        (AuthorType::Agent, Actor::Agent(id)) => (Some(id), None),
+        (AuthorType::Requester, _) => (None, Some(requester_id)),
+        _ => (None, None),
+    };
+    let message_id: i64 = diesel::insert_into(messages::table)
+        .values(NewMessage {
+            ticket_id,
+            author_type: author.as_str(),
+            author_agent_id: agent_id,
+            author_requester_id: requester,
+            visibility: visibility.as_str(),
+            channel: channel.as_str(),
+            body_text: body,
+            body_html,
+            created_at: at,
+        })
+        .returning(messages::id)
+        .get_result(conn)?;
+    record(
+        conn,
+        ticket_id,
+        EventKind::MessageAdded,
+        actor,
+        json!({ "message_id": message_id, "author_type": author, "visibility": visibility, "channel": channel }),
+        at,
+    )?;
+    Ok(message_id)
+}
+
+fn parse<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, AppError> {
+    value.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("stored {what} {value:?} is not valid")))
+}
+
+pub fn requester_view(row: RequesterRow) -> Result<RequesterView, AppError> {
+    Ok(RequesterView {
+        id: row.id,
+        segment: parse(&row.segment, "segment")?,
+        name: row.name,
+        email: row.email,
+        phone: row.phone,
+        rut: row.rut,
+        organization: row.organization,
+        created_at: row.created_at.0,
+        updated_at: row.updated_at.0,
+    })
+}
+
+type Joined = (TicketRow, RequesterRow, Option<String>, Option<String>, Option<String>);
+
+fn view(row: Joined, tags: Vec<String>) -> Result<TicketView, AppError> {
+    let (t, requester, category, queue, assignee_name) = row;
+    Ok(TicketView {
+        id: t.id,
+        number: t.number,
+        subject: t.subject,
+        status: parse(&t.status, "status")?,
+        priority: parse(&t.priority, "priority")?,
+        channel: parse(&t.channel, "channel")?,
+        category_id: t.category_id,
+        category,
+        queue_id: t.queue_id,
+        queue,
+        assignee_id: t.assignee_id,
+        assignee_name,
+        requester: requester_view(requester)?,
+        tags,
+        created_at: t.created_at.0,
+        updated_at: t.updated_at.0,
+        solved_at: t.solved_at.map(|t| t.0),
+        closed_at: t.closed_at.map(|t| t.0),
+    })
+}
+
+macro_rules! joined_tickets {
+    () => {
+        tickets::table
+            .inner_join(requesters::table)
+            .left_join(categories::table)
+            .left_join(queues::table)
+            .left_join(agents::table)
+            .select((
+                TicketRow::as_select(),
+                RequesterRow::as_select(),
+                categories::slug.nullable(),
+                queues::slug.nullable(),
+                agents::name.nullable(),
+            ))
+    };
+}
+
+fn tags_of(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>, AppError> {
+    let rows: Vec<(i64, String)> = ticket_tags::table
+        .filter(ticket_tags::ticket_id.eq_any(ids))
+        .order((ticket_tags::ticket_id, ticket_tags::tag))
+        .select((ticket_tags::ticket_id, ticket_tags::tag))
+        .load(conn)?;
+    let mut map: HashMap<i64, Vec<String>> = HashMap::new();
+    for (id, tag) in rows {
+        map.entry(id).or_default().push(tag);
+    }
+    Ok(map)
+}
+
+pub fn get(conn: &mut DbConnection, id: i64) -> Result<TicketView, AppError> {
+    let row: Joined =
+        joined_tickets!().filter(tickets::id.eq(id)).first(conn).optional()?.ok_or(AppError::NotFound("el ticket"))?;
+    let tags = tags_of(conn, &[id])?.remove(&id).unwrap_or_default();
+    view(row, tags)
+}
+
+/// Accepts a numeric id or a human number such as `AU-2026-000123`.
+pub fn resolve_id(conn: &mut DbConnection, key: &str) -> Result<i64, AppError> {
+    if let Ok(id) = key.parse::<i64>() {
+        return Ok(id);
+    }
+    let number = TicketNumber::parse(key).ok_or(AppError::NotFound("el ticket"))?;
+    tickets::table
+        .filter(tickets::number.eq(number.to_string()))
+        .select(tickets::id)
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound("el ticket"))
+}
+
+fn status_list(value: &str) -> Result<Vec<String>, AppError> {
+    value
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<Status>()
+                .map(|s| s.as_str().to_owned())
+                .map_err(|e| AppError::field("status", e.to_string()))
+        })
+        .collect()
+}
+
+pub fn encode_cursor(id: i64) -> String {
+    format!("c{id:x}")
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<i64, AppError> {
+    cursor
+        .strip_prefix('c')
+        .and_then(|hex| i64::from_str_radix(hex, 16).ok())
+        .ok_or_else(|| AppError::field("cursor", "cursor no válido"))
+}
+
+/// Escapes `%`, `_` and `\` so user text is matched literally by LIKE.
+pub fn like_pattern(words: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text::fold(words.trim()).chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Newest first; the cursor is the last id seen, so pages stay stable while tickets arrive.
+pub fn list(conn: &mut DbConnection, filter: &TicketFilter) -> Result<Page<TicketView>, AppError> {
+    let limit = filter.limit.unwrap_or(25);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::field("limit", "debe estar entre 1 y 100"));
+    }
+    let mut query = joined_tickets!().into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(tickets::status.eq_any(status_list(status)?));
+    }
+    if let Some(queue) = &filter.queue {
+        query = query.filter(tickets::queue_id.eq(queue_id(conn, "queue", queue)?));
+    }
+    match filter.assignee.as_deref() {
+        None => {}
+        Some("none") => query = query.filter(tickets::assignee_id.is_null()),
+        Some(id) => {
+            let id: i64 = id.parse().map_err(|_| AppError::field("assignee", "debe ser un id o «none»"))?;
+            query = query.filter(tickets::assignee_id.eq(id));
+        }
+    }
+    if let Some(id) = filter.requester_id {
+        query = query.filter(tickets::requester_id.eq(id));
+    }
+    if let Some(category) = &filter.category {
+        query = query.filter(tickets::category_id.eq(category_id(conn, "category", category)?));
+    }
+    if let Some(channel) = filter.channel {
+        query = query.filter(tickets::channel.eq(channel.as_str()));
+    }
+    if let Some(from) = filter.created_from {
+        query = query.filter(tickets::created_at.ge(UtcTime::from(from)));
+    }
+    if let Some(to) = filter.created_to {
+        query = query.filter(tickets::created_at.lt(UtcTime::from(to)));
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        query = query.filter(tickets::search_text.like(like_pattern(q)).escape('\\'));
+    }
+    if let Some(cursor) = &filter.cursor {
+        query = query.filter(tickets::id.lt(decode_cursor(cursor)?));
+    }
+    let mut rows: Vec<Joined> = query.order(tickets::id.desc()).limit(limit + 1).load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let ids: Vec<i64> = rows.iter().map(|r| r.0.id).collect();
+    let mut tags = tags_of(conn, &ids)?;
+    let next_cursor = more.then(|| encode_cursor(*ids.last().expect("more implies rows")));
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let id = row.0.id;
+            view(row, tags.remove(&id).unwrap_or_default())
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Page { items, next_cursor })
+}
+
+/// Moves the ticket to `to` if legal, stamping solved/closed times and recording the event.
+fn change_status(
+    conn: &mut DbConnection,
+    t: &TicketRow,
+    to: Status,
+    actor: Actor,
+    at: UtcTime,
+) -> Result<(), AppError> {
+    let from: Status = parse(&t.status, "status")?;
+    from.check_transition(to)?;
+    if from == to {
+        return Ok(());
+    }
+    let solved_at = match to {
+        Status::Solved => Some(at),
+        Status::Closed => t.solved_at,
+        _ => None,
+    };
+    let closed_at = (to == Status::Closed).then_some(at);
+    diesel::update(tickets::table.find(t.id))
+        .set((tickets::status.eq(to.as_str()), tickets::solved_at.eq(solved_at), tickets::closed_at.eq(closed_at)))
+        .execute(conn)?;
+    record(conn, t.id, EventKind::StatusChanged, actor, json!({ "from": from, "to": to }), at)
+}
+
+fn load_row(conn: &mut DbConnection, id: i64) -> Result<TicketRow, AppError> {
+    tickets::table
+        .find(id)
+        .select(TicketRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound("el ticket"))
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    actor: Actor,
+    req: UpdateTicketRequest,
+) -> Result<TicketView, AppError> {
+    let mut errors = Errors::default();
+    let subject = req.subject.as_deref().map(|s| line(&mut errors, "subject", s, MAX_SUBJECT));
+    let new_tags = req.tags.as_deref().map(|t| tags(&mut errors, "tags", t));
+    errors.finish()?;
+
+    let t = load_row(conn, id)?;
+    let current: Status = parse(&t.status, "status")?;
+    if current == Status::Closed {
+        return Err(crate::domain::ticket::TransitionError::Closed.into());
+    }
+    let at = now();
+    if let Some(to) = req.status {
+        change_status(conn, &t, to, actor, at)?;
+    }
+    if let Some(subject) = subject.filter(|s| *s != t.subject) {
+        diesel::update(tickets::table.find(id))
+            .set((tickets::subject.eq(&subject), tickets::search_text.eq(text::fold(&subject))))
+            .execute(conn)?;
+        record(conn, id, EventKind::SubjectChanged, actor, json!({ "from": t.subject, "to": subject }), at)?;
+    }
+    if let Some(priority) = req.priority.filter(|p| p.as_str() != t.priority) {
+        diesel::update(tickets::table.find(id)).set(tickets::priority.eq(priority.as_str())).execute(conn)?;
+        record(conn, id, EventKind::PriorityChanged, actor, json!({ "from": t.priority, "to": priority }), at)?;
+    }
+    if let Some(slug) = &req.queue {
+        let new = queue_id(conn, "queue", slug)?;
+        if Some(new) != t.queue_id {
+            diesel::update(tickets::table.find(id)).set(tickets::queue_id.eq(new)).execute(conn)?;
+            record(
+                conn,
+                id,
+                EventKind::QueueChanged,
+                actor,
+                json!({ "from": t.queue_id, "to": new, "queue": slug }),
+                at,
+            )?;
+        }
+    }
+    if let Some(category) = &req.category {
+        let new = category.as_deref().map(|c| category_id(conn, "category", c)).transpose()?;
+        if new != t.category_id {
+            diesel::update(tickets::table.find(id)).set(tickets::category_id.eq(new)).execute(conn)?;
+            record(
+                conn,
+                id,
+                EventKind::CategoryChanged,
+                actor,
+                json!({ "from": t.category_id, "to": new, "category": category }),
+                at,
+            )?;
+        }
+    }
+    if let Some(assignee) = req.assignee_id {
+        if let Some(agent) = assignee {
+            check_assignee(conn, "assignee_id", agent)?;
+        }
+        if assignee != t.assignee_id {
+            diesel::update(tickets::table.find(id)).set(tickets::assignee_id.eq(assignee)).execute(conn)?;
+            record(conn, id, EventKind::AssigneeChanged, actor, json!({ "from": t.assignee_id, "to": assignee }), at)?;
+        }
+    }
+    if let Some(new_tags) = new_tags {
+        let old = tags_of(conn, &[id])?.remove(&id).unwrap_or_default();
+        let added: Vec<&String> = new_tags.iter().filter(|t| !old.contains(t)).collect();
+        let removed: Vec<&String> = old.iter().filter(|t| !new_tags.contains(t)).collect();
+        if !added.is_empty() || !removed.is_empty() {
+            diesel::delete(ticket_tags::table.filter(ticket_tags::ticket_id.eq(id))).execute(conn)?;
+            insert_tags(conn, id, &new_tags)?;
+            record(conn, id, EventKind::TagsChanged, actor, json!({ "added": added, "removed": removed }), at)?;
+        }
+    }
+    touch(conn, id, at)?;
+    get(conn, id)
+}
+
+fn touch(conn: &mut DbConnection, id: i64, at: UtcTime) -> Result<(), AppError> {
+    diesel::update(tickets::table.find(id)).set(tickets::updated_at.eq(at)).execute(conn)?;
+    Ok(())
+}
+
+pub fn add_message(
+    conn: &mut DbConnection,
+    id: i64,
+    actor: Actor,
+    req: CreateMessageRequest,
+) -> Result<MessageView, AppError> {
+    let mut errors = Errors::default();
+    let body = body_text(&mut errors, "body", &req.body);
+    errors.finish()?;
+    let t = load_row(conn, id)?;
+    let visibility = req.visibility.unwrap_or(Visibility::Public);
+    let author = if req.from_requester { AuthorType::Requester } else { AuthorType::Agent };
+    if author == AuthorType::Requester && visibility == Visibility::Internal {
+        return Err(AppError::field("visibility", "un mensaje del solicitante no puede ser una nota interna"));
+    }
+    let current: Status = parse(&t.status, "status")?;
+    let after = current.after_message(author, visibility)?;
+    let at = now();
+    let channel: Channel = parse(&t.channel, "channel")?;
+    let html = req.body_html.as_deref().map(sanitize_html);
+    let message_id =
+        insert_message(conn, id, actor, author, t.requester_id, visibility, channel, &body, html.as_deref(), at)?;
+    let target = req.status.unwrap_or(after);
+    if target != current {
+        change_status(conn, &t, after, actor, at)?;
+        if target != after {
+            let moved = load_row(conn, id)?;
+            change_status(conn, &moved, target, actor, at)?;
+        }
+    }
+    touch(conn, id, at)?;
+    message(conn, message_id)
+}
+
+fn message_view(m: MessageRow) -> Result<MessageView, AppError> {
+    Ok(MessageView {
+        id: m.id,
+        ticket_id: m.ticket_id,
+        author_type: parse(&m.author_type, "author_type")?,
+        author_agent_id: m.author_agent_id,
+        author_requester_id: m.author_requester_id,
+        visibility: parse(&m.visibility, "visibility")?,
+        channel: parse(&m.channel, "channel")?,
+        body: m.body_text,
+        body_html: m.body_html,
+        created_at: m.created_at.0,
+    })
+}
+
+fn message(conn: &mut DbConnection, id: i64) -> Result<MessageView, AppError> {
+    message_view(messages::table.find(id).select(MessageRow::as_select()).first(conn)?)
+}
+
+pub fn messages(conn: &mut DbConnection, ticket_id: i64) -> Result<Vec<MessageView>, AppError> {
+    load_row(conn, ticket_id)?;
+    messages::table
+        .filter(messages::ticket_id.eq(ticket_id))
+        .order(messages::id.asc())
+        .select(MessageRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(message_view)
+        .collect()
+}
+
+pub fn events(conn: &mut DbConnection, ticket_id: i64) -> Result<Vec<EventView>, AppError> {
+    load_row(conn, ticket_id)?;
+    ticket_events::table
+        .filter(ticket_events::ticket_id.eq(ticket_id))
+        .order(ticket_events::id.asc())
+        .select(EventRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|e| {
+            Ok(EventView {
+                id: e.id,
+                ticket_id: e.ticket_id,
+                kind: parse(&e.kind, "event kind")?,
+                actor_type: e.actor_type,
+                actor_id: e.actor_id,
+                data: e.data.0,
+                created_at: e.created_at.0,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn santiago_year_uses_local_date() {
+        let new_year_eve = DateTime::parse_from_rfc3339("2027-01-01T01:30:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(santiago_year(new_year_eve), 2026);
+        let after = DateTime::parse_from_rfc3339("2027-01-01T03:30:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(santiago_year(after), 2027);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(123_456)).unwrap(), 123_456);
+        assert!(decode_cursor("zzz").is_err());
+        assert!(decode_cursor("c").is_err());
+    }
+
+    #[test]
+    fn like_patterns_are_literal_and_folded() {
+        assert_eq!(like_pattern(" Compra ÁGIL "), "%compra agil%");
+        assert_eq!(like_pattern("100%_a\\b"), "%100\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn html_is_sanitised() {
+        let clean = sanitize_html("<p onclick=\"x()\">Hola<script>alert(1)</script></p>");
+        assert_eq!(clean, "<p>Hola</p>");
+    }
+}

@@ -1,0 +1,210 @@
+//! Test harness: every test starts its own app on port 0, on SQLite (a fresh file) and, when
+//! `TEST_DATABASE_URL` is set, on Postgres (a fresh schema) with Redis from `TEST_REDIS_URL`.
+
+use std::sync::OnceLock;
+
+use atencion::auth;
+use atencion::config::Settings;
+use atencion::db::{Db, DbConnection};
+use atencion::directory::{self, CreateAgentRequest};
+use atencion::domain::Role;
+use atencion::startup::Application;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub admin: String,
+    pub db: Db,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// `TEST_DATABASE_URL`, or `None` when running locally without it. In CI a missing or
+/// unreachable backend fails the test instead of skipping it.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if in_ci() => panic!("CI=true but TEST_DATABASE_URL is not set: Postgres tests cannot be skipped in CI"),
+        _ => {
+            static ONCE: OnceLock<()> = OnceLock::new();
+            ONCE.get_or_init(|| eprintln!("TEST_DATABASE_URL not set: Postgres variants skipped"));
+            None
+        }
+    }
+}
+
+pub fn redis_url() -> Option<String> {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if in_ci() => panic!("CI=true but TEST_REDIS_URL is not set"),
+        _ => None,
+    }
+}
+
+/// A new schema in the test database, so tests never see each other's rows.
+pub fn fresh_postgres_schema(base: &str) -> String {
+    let schema = format!("t_{:016x}", rand::random::<u64>());
+    let mut conn = PgConnection::establish(base).unwrap_or_else(|e| panic!("TEST_DATABASE_URL unreachable: {e}"));
+    conn.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+pub fn test_settings() -> Settings {
+    let mut settings = Settings::defaults();
+    settings.server.port = 0;
+    settings.server.workers = 1;
+    settings.database.pool_size = 4;
+    settings.web_form.rate_limit_per_minute = 10_000;
+    settings
+}
+
+pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings();
+    let mut dir = None;
+    match backend {
+        Backend::Sqlite => {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            settings.database.url = format!("sqlite://{}", tmp.path().join("test.db").display());
+            dir = Some(tmp);
+        }
+        Backend::Postgres => {
+            let base = postgres_url().expect("postgres variant needs TEST_DATABASE_URL");
+            settings.database.url = fresh_postgres_schema(&base);
+            settings.redis.url = redis_url().unwrap_or_default();
+        }
+    }
+    customize(&mut settings);
+    let app = Application::build(settings).await.expect("app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db.clone();
+    tokio::spawn(app.run_until_stopped());
+    let admin = db.write(|c| token_for(c, Role::Admin, "Admin de prueba")).await.expect("admin token");
+    TestApp { address, client: reqwest::Client::new(), admin, db, backend, _dir: dir }
+}
+
+/// Creates an agent with `role` and returns a fresh token for it.
+pub fn token_for(c: &mut DbConnection, role: Role, name: &str) -> Result<String, atencion::error::AppError> {
+    let department_id = (role == Role::Department).then_some(2);
+    let agent = directory::create_agent(c, CreateAgentRequest { name: name.into(), email: None, role, department_id })?;
+    auth::issue_token(c, agent.id, name)
+}
+
+/// One test body, run once per configured backend.
+macro_rules! on_all_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[tokio::test]
+                async fn sqlite() {
+                    let $app = crate::helpers::spawn(crate::helpers::Backend::Sqlite, |_| {}).await;
+                    $body
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if crate::helpers::postgres_url().is_none() {
+                        return;
+                    }
+                    let $app = crate::helpers::spawn(crate::helpers::Backend::Postgres, |_| {}).await;
+                    $body
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_all_backends;
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        into_reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, Some(&self.admin), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(&self.admin), Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(&self.admin), Some(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(&self.admin), None).await
+    }
+
+    pub async fn token(&self, role: Role) -> String {
+        self.db.write(move |c| token_for(c, role, role.as_str())).await.expect("token")
+    }
+
+    /// Creates a ticket through the API and returns its JSON.
+    pub async fn ticket(&self, subject: &str, email: &str) -> Value {
+        let reply = self.post("/api/v1/tickets", ticket_body(subject, email)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+}
+
+pub async fn into_reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    Reply { status, headers, body }
+}
+
+pub fn ticket_body(subject: &str, email: &str) -> Value {
+    json!({
+        "subject": subject,
+        "body": "No puedo ingresar a Mercado Público con mi clave.",
+        "requester": {"name": "Ana Pérez", "email": email, "segment": "comprador", "organization": "Municipalidad de Providencia"},
+        "category": "acceso-clave",
+    })
+}
+
+/// Asserts a problem+json reply with `status`, returning the field names of its errors.
+pub fn assert_problem(reply: &Reply, status: u16) -> Vec<String> {
+    assert_eq!(reply.status.as_u16(), status, "body: {}", reply.body);
+    let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert_eq!(content_type, "application/problem+json", "body: {}", reply.body);
+    assert_eq!(reply.body["status"], status);
+    assert!(reply.body["type"].as_str().unwrap().starts_with("urn:atencion:problem:"));
+    assert!(reply.body["title"].is_string());
+    reply.body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,11 @@
+//! The integration suite: one binary, every test on every configured backend.
+
+mod helpers;
+
+mod auth;
+mod directory;
+mod idempotency;
+mod migrations;
+mod system;
+mod tickets;
+mod web_form;
