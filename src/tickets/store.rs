@@ -115,15 +115,16 @@ fn queue_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, App
         .ok_or_else(|| AppError::field(field, format!("no existe la cola «{slug}»")))
 }
 
-fn check_assignee(conn: &mut DbConnection, field: &str, id: i64) -> Result<(), AppError> {
-    let role: Option<String> = agents::table
+/// The name of the active agent `id`, or a field error: tickets go to people, not integrations.
+fn assignee_name(conn: &mut DbConnection, field: &str, id: i64) -> Result<String, AppError> {
+    let agent: Option<(String, String)> = agents::table
         .filter(agents::id.eq(id))
         .filter(agents::active.eq(true))
-        .select(agents::role)
+        .select((agents::role, agents::name))
         .first(conn)
         .optional()?;
-    match role.as_deref() {
-        Some("admin" | "supervisor" | "agent" | "department") => Ok(()),
+    match agent {
+        Some((role, name)) if role != "integration" => Ok(name),
         _ => Err(AppError::field(field, format!("no existe un agente activo con id {id}"))),
     }
 }
@@ -215,7 +216,17 @@ pub fn insert_requester(conn: &mut DbConnection, data: &RequesterData) -> Result
         })
         .returning(requesters::id)
         .get_result(conn)?;
-    Ok(requesters::table.find(id).select(RequesterRow::as_select()).first(conn)?)
+    Ok(RequesterRow {
+        id,
+        name: data.name.clone(),
+        email: data.email.clone(),
+        phone: data.phone.clone(),
+        rut: data.rut.clone(),
+        segment: segment.as_str().to_owned(),
+        organization: data.organization.clone(),
+        created_at: at,
+        updated_at: at,
+    })
 }
 
 /// Year of creation in Chile: a ticket created on 31 December at 22:00 local time belongs to
@@ -230,9 +241,7 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
     let category_id = input.category.as_deref().map(|c| category_id(conn, "category", c)).transpose()?;
     let queue_slug = input.queue.as_deref().unwrap_or(DEFAULT_QUEUE);
     let queue_id = queue_id(conn, "queue", queue_slug)?;
-    if let Some(id) = input.assignee_id {
-        check_assignee(conn, "assignee_id", id)?;
-    }
+    let assignee_name = input.assignee_id.map(|id| assignee_name(conn, "assignee_id", id)).transpose()?;
     let requester = resolve_requester(conn, input.requester_id, &input.requester)?;
     let actor = actor.unwrap_or(Actor::Requester(requester.id));
     let at = now();
@@ -289,7 +298,24 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         input.body_html.as_deref(),
         at,
     )?;
-    get(conn, id)
+    // Everything the view shows is known here: no need to read it back.
+    let row = TicketRow {
+        id,
+        number,
+        subject: input.subject,
+        status: Status::New.as_str().to_owned(),
+        priority: input.priority.as_str().to_owned(),
+        channel: input.channel.as_str().to_owned(),
+        category_id,
+        queue_id: Some(queue_id),
+        assignee_id: input.assignee_id,
+        requester_id: requester.id,
+        created_at: at,
+        updated_at: at,
+        solved_at: None,
+        closed_at: None,
+    };
+    view((row, requester, input.category, Some(queue_slug.to_owned()), assignee_name), input.tags)
 }
 
 fn insert_tags(conn: &mut DbConnection, ticket_id: i64, tags: &[String]) -> Result<(), AppError> {
@@ -628,7 +654,7 @@ pub fn update(
     }
     if let Some(assignee) = req.assignee_id {
         if let Some(agent) = assignee {
-            check_assignee(conn, "assignee_id", agent)?;
+            assignee_name(conn, "assignee_id", agent)?;
         }
         if assignee != t.assignee_id {
             diesel::update(tickets::table.find(id)).set(tickets::assignee_id.eq(assignee)).execute(conn)?;

@@ -3,6 +3,8 @@
 mod helpers;
 
 mod auth;
+mod browser;
+mod cli;
 mod directory;
 mod idempotency;
 mod migrations;
