@@ -17,7 +17,14 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub web_form: WebFormSettings,
+    pub sla: SlaSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SlaSettings {
+    pub scan_interval_secs: u64,
+    pub scan_batch: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

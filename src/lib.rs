@@ -12,6 +12,7 @@ pub mod error;
 pub mod idempotency;
 pub mod metrics;
 pub mod seed;
+pub mod sla;
 pub mod startup;
 pub mod telemetry;
 pub mod tickets;

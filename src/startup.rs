@@ -53,6 +53,10 @@ impl Application {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let workers = settings.server.workers;
+        if settings.sla.scan_interval_secs > 0 {
+            let interval = std::time::Duration::from_secs(settings.sla.scan_interval_secs);
+            tokio::spawn(crate::sla::scanner::run(db.clone(), interval, settings.sla.scan_batch.max(1)));
+        }
         let state = web::Data::new(AppState {
             db: db.clone(),
             rate_limiter: RateLimiter::new(settings.web_form.rate_limit_per_minute),

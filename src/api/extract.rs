@@ -48,7 +48,8 @@ async fn read_limited(mut payload: Payload, limit: usize) -> Result<Bytes, AppEr
 pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AppError> {
     let de = &mut serde_json::Deserializer::from_slice(raw);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+        // `?` marks a map key that failed to parse; the map itself is the field to name.
+        let path = e.path().to_string().replace(".?", "");
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {

@@ -3,6 +3,7 @@
 pub mod directory;
 pub mod extract;
 pub mod openapi;
+pub mod sla;
 pub mod system;
 pub mod tickets;
 
@@ -45,6 +46,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(directory::create_category)
         .service(directory::update_category)
         .service(directory::delete_category)
+        .service(sla::ticket_sla)
+        .service(sla::list_calendars)
+        .service(sla::get_calendar)
+        .service(sla::create_calendar)
+        .service(sla::update_calendar)
+        .service(sla::list_holidays)
+        .service(sla::put_holiday)
+        .service(sla::delete_holiday)
+        .service(sla::deadline)
+        .service(sla::business_minutes)
+        .service(sla::list_policies)
+        .service(sla::get_policy)
+        .service(sla::create_policy)
+        .service(sla::update_policy)
+        .service(sla::delete_policy)
         .service(channels::web::submit)
         .service(channels::web::categories);
 }

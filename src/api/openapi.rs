@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::ServerBuilder;
 use utoipa::{Modify, OpenApi};
 
-use super::{directory, system, tickets};
+use super::{directory, sla, system, tickets};
 use crate::channels::web;
 
 #[derive(OpenApi)]
@@ -26,6 +26,9 @@ use crate::channels::web;
         directory::update_department, directory::delete_department,
         directory::list_categories, directory::get_category, directory::create_category,
         directory::update_category, directory::delete_category,
+        sla::ticket_sla, sla::list_calendars, sla::get_calendar, sla::create_calendar, sla::update_calendar,
+        sla::list_holidays, sla::put_holiday, sla::delete_holiday, sla::deadline, sla::business_minutes,
+        sla::list_policies, sla::get_policy, sla::create_policy, sla::update_policy, sla::delete_policy,
         web::submit, web::categories,
         system::health, system::ready, system::metrics,
     ),
@@ -33,6 +36,7 @@ use crate::channels::web;
     modifiers(&Security),
     tags(
         (name = "tickets", description = "Tickets, messages and their event log"),
+        (name = "sla", description = "Business calendars, SLA policies and each ticket's clocks"),
         (name = "web form", description = "The public contact form (no authentication)"),
         (name = "system", description = "Health, readiness and metrics"),
     )

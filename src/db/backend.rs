@@ -80,3 +80,45 @@ pub fn table_columns(conn: &mut DbConnection) -> QueryResult<BTreeSet<(String, S
     };
     Ok(rows.into_iter().map(|c| (c.table_name, c.column_name)).collect())
 }
+
+/// A warning or breach whose time has come, claimed by this transaction.
+#[derive(Debug, QueryableByName)]
+pub struct DueDeadline {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub ticket_id: i64,
+    #[diesel(sql_type = Text)]
+    pub metric: String,
+    #[diesel(sql_type = Integer)]
+    pub instance: i32,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = super::types::Tstz)]
+    pub due_at: super::types::UtcTime,
+}
+
+/// Claims up to `limit` unfired deadlines due by `now`, oldest first. On Postgres the rows stay
+/// locked until the transaction ends and concurrent scanners skip them, so each fires once even
+/// with several replicas; SQLite has a single writer, which serialises scanners by itself.
+pub fn claim_due_deadlines(
+    conn: &mut DbConnection,
+    now: super::types::UtcTime,
+    limit: i64,
+) -> QueryResult<Vec<DueDeadline>> {
+    const COLUMNS: &str = "SELECT id, ticket_id, metric, instance, kind, due_at FROM sla_deadlines";
+    match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(format!(
+            "{COLUMNS} WHERE fired_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+        ))
+        .bind::<super::types::Tstz, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(pg),
+        DbConnection::Sqlite(lite) => {
+            diesel::sql_query(format!("{COLUMNS} WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT ?"))
+                .bind::<super::types::Tstz, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(lite)
+        }
+    }
+}

@@ -161,3 +161,58 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_events,
     idempotency_keys,
 );
+
+diesel::table! {
+    calendars (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        time_zone -> Text,
+        week -> crate::db::types::Json,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    holidays (calendar_id, day) {
+        calendar_id -> BigInt,
+        day -> Date,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    sla_policies (id) {
+        id -> BigInt,
+        name -> Text,
+        position -> Integer,
+        active -> Bool,
+        conditions -> crate::db::types::Json,
+        targets -> crate::db::types::Json,
+        pause_statuses -> crate::db::types::Json,
+        calendar_id -> BigInt,
+        warn_percent -> Nullable<Integer>,
+        warn_before_minutes -> Nullable<Integer>,
+        actions -> crate::db::types::Json,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    sla_deadlines (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        metric -> Text,
+        instance -> Integer,
+        kind -> Text,
+        due_at -> crate::db::types::Tstz,
+        fired_at -> Nullable<crate::db::types::Tstz>,
+    }
+}
+
+diesel::joinable!(holidays -> calendars (calendar_id));
+diesel::joinable!(sla_policies -> calendars (calendar_id));
+diesel::joinable!(sla_deadlines -> tickets (ticket_id));
+diesel::allow_tables_to_appear_in_same_query!(calendars, holidays, sla_policies, sla_deadlines, tickets);

@@ -1,7 +1,9 @@
 //! Pure types and rules of the helpdesk: no IO here, everything unit-tested.
 
+pub mod calendar;
 pub mod phone;
 pub mod rut;
+pub mod sla;
 pub mod text;
 pub mod ticket;
 pub mod user;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -74,6 +74,9 @@ string_enum!(
         CategoryChanged => "category_changed",
         TagsChanged => "tags_changed",
         SubjectChanged => "subject_changed",
+        SlaPolicyApplied => "sla_policy_applied",
+        SlaWarning => "sla_warning",
+        SlaBreached => "sla_breached",
     }
 );
 

@@ -297,7 +297,9 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         &input.body,
         input.body_html.as_deref(),
         at,
+        true,
     )?;
+    crate::sla::engine::refresh(conn, id, at.0)?;
     // Everything the view shows is known here: no need to read it back.
     let row = TicketRow {
         id,
@@ -340,6 +342,7 @@ fn insert_message(
     body: &str,
     body_html: Option<&str>,
     at: UtcTime,
+    initial: bool,
 ) -> Result<i64, AppError> {
     let (agent_id, requester) = match (author, actor) {
         (AuthorType::Agent, Actor::Agent(id)) => (Some(id), None),
@@ -365,7 +368,8 @@ fn insert_message(
         ticket_id,
         EventKind::MessageAdded,
         actor,
-        json!({ "message_id": message_id, "author_type": author, "visibility": visibility, "channel": channel }),
+        // `initial`: the message that opened the ticket, which is not a reply to anything.
+        json!({ "message_id": message_id, "author_type": author, "visibility": visibility, "channel": channel, "initial": initial }),
         at,
     )?;
     Ok(message_id)
@@ -672,6 +676,7 @@ pub fn update(
         }
     }
     touch(conn, id, at)?;
+    crate::sla::engine::refresh(conn, id, at.0)?;
     get(conn, id)
 }
 
@@ -700,8 +705,19 @@ pub fn add_message(
     let at = now();
     let channel: Channel = parse(&t.channel, "channel")?;
     let html = req.body_html.as_deref().map(sanitize_html);
-    let message_id =
-        insert_message(conn, id, actor, author, t.requester_id, visibility, channel, &body, html.as_deref(), at)?;
+    let message_id = insert_message(
+        conn,
+        id,
+        actor,
+        author,
+        t.requester_id,
+        visibility,
+        channel,
+        &body,
+        html.as_deref(),
+        at,
+        false,
+    )?;
     let target = req.status.unwrap_or(after);
     if target != current {
         change_status(conn, &t, after, actor, at)?;
@@ -711,6 +727,7 @@ pub fn add_message(
         }
     }
     touch(conn, id, at)?;
+    crate::sla::engine::refresh(conn, id, at.0)?;
     message(conn, message_id)
 }
 

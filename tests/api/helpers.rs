@@ -70,6 +70,8 @@ pub fn test_settings() -> Settings {
     settings.server.workers = 1;
     settings.database.pool_size = 4;
     settings.web_form.rate_limit_per_minute = 10_000;
+    // Tests drive the SLA scanner themselves, so its timing is theirs.
+    settings.sla.scan_interval_secs = 0;
     settings
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod directory;
 mod idempotency;
 mod migrations;
+mod sla;
 mod system;
 mod tickets;
 mod web_form;

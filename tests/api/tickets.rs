@@ -26,8 +26,9 @@ on_all_backends! {
 
         let events = app.get(&format!("/api/v1/tickets/{id}/events")).await;
         let kinds: Vec<_> = events.body.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
-        assert_eq!(kinds, ["created", "message_added"]);
+        assert_eq!(kinds, ["created", "message_added", "sla_policy_applied"]);
         assert_eq!(events.body[0]["data"]["number"], created["number"]);
+        assert_eq!(events.body[2]["data"]["policy_name"], "Estándar");
         assert_eq!(events.body[0]["actor_type"], "agent");
 
         let messages = app.get(&format!("/api/v1/tickets/{id}/messages")).await;
@@ -137,16 +138,22 @@ on_all_backends! {
         assert_eq!(b["subject"], "Orden de compra sin aceptar");
 
         let events = app.get(&format!("/api/v1/tickets/{id}/events")).await.body;
-        let kinds: Vec<_> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        let events: Vec<_> = events.as_array().unwrap().iter().filter(|e| e["kind"] != "sla_policy_applied").cloned().collect();
+        let kinds: Vec<_> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["created", "message_added", "status_changed", "subject_changed", "priority_changed",
             "queue_changed", "category_changed", "assignee_changed", "tags_changed"]);
         assert_eq!(events[2]["data"], json!({"from": "new", "to": "open"}));
         assert_eq!(events[8]["data"], json!({"added": ["oc", "urgente"], "removed": []}));
+        // The higher priority brought tighter SLA targets, recorded as a new snapshot.
+        let all = app.get(&format!("/api/v1/tickets/{id}/events")).await.body;
+        let snapshots: Vec<_> = all.as_array().unwrap().iter().filter(|e| e["kind"] == "sla_policy_applied").collect();
+        assert_eq!(snapshots.len(), 2);
+        assert_eq!(snapshots[1]["data"]["targets"]["first_reply"], 240);
 
         // The same values again change nothing and log nothing.
         app.patch(&format!("/api/v1/tickets/{id}"), json!({"status": "open", "priority": "high", "tags": ["urgente", "oc"]})).await;
         let again = app.get(&format!("/api/v1/tickets/{id}/events")).await.body;
-        assert_eq!(again.as_array().unwrap().len(), 9);
+        assert_eq!(again.as_array().unwrap().len(), 11);
 
         // Unassign and remove the category with explicit nulls.
         let cleared = app.patch(&format!("/api/v1/tickets/{id}"), json!({"assignee_id": null, "category": null})).await;
@@ -165,7 +172,7 @@ on_all_backends! {
         assert_eq!(after["status"], "new");
         assert_eq!(after["solved_at"], json!(null));
         let events = app.get(&format!("/api/v1/tickets/{id}/events")).await.body;
-        assert_eq!(events.as_array().unwrap().len(), 2, "{events}");
+        assert_eq!(events.as_array().unwrap().len(), 3, "{events}");
     }
 
     async fn state_machine_through_the_api(app) {

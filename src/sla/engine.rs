@@ -1,0 +1,192 @@
+//! Keeps each ticket's SLA state current: records the policy in force when it changes, replays
+//! the event log, and rewrites the ticket's pending deadlines for the scanner.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{calendars, policies};
+use crate::auth::Actor;
+use crate::db::models::EventRow;
+use crate::db::schema::{categories, queues, requesters, sla_deadlines, ticket_events, tickets};
+use crate::db::types::UtcTime;
+use crate::db::DbConnection;
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::sla::{self, AppliedPolicy, BusinessClock, Clocks, MetricTimeline, SlaEvent, TimedEvent};
+use crate::domain::{EventKind, Status};
+use crate::error::AppError;
+use crate::tickets::store::record;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketSla {
+    pub ticket_id: i64,
+    /// The policy in force, as recorded on the ticket (`null` if none matches).
+    pub policy: Option<AppliedPolicy>,
+    pub metrics: Vec<MetricTimeline>,
+}
+
+fn facts(conn: &mut DbConnection, ticket_id: i64) -> Result<policies::TicketFacts, AppError> {
+    let (segment, channel, priority, category, queue): (String, String, String, Option<String>, Option<String>) =
+        tickets::table
+            .inner_join(requesters::table)
+            .left_join(categories::table)
+            .left_join(queues::table)
+            .filter(tickets::id.eq(ticket_id))
+            .select((
+                requesters::segment,
+                tickets::channel,
+                tickets::priority,
+                categories::slug.nullable(),
+                queues::slug.nullable(),
+            ))
+            .first(conn)?;
+    let bad = |what: &str| AppError::Internal(anyhow::anyhow!("ticket {ticket_id} has an invalid {what}"));
+    Ok(policies::TicketFacts {
+        segment: segment.parse().map_err(|_| bad("segment"))?,
+        channel: channel.parse().map_err(|_| bad("channel"))?,
+        priority: priority.parse().map_err(|_| bad("priority"))?,
+        category,
+        queue,
+    })
+}
+
+fn load_events(conn: &mut DbConnection, ticket_id: i64) -> Result<Vec<EventRow>, AppError> {
+    Ok(ticket_events::table
+        .filter(ticket_events::ticket_id.eq(ticket_id))
+        .order(ticket_events::id.asc())
+        .select(EventRow::as_select())
+        .load(conn)?)
+}
+
+fn applied_policy(data: &Value) -> Option<AppliedPolicy> {
+    serde_json::from_value(data.clone()).ok()
+}
+
+/// Reads the SLA-relevant events out of the log.
+pub fn sla_events(rows: &[EventRow]) -> Vec<TimedEvent> {
+    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    rows.iter()
+        .filter_map(|row| {
+            let data = &row.data.0;
+            let event = match row.kind.as_str() {
+                "created" => SlaEvent::Created,
+                "message_added" => {
+                    let public = str_of(data, "visibility").as_deref() == Some("public");
+                    let initial = data.get("initial").and_then(Value::as_bool).unwrap_or(false);
+                    match (public && !initial, str_of(data, "author_type").as_deref()) {
+                        (true, Some("agent")) => SlaEvent::AgentReply,
+                        (true, Some("requester")) => SlaEvent::RequesterMessage,
+                        _ => return None,
+                    }
+                }
+                "status_changed" => SlaEvent::StatusChanged(str_of(data, "to")?.parse::<Status>().ok()?),
+                "sla_policy_applied" => SlaEvent::PolicyApplied(applied_policy(data)?),
+                "merged" => SlaEvent::Merged,
+                _ => return None,
+            };
+            Some(TimedEvent { at: row.created_at.0, event })
+        })
+        .collect()
+}
+
+struct Loaded(HashMap<i64, BusinessCalendar>);
+
+impl Clocks for Loaded {
+    fn clock(&self, calendar_id: i64) -> Option<&dyn BusinessClock> {
+        self.0.get(&calendar_id).map(|c| c as &dyn BusinessClock)
+    }
+}
+
+fn replay(conn: &mut DbConnection, events: &[TimedEvent], now: DateTime<Utc>) -> Result<Vec<MetricTimeline>, AppError> {
+    let from = events.first().map(|e| e.at).unwrap_or(now);
+    let mut loaded = HashMap::new();
+    for event in events {
+        if let SlaEvent::PolicyApplied(p) = &event.event {
+            if let std::collections::hash_map::Entry::Vacant(slot) = loaded.entry(p.calendar_id) {
+                slot.insert(calendars::load(conn, p.calendar_id, from, now)?);
+            }
+        }
+    }
+    Ok(sla::replay(events, &Loaded(loaded), now))
+}
+
+/// Re-evaluates the policy (recording it when it changed), replays the log and rewrites the
+/// ticket's pending deadlines. Called in the same transaction as every ticket change.
+pub fn refresh(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> Result<TicketSla, AppError> {
+    let facts = facts(conn, ticket_id)?;
+    let wanted = policies::matching(conn, &facts)?.map(|p| p.applied(facts.priority));
+    let mut rows = load_events(conn, ticket_id)?;
+    let current = rows
+        .iter()
+        .rev()
+        .find(|r| r.kind == EventKind::SlaPolicyApplied.as_str())
+        .and_then(|r| applied_policy(&r.data.0));
+    if let Some(policy) = wanted.filter(|w| current.as_ref() != Some(w)) {
+        let data = serde_json::to_value(&policy).map_err(anyhow::Error::from)?;
+        record(conn, ticket_id, EventKind::SlaPolicyApplied, Actor::System, data, UtcTime::from(now))?;
+        rows = load_events(conn, ticket_id)?;
+    }
+    let events = sla_events(&rows);
+    let metrics = replay(conn, &events, now)?;
+    write_deadlines(conn, ticket_id, &metrics)?;
+    let policy = rows
+        .iter()
+        .rev()
+        .find(|r| r.kind == EventKind::SlaPolicyApplied.as_str())
+        .and_then(|r| applied_policy(&r.data.0));
+    Ok(TicketSla { ticket_id, policy, metrics })
+}
+
+/// The ticket's SLA as of `now`, without changing anything.
+pub fn view(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> Result<TicketSla, AppError> {
+    let rows = load_events(conn, ticket_id)?;
+    if rows.is_empty() {
+        return Err(AppError::NotFound("el ticket"));
+    }
+    let events = sla_events(&rows);
+    let metrics = replay(conn, &events, now)?;
+    let policy = rows
+        .iter()
+        .rev()
+        .find(|r| r.kind == EventKind::SlaPolicyApplied.as_str())
+        .and_then(|r| applied_policy(&r.data.0));
+    Ok(TicketSla { ticket_id, policy, metrics })
+}
+
+/// Pending (unfired) deadlines are replaced; fired ones stay, so each warning and breach of a
+/// metric instance fires at most once.
+fn write_deadlines(conn: &mut DbConnection, ticket_id: i64, metrics: &[MetricTimeline]) -> Result<(), AppError> {
+    diesel::delete(
+        sla_deadlines::table.filter(sla_deadlines::ticket_id.eq(ticket_id)).filter(sla_deadlines::fired_at.is_null()),
+    )
+    .execute(conn)?;
+    let fired: Vec<(String, i32, String)> = sla_deadlines::table
+        .filter(sla_deadlines::ticket_id.eq(ticket_id))
+        .select((sla_deadlines::metric, sla_deadlines::instance, sla_deadlines::kind))
+        .load(conn)?;
+    for m in metrics {
+        let Some(due) = m.due_at else { continue };
+        let warn = m.warn_at.filter(|w| *w < due);
+        for (kind, at) in [("warning", warn), ("breach", Some(due))] {
+            let Some(at) = at else { continue };
+            let key = (m.metric.as_str().to_owned(), m.instance as i32, kind.to_owned());
+            if fired.contains(&key) {
+                continue;
+            }
+            diesel::insert_into(sla_deadlines::table)
+                .values((
+                    sla_deadlines::ticket_id.eq(ticket_id),
+                    sla_deadlines::metric.eq(&key.0),
+                    sla_deadlines::instance.eq(key.1),
+                    sla_deadlines::kind.eq(kind),
+                    sla_deadlines::due_at.eq(UtcTime::from(at)),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}

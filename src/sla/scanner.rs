@@ -1,0 +1,121 @@
+//! Fires SLA warnings and breaches when their time comes: each exactly once, also with several
+//! replicas scanning the same database.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::policies;
+use crate::auth::Actor;
+use crate::db::backend::{self, DueDeadline};
+use crate::db::schema::{sla_deadlines, ticket_events, tickets};
+use crate::db::types::UtcTime;
+use crate::db::DbConnection;
+use crate::domain::sla::AppliedPolicy;
+use crate::domain::{EventKind, Priority, Status};
+use crate::error::AppError;
+use crate::tickets::store;
+use crate::tickets::UpdateTicketRequest;
+
+/// One scan: claims due deadlines, marks them fired, then logs and acts on each. Returns how many
+/// fired. Run it inside one transaction ([`crate::db::Db::write`]).
+pub fn tick(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Result<usize, AppError> {
+    let due = backend::claim_due_deadlines(conn, UtcTime::from(now), limit)?;
+    let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
+    // Marked before any action runs: actions change tickets, which rewrites their pending
+    // deadlines, and a claimed row must not be recreated and fire again.
+    diesel::update(sla_deadlines::table.filter(sla_deadlines::id.eq_any(&ids)))
+        .set(sla_deadlines::fired_at.eq(UtcTime::from(now)))
+        .execute(conn)?;
+    for deadline in &due {
+        fire(conn, deadline, now)?;
+    }
+    Ok(due.len())
+}
+
+/// The background loop of one replica: scans, then sleeps `interval` (at once again while a
+/// full batch suggests more is due).
+pub async fn run(db: crate::db::Db, interval: std::time::Duration, batch: i64) {
+    loop {
+        match db.write(move |c| tick(c, Utc::now(), batch)).await {
+            Ok(fired) if fired as i64 >= batch => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sla scan failed; retrying later"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+fn current_policy(conn: &mut DbConnection, ticket_id: i64) -> Result<Option<AppliedPolicy>, AppError> {
+    let data: Option<crate::db::types::JsonValue> = ticket_events::table
+        .filter(ticket_events::ticket_id.eq(ticket_id))
+        .filter(ticket_events::kind.eq(EventKind::SlaPolicyApplied.as_str()))
+        .order(ticket_events::id.desc())
+        .select(ticket_events::data)
+        .first(conn)
+        .optional()?;
+    Ok(data.and_then(|d| serde_json::from_value(d.0).ok()))
+}
+
+fn raised(priority: Priority) -> Priority {
+    match priority {
+        Priority::Low => Priority::Normal,
+        Priority::Normal => Priority::High,
+        Priority::High | Priority::Urgent => Priority::Urgent,
+    }
+}
+
+fn fire(conn: &mut DbConnection, d: &DueDeadline, now: DateTime<Utc>) -> Result<(), AppError> {
+    let breach = d.kind == "breach";
+    let (status, priority, assignee, queue): (String, String, Option<i64>, Option<i64>) = tickets::table
+        .find(d.ticket_id)
+        .select((tickets::status, tickets::priority, tickets::assignee_id, tickets::queue_id))
+        .first(conn)?;
+    let actions = match current_policy(conn, d.ticket_id)? {
+        Some(applied) => {
+            let policy = policies::get(conn, applied.policy_id).ok().map(|p| p.actions).unwrap_or_default();
+            if breach {
+                policy.breach
+            } else {
+                policy.warning
+            }
+        }
+        None => policies::ActionSet::default(),
+    };
+    let kind = if breach { EventKind::SlaBreached } else { EventKind::SlaWarning };
+    let data = json!({
+        "metric": d.metric, "instance": d.instance, "due_at": d.due_at.0,
+        // Who must hear about it; delivered by email once the outbox exists, visible in the log now.
+        "notify": actions.notify.then(|| json!({"assignee_id": assignee, "queue_id": queue})),
+    });
+    store::record(conn, d.ticket_id, kind, Actor::System, data, UtcTime::from(now))?;
+    tracing::info!(ticket_id = d.ticket_id, metric = %d.metric, kind = %d.kind, "sla deadline fired");
+
+    let status: Status = status.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("bad status")))?;
+    let priority: Priority = priority.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("bad priority")))?;
+    if status == Status::Closed {
+        return Ok(());
+    }
+    let mut update = UpdateTicketRequest::default();
+    if actions.raise_priority && raised(priority) != priority {
+        update.priority = Some(raised(priority));
+    }
+    update.queue = actions.move_to_queue;
+    if update.priority.is_some() || update.queue.is_some() {
+        store::update(conn, d.ticket_id, Actor::System, update)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_rises_one_step_up_to_urgent() {
+        assert_eq!(raised(Priority::Low), Priority::Normal);
+        assert_eq!(raised(Priority::Normal), Priority::High);
+        assert_eq!(raised(Priority::High), Priority::Urgent);
+        assert_eq!(raised(Priority::Urgent), Priority::Urgent);
+    }
+}
