@@ -18,7 +18,36 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub web_form: WebFormSettings,
     pub sla: SlaSettings,
+    pub email: EmailSettings,
+    pub smtp: SmtpSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmailSettings {
+    pub address: String,
+    pub from_name: String,
+    pub token_secret: String,
+    pub loop_header: String,
+    pub max_message_bytes: usize,
+    pub auto_replies_per_sender_per_day: i64,
+    pub attachments_dir: String,
+    pub templates: String,
+}
+
+impl EmailSettings {
+    /// The domain of the helpdesk's address, used in Message-IDs.
+    pub fn domain(&self) -> &str {
+        self.address.rsplit_once('@').map(|(_, d)| d).unwrap_or("atencion.localhost")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSettings {
+    pub url: String,
+    pub poll_interval_ms: u64,
+    pub max_attempts: i32,
+    pub retry_base_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -23,6 +23,7 @@ pub struct AppState {
     pub tokens: TokenCache,
     pub rate_limiter: RateLimiter,
     pub redis: Option<redis::Client>,
+    pub attachments: std::sync::Arc<crate::channels::email::intake::FileStore>,
 }
 
 /// Connects to the configured database and applies pending migrations.
@@ -53,6 +54,13 @@ impl Application {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let workers = settings.server.workers;
+        if !settings.smtp.url.trim().is_empty() {
+            tokio::spawn(crate::channels::email::outbox::run(
+                db.clone(),
+                settings.email.clone(),
+                settings.smtp.clone(),
+            ));
+        }
         if settings.sla.scan_interval_secs > 0 {
             let interval = std::time::Duration::from_secs(settings.sla.scan_interval_secs);
             tokio::spawn(crate::sla::scanner::run(db.clone(), interval, settings.sla.scan_batch.max(1)));
@@ -61,6 +69,9 @@ impl Application {
             db: db.clone(),
             rate_limiter: RateLimiter::new(settings.web_form.rate_limit_per_minute),
             tokens: TokenCache::default(),
+            attachments: std::sync::Arc::new(crate::channels::email::intake::FileStore::new(
+                &settings.email.attachments_dir,
+            )),
             settings,
             redis,
         });

@@ -1,6 +1,7 @@
 //! HTTP API under `/api/v1`: thin handlers that check the role, then call a use case.
 
 pub mod directory;
+pub mod email;
 pub mod extract;
 pub mod openapi;
 pub mod sla;
@@ -61,6 +62,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(sla::create_policy)
         .service(sla::update_policy)
         .service(sla::delete_policy)
+        .service(email::inbound)
+        .service(email::list_outbox)
+        .service(email::list_quarantine)
         .service(channels::web::submit)
         .service(channels::web::categories);
 }

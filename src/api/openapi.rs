@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::ServerBuilder;
 use utoipa::{Modify, OpenApi};
 
-use super::{directory, sla, system, tickets};
+use super::{directory, email, sla, system, tickets};
 use crate::channels::web;
 
 #[derive(OpenApi)]
@@ -29,6 +29,7 @@ use crate::channels::web;
         sla::ticket_sla, sla::list_calendars, sla::get_calendar, sla::create_calendar, sla::update_calendar,
         sla::list_holidays, sla::put_holiday, sla::delete_holiday, sla::deadline, sla::business_minutes,
         sla::list_policies, sla::get_policy, sla::create_policy, sla::update_policy, sla::delete_policy,
+        email::inbound, email::list_outbox, email::list_quarantine,
         web::submit, web::categories,
         system::health, system::ready, system::metrics,
     ),
@@ -36,6 +37,7 @@ use crate::channels::web;
     modifiers(&Security),
     tags(
         (name = "tickets", description = "Tickets, messages and their event log"),
+        (name = "email", description = "Inbound mail, the outbox and the quarantine"),
         (name = "sla", description = "Business calendars, SLA policies and each ticket's clocks"),
         (name = "web form", description = "The public contact form (no authentication)"),
         (name = "system", description = "Health, readiness and metrics"),

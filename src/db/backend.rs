@@ -122,3 +122,40 @@ pub fn claim_due_deadlines(
         }
     }
 }
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Leases up to `limit` outbox rows that are due (pending, or sending with an expired lease) until
+/// `lease_until`. On Postgres concurrent workers skip each other's rows, so a mail is handed to
+/// one worker at a time; SQLite's single writer does the same.
+pub fn lease_outbox(
+    conn: &mut DbConnection,
+    now: super::types::UtcTime,
+    lease_until: super::types::UtcTime,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    const DUE: &str = "status IN ('pending', 'sending') AND next_attempt_at <= ";
+    let rows: Vec<Id> = match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(format!(
+            "UPDATE outbox SET status = 'sending', next_attempt_at = $1 WHERE id IN \
+             (SELECT id FROM outbox WHERE {DUE}$2 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id"
+        ))
+        .bind::<super::types::Tstz, _>(lease_until)
+        .bind::<super::types::Tstz, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(format!(
+            "UPDATE outbox SET status = 'sending', next_attempt_at = ? WHERE id IN \
+             (SELECT id FROM outbox WHERE {DUE}? ORDER BY next_attempt_at LIMIT ?) RETURNING id"
+        ))
+        .bind::<super::types::Tstz, _>(lease_until)
+        .bind::<super::types::Tstz, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(lite)?,
+    };
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}

@@ -148,20 +148,6 @@ diesel::joinable!(ticket_tags -> tickets (ticket_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 
-diesel::allow_tables_to_appear_in_same_query!(
-    departments,
-    queues,
-    categories,
-    agents,
-    api_tokens,
-    requesters,
-    tickets,
-    ticket_tags,
-    messages,
-    ticket_events,
-    idempotency_keys,
-);
-
 diesel::table! {
     calendars (id) {
         id -> BigInt,
@@ -215,4 +201,91 @@ diesel::table! {
 diesel::joinable!(holidays -> calendars (calendar_id));
 diesel::joinable!(sla_policies -> calendars (calendar_id));
 diesel::joinable!(sla_deadlines -> tickets (ticket_id));
-diesel::allow_tables_to_appear_in_same_query!(calendars, holidays, sla_policies, sla_deadlines, tickets);
+
+diesel::table! {
+    email_messages (id) {
+        id -> BigInt,
+        ticket_id -> Nullable<BigInt>,
+        message_row_id -> Nullable<BigInt>,
+        direction -> Text,
+        mailbox -> Text,
+        message_id -> Text,
+        from_address -> Text,
+        subject -> Text,
+        automatic -> Nullable<Text>,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    ticket_ccs (ticket_id, email) {
+        ticket_id -> BigInt,
+        email -> Text,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        message_row_id -> Nullable<BigInt>,
+        filename -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        content_id -> Nullable<Text>,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    email_quarantine (id) {
+        id -> BigInt,
+        mailbox -> Text,
+        reason -> Text,
+        size -> BigInt,
+        raw -> Binary,
+        created_at -> crate::db::types::Tstz,
+        released_at -> Nullable<crate::db::types::Tstz>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        ticket_id -> Nullable<BigInt>,
+        message_row_id -> Nullable<BigInt>,
+        recipient -> Text,
+        message_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> crate::db::types::Tstz,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<crate::db::types::Tstz>,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    departments,
+    queues,
+    categories,
+    agents,
+    api_tokens,
+    requesters,
+    tickets,
+    ticket_tags,
+    messages,
+    ticket_events,
+    idempotency_keys,
+    calendars,
+    holidays,
+    sla_policies,
+    sla_deadlines,
+    email_messages,
+    ticket_ccs,
+    attachments,
+    email_quarantine,
+    outbox,
+);

@@ -77,6 +77,7 @@ string_enum!(
         SlaPolicyApplied => "sla_policy_applied",
         SlaWarning => "sla_warning",
         SlaBreached => "sla_breached",
+        Linked => "linked",
     }
 );
 

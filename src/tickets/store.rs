@@ -718,6 +718,19 @@ pub fn add_message(
         at,
         false,
     )?;
+    if author == AuthorType::Agent && visibility == Visibility::Public {
+        // The requester hears about it by email, sent from the outbox after this commits.
+        let email: Option<String> = requesters::table.find(t.requester_id).select(requesters::email).first(conn)?;
+        if let Some(email) = email {
+            crate::channels::email::outbox::enqueue(
+                conn,
+                crate::channels::email::outbox::REPLY,
+                id,
+                Some(message_id),
+                &email,
+            )?;
+        }
+    }
     let target = req.status.unwrap_or(after);
     if target != current {
         change_status(conn, &t, after, actor, at)?;

@@ -27,6 +27,7 @@ pub struct TestApp {
     pub db: Db,
     pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
+    _files: tempfile::TempDir,
 }
 
 fn in_ci() -> bool {
@@ -90,13 +91,15 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
             settings.redis.url = redis_url().unwrap_or_default();
         }
     }
+    let files = tempfile::tempdir().expect("temp dir");
+    settings.email.attachments_dir = files.path().join("attachments").display().to_string();
     customize(&mut settings);
     let app = Application::build(settings).await.expect("app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db.clone();
     tokio::spawn(app.run_until_stopped());
     let admin = db.write(|c| token_for(c, Role::Admin, "Admin de prueba")).await.expect("admin token");
-    TestApp { address, client: reqwest::Client::new(), admin, db, backend, _dir: dir }
+    TestApp { address, client: reqwest::Client::new(), admin, db, backend, _dir: dir, _files: files }
 }
 
 /// Creates an agent with `role` and returns a fresh token for it.

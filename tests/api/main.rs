@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod cli;
 mod directory;
+mod email;
 mod idempotency;
 mod migrations;
 mod sla;

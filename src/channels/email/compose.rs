@@ -1,0 +1,190 @@
+//! Turns an outbox row into a mail: Spanish templates, threading headers, a signed reply
+//! address, and the headers that keep auto-responders from answering us in a loop.
+
+use diesel::prelude::*;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::Message;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::outbox::{OutboxRow, ACK};
+use crate::config::EmailSettings;
+use crate::db::schema::{email_messages, messages, outbox, requesters, ticket_ccs, tickets};
+use crate::db::DbConnection;
+use crate::error::AppError;
+
+const BUILT_IN: &str = include_str!("../../../config/templates/es-CL.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Template {
+    pub subject: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Templates {
+    pub ack: Template,
+    pub reply: Template,
+}
+
+impl Templates {
+    /// The file at `path`, or the built-in templates if it is missing or invalid (logged).
+    pub fn load(path: &str) -> Templates {
+        let built_in = || toml_from(BUILT_IN).expect("built-in templates are valid");
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml_from(&text).unwrap_or_else(|e| {
+                tracing::error!(%path, error = %e, "invalid mail templates; using the built-in ones");
+                built_in()
+            }),
+            Err(_) => built_in(),
+        }
+    }
+}
+
+fn toml_from(text: &str) -> Result<Templates, config::ConfigError> {
+    config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .build()?
+        .try_deserialize()
+}
+
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.trim().to_owned();
+    for (key, value) in values {
+        out = out.replace(&format!("{{{key}}}"), value);
+    }
+    out
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// `t<id>k<mac>`: names the ticket and proves we issued it.
+pub fn reply_token(secret: &str, ticket_id: i64) -> String {
+    let mac = Sha256::digest(format!("{secret}:{ticket_id}").as_bytes());
+    format!("t{ticket_id}k{}", &hex::encode(mac)[..12])
+}
+
+/// The ticket a reply token points at, if the token is genuine.
+pub fn verify_token(secret: &str, token: &str) -> Option<i64> {
+    let id: i64 = token.strip_prefix('t')?.split_once('k')?.0.parse().ok()?;
+    // Some MTAs change the case of the local part.
+    (reply_token(secret, id) == token.to_ascii_lowercase()).then_some(id)
+}
+
+/// `soporte+TOKEN@dominio` for `soporte@dominio`.
+pub fn reply_address(settings: &EmailSettings, ticket_id: i64) -> String {
+    let (local, domain) = settings.address.split_once('@').unwrap_or((&settings.address, "atencion.localhost"));
+    format!("{local}+{}@{domain}", reply_token(&settings.token_secret, ticket_id))
+}
+
+pub struct Composed {
+    pub message: Message,
+    /// The full Message-ID, without angle brackets.
+    pub full_id: String,
+}
+
+fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, AppError> {
+    let address = address.parse().map_err(|e| AppError::Internal(anyhow::anyhow!("address {address}: {e}")))?;
+    Ok(Mailbox::new(name.map(str::to_owned), address))
+}
+
+/// Builds the mail for outbox row `id`; `None` when there is nobody to send it to.
+pub fn compose(
+    conn: &mut DbConnection,
+    id: i64,
+    settings: &EmailSettings,
+    templates: &Templates,
+) -> Result<Option<Composed>, AppError> {
+    let row: OutboxRow = outbox::table.find(id).select(OutboxRow::as_select()).first(conn)?;
+    let Some(ticket_id) = row.ticket_id else { return Ok(None) };
+    let (number, subject, name, email): (String, String, String, Option<String>) = tickets::table
+        .inner_join(requesters::table)
+        .filter(tickets::id.eq(ticket_id))
+        .select((tickets::number, tickets::subject, requesters::name, requesters::email))
+        .first(conn)?;
+    let Some(email) = email else { return Ok(None) };
+    let ccs: Vec<String> = ticket_ccs::table
+        .filter(ticket_ccs::ticket_id.eq(ticket_id))
+        .select(ticket_ccs::email)
+        .load::<String>(conn)?
+        .into_iter()
+        .filter(|cc| *cc != email && *cc != settings.address)
+        .collect();
+    let thread: Vec<String> = email_messages::table
+        .filter(email_messages::ticket_id.eq(ticket_id))
+        .order(email_messages::id.asc())
+        .select(email_messages::message_id)
+        .load(conn)?;
+    let body = match row.message_row_id {
+        Some(m) if row.kind != ACK => messages::table.find(m).select(messages::body_text).first::<String>(conn)?,
+        _ => String::new(),
+    };
+    let template = if row.kind == ACK { &templates.ack } else { &templates.reply };
+    let greeting = if name.is_empty() { email.clone() } else { name.clone() };
+    let values = [
+        ("numero", number.as_str()),
+        ("asunto", subject.as_str()),
+        ("nombre", greeting.as_str()),
+        ("mensaje", body.as_str()),
+    ];
+    let text = fill(&template.text, &values);
+    let html = format!(
+        "<div style=\"font-family:Arial,sans-serif;font-size:15px;line-height:1.5\">{}</div>",
+        escape_html(&text).replace('\n', "<br>")
+    );
+    let full_id = format!("{}@{}", row.message_id, settings.domain());
+    let mut builder = Message::builder()
+        .from(mailbox(Some(&settings.from_name), &settings.address)?)
+        .reply_to(mailbox(Some(&settings.from_name), &reply_address(settings, ticket_id))?)
+        .to(mailbox((!name.is_empty()).then_some(name.as_str()), &email)?)
+        .subject(fill(&template.subject, &values))
+        .message_id(Some(format!("<{full_id}>")));
+    for cc in &ccs {
+        builder = builder.cc(mailbox(None, cc)?);
+    }
+    if let Some(last) = thread.last() {
+        builder = builder.in_reply_to(format!("<{last}>"));
+        let references: Vec<String> = thread.iter().rev().take(20).rev().map(|id| format!("<{id}>")).collect();
+        builder = builder.references(references.join(" "));
+    }
+    let mut message = builder
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("building mail: {e}")))?;
+    let raw = |name: &str, value: &str| -> Result<HeaderValue, AppError> {
+        let name =
+            HeaderName::new_from_ascii(name.to_owned()).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+        Ok(HeaderValue::new(name, value.to_owned()))
+    };
+    message.headers_mut().insert_raw(raw(&settings.loop_header, &settings.address)?);
+    if row.kind == ACK {
+        message.headers_mut().insert_raw(raw("Auto-Submitted", "auto-replied")?);
+    }
+    Ok(Some(Composed { message, full_id }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_verify_and_resist_guessing() {
+        let token = reply_token("secreto", 42);
+        assert!(token.starts_with("t42k"));
+        assert_eq!(verify_token("secreto", &token), Some(42));
+        assert_eq!(verify_token("otro", &token), None);
+        assert_eq!(verify_token("secreto", &token.replace("t42", "t43")), None);
+        assert_eq!(verify_token("secreto", "t42kdeadbeef0000"), None);
+        assert_eq!(verify_token("secreto", "basura"), None);
+    }
+
+    #[test]
+    fn built_in_templates_fill_in() {
+        let t = toml_from(BUILT_IN).unwrap();
+        let s = fill(&t.ack.subject, &[("numero", "AU-2026-000001"), ("asunto", "Clave")]);
+        assert_eq!(s, "[AU-2026-000001] Recibimos su solicitud: Clave");
+        assert!(t.reply.text.contains("{mensaje}"));
+    }
+}

@@ -1,0 +1,209 @@
+//! The durable outbox: every mail to send is a row written in the same transaction as its cause;
+//! a worker leases rows, sends them over SMTP and records the outcome, retrying with exponential
+//! backoff and giving up (dead letter) after a number of attempts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::compose::{self, Templates};
+use crate::config::{EmailSettings, SmtpSettings};
+use crate::db::schema::{email_messages, outbox};
+use crate::db::types::UtcTime;
+use crate::db::{backend, Db, DbConnection};
+use crate::error::AppError;
+
+/// What a mail is for; decides its template and headers.
+pub const ACK: &str = "ack";
+pub const REPLY: &str = "reply";
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub ticket_id: Option<i64>,
+    pub message_row_id: Option<i64>,
+    pub recipient: String,
+    pub message_id: String,
+    pub status: String,
+    pub attempts: i32,
+    #[schema(value_type = String)]
+    pub next_attempt_at: UtcTime,
+    pub last_error: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub sent_at: Option<UtcTime>,
+    #[schema(value_type = String)]
+    pub created_at: UtcTime,
+}
+
+/// Queues a mail in the caller's transaction. The Message-ID's local part is fixed now, so a
+/// retried send carries the same id and receivers can drop duplicates.
+pub fn enqueue(
+    conn: &mut DbConnection,
+    kind: &str,
+    ticket_id: i64,
+    message_row_id: Option<i64>,
+    recipient: &str,
+) -> Result<(), AppError> {
+    let now = UtcTime::now();
+    let local = format!("atn.{ticket_id}.{:016x}", rand::random::<u64>());
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::kind.eq(kind),
+            outbox::ticket_id.eq(ticket_id),
+            outbox::message_row_id.eq(message_row_id),
+            outbox::recipient.eq(recipient),
+            outbox::message_id.eq(local),
+            outbox::status.eq("pending"),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(now),
+            outbox::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Automatic answers sent to `recipient` in the last 24 hours (the loop-safety cap).
+pub fn recent_automatic(conn: &mut DbConnection, recipient: &str, now: DateTime<Utc>) -> Result<i64, AppError> {
+    Ok(outbox::table
+        .filter(outbox::recipient.eq(recipient))
+        .filter(outbox::kind.eq(ACK))
+        .filter(outbox::created_at.gt(UtcTime::from(now - TimeDelta::hours(24))))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Marks our mail whose Message-ID local part is `local` as bounced.
+pub fn mark_bounced(conn: &mut DbConnection, local: &str, reason: &str) -> Result<bool, AppError> {
+    let n = diesel::update(outbox::table.filter(outbox::message_id.eq(local)))
+        .set((outbox::status.eq("bounced"), outbox::last_error.eq(reason)))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
+pub fn list(conn: &mut DbConnection, ticket_id: Option<i64>) -> Result<Vec<OutboxRow>, AppError> {
+    let mut query = outbox::table.select(OutboxRow::as_select()).order(outbox::id).into_boxed();
+    if let Some(id) = ticket_id {
+        query = query.filter(outbox::ticket_id.eq(id));
+    }
+    Ok(query.load(conn)?)
+}
+
+fn backoff(settings: &SmtpSettings, attempts: i32) -> TimeDelta {
+    let secs = settings.retry_base_secs.max(1).saturating_mul(1 << attempts.clamp(0, 16));
+    TimeDelta::seconds(secs.min(3600))
+}
+
+/// Sends what is due once; returns how many mails were sent.
+pub async fn flush(
+    db: &Db,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    email: &EmailSettings,
+    smtp: &SmtpSettings,
+    templates: &Templates,
+) -> Result<usize, AppError> {
+    let now = Utc::now();
+    let lease = UtcTime::from(now + TimeDelta::minutes(2));
+    let ids = db.write(move |c| Ok(backend::lease_outbox(c, UtcTime::from(now), lease, 20)?)).await?;
+    let mut sent = 0;
+    for id in ids {
+        let settings = email.clone();
+        let templates_for_compose = templates.clone();
+        let composed = db.read(move |c| compose::compose(c, id, &settings, &templates_for_compose)).await;
+        let outcome = match composed {
+            Ok(Some(mail)) => transport.send(mail.message).await.map(|_| Some(mail.full_id)).map_err(|e| e.to_string()),
+            // Nothing to say any more (e.g. the requester has no address): done.
+            Ok(None) => Ok(None),
+            Err(e) => Err(format!("no se pudo componer: {e}")),
+        };
+        let smtp = smtp.clone();
+        let mailbox = email.address.clone();
+        let ok = outcome.is_ok();
+        db.write(move |c| record_outcome(c, id, outcome, &smtp, &mailbox)).await?;
+        sent += usize::from(ok);
+    }
+    Ok(sent)
+}
+
+fn record_outcome(
+    conn: &mut DbConnection,
+    id: i64,
+    outcome: Result<Option<String>, String>,
+    smtp: &SmtpSettings,
+    mailbox: &str,
+) -> Result<(), AppError> {
+    let row: OutboxRow = outbox::table.find(id).select(OutboxRow::as_select()).first(conn)?;
+    let now = UtcTime::now();
+    match outcome {
+        Ok(full_id) => {
+            diesel::update(outbox::table.find(id))
+                .set((outbox::status.eq("sent"), outbox::sent_at.eq(now), outbox::attempts.eq(row.attempts + 1)))
+                .execute(conn)?;
+            if let (Some(full_id), Some(ticket_id)) = (full_id, row.ticket_id) {
+                // Remembered for threading: an answer to this mail finds its ticket.
+                diesel::insert_into(email_messages::table)
+                    .values((
+                        email_messages::ticket_id.eq(ticket_id),
+                        email_messages::message_row_id.eq(row.message_row_id),
+                        email_messages::direction.eq("out"),
+                        email_messages::mailbox.eq(mailbox),
+                        email_messages::message_id.eq(full_id),
+                        email_messages::from_address.eq(mailbox),
+                        email_messages::subject.eq(""),
+                        email_messages::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        Err(error) => {
+            let attempts = row.attempts + 1;
+            let dead = attempts >= smtp.max_attempts;
+            tracing::warn!(outbox_id = id, attempts, dead, %error, "mail not sent");
+            diesel::update(outbox::table.find(id))
+                .set((
+                    outbox::status.eq(if dead { "dead" } else { "pending" }),
+                    outbox::attempts.eq(attempts),
+                    outbox::last_error.eq(error.chars().take(500).collect::<String>()),
+                    outbox::next_attempt_at.eq(UtcTime::from(now.0 + backoff(smtp, row.attempts))),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// The worker of one replica.
+pub async fn run(db: Db, email: EmailSettings, smtp: SmtpSettings) {
+    let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url) {
+        Ok(builder) => builder.timeout(Some(Duration::from_secs(20))).build(),
+        Err(e) => {
+            tracing::error!(error = %e, "invalid smtp.url; outbox worker not started");
+            return;
+        }
+    };
+    let templates = Arc::new(Templates::load(&email.templates));
+    loop {
+        if let Err(e) = flush(&db, &transport, &email, &smtp, &templates).await {
+            tracing::warn!(error = %e, "outbox flush failed");
+        }
+        tokio::time::sleep(Duration::from_millis(smtp.poll_interval_ms.max(50))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let smtp = SmtpSettings { url: String::new(), poll_interval_ms: 1000, max_attempts: 8, retry_base_secs: 30 };
+        let delays: Vec<i64> = (0..9).map(|a| backoff(&smtp, a).num_seconds()).collect();
+        assert_eq!(delays, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+    }
+}
