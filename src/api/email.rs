@@ -127,6 +127,7 @@ pub async fn list_quarantine(
         .db
         .read(|c| {
             Ok(email_quarantine::table
+                .filter(email_quarantine::released_at.is_null())
                 .order(email_quarantine::id)
                 .select((
                     email_quarantine::id,
@@ -143,4 +144,43 @@ pub async fn list_quarantine(
             .map(|(id, mailbox, reason, size, at)| QuarantinedMail { id, mailbox, reason, size, created_at: at.0 })
             .collect(),
     ))
+}
+
+/// Process a quarantined mail again (e.g. after a fix); on success it leaves the quarantine.
+#[utoipa::path(tag = "email", params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = IntakeResult),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Still unreadable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+#[post("/channels/email/quarantine/{id}/reprocess")]
+pub async fn reprocess(
+    state: web::Data<AppState>,
+    _p: Auth<perm::ManageAgents>,
+    id: web::Path<i64>,
+) -> Result<web::Json<IntakeResult>, AppError> {
+    let id = id.into_inner();
+    let settings = state.settings.email.clone();
+    let files = state.attachments.clone();
+    let result = state
+        .db
+        .write(move |c| {
+            let (mailbox, raw): (String, Vec<u8>) = email_quarantine::table
+                .find(id)
+                .filter(email_quarantine::released_at.is_null())
+                .select((email_quarantine::mailbox, email_quarantine::raw))
+                .first(c)
+                .optional()?
+                .ok_or(AppError::NotFound("ese correo en cuarentena"))?;
+            let mail = parse::parse(&raw, &settings.loop_header)
+                .map_err(|e| AppError::field("raw", format!("sigue sin poder procesarse: {e}")))?;
+            let result = intake::ingest(c, &settings, &files, &mailbox, &mail)?;
+            diesel::update(email_quarantine::table.find(id))
+                .set(email_quarantine::released_at.eq(crate::db::types::UtcTime::now()))
+                .execute(c)?;
+            Ok(result)
+        })
+        .await?;
+    Ok(web::Json(result))
 }

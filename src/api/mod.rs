@@ -65,6 +65,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(email::inbound)
         .service(email::list_outbox)
         .service(email::list_quarantine)
+        .service(email::reprocess)
         .service(channels::web::submit)
         .service(channels::web::categories);
 }

@@ -29,7 +29,7 @@ use crate::channels::web;
         sla::ticket_sla, sla::list_calendars, sla::get_calendar, sla::create_calendar, sla::update_calendar,
         sla::list_holidays, sla::put_holiday, sla::delete_holiday, sla::deadline, sla::business_minutes,
         sla::list_policies, sla::get_policy, sla::create_policy, sla::update_policy, sla::delete_policy,
-        email::inbound, email::list_outbox, email::list_quarantine,
+        email::inbound, email::list_outbox, email::list_quarantine, email::reprocess,
         web::submit, web::categories,
         system::health, system::ready, system::metrics,
     ),

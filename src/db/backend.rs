@@ -98,28 +98,37 @@ pub struct DueDeadline {
     pub due_at: super::types::UtcTime,
 }
 
-/// Claims up to `limit` unfired deadlines due by `now`, oldest first. On Postgres the rows stay
-/// locked until the transaction ends and concurrent scanners skip them, so each fires once even
-/// with several replicas; SQLite has a single writer, which serialises scanners by itself.
+/// Claims the unfired deadlines due by `now` of up to `limit` tickets, most overdue first.
+///
+/// On Postgres the tickets are locked first (`SKIP LOCKED`, so concurrent scanners take
+/// different tickets), then their due deadlines: the same order as any ticket change (ticket row,
+/// then its deadlines), so scanners and requests never wait on each other in a cycle, and each
+/// deadline fires once even with several replicas. SQLite has a single writer, which serialises
+/// scanners by itself.
 pub fn claim_due_deadlines(
     conn: &mut DbConnection,
     now: super::types::UtcTime,
     limit: i64,
 ) -> QueryResult<Vec<DueDeadline>> {
-    const COLUMNS: &str = "SELECT id, ticket_id, metric, instance, kind, due_at FROM sla_deadlines";
+    const DUE_TICKETS: &str = "SELECT ticket_id FROM sla_deadlines WHERE fired_at IS NULL AND due_at <= $1 \
+         GROUP BY ticket_id ORDER BY min(due_at) LIMIT $2";
     match conn {
         DbConnection::Pg(pg) => diesel::sql_query(format!(
-            "{COLUMNS} WHERE fired_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+            "WITH locked AS (SELECT t.id FROM tickets t WHERE t.id IN ({DUE_TICKETS}) FOR UPDATE OF t SKIP LOCKED) \
+             SELECT d.id, d.ticket_id, d.metric, d.instance, d.kind, d.due_at FROM sla_deadlines d \
+             JOIN locked ON locked.id = d.ticket_id WHERE d.fired_at IS NULL AND d.due_at <= $1 \
+             ORDER BY d.due_at FOR UPDATE OF d"
         ))
         .bind::<super::types::Tstz, _>(now)
         .bind::<BigInt, _>(limit)
         .load(pg),
-        DbConnection::Sqlite(lite) => {
-            diesel::sql_query(format!("{COLUMNS} WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at LIMIT ?"))
-                .bind::<super::types::Tstz, _>(now)
-                .bind::<BigInt, _>(limit)
-                .load(lite)
-        }
+        DbConnection::Sqlite(lite) => diesel::sql_query(format!(
+            "SELECT id, ticket_id, metric, instance, kind, due_at FROM sla_deadlines \
+             WHERE fired_at IS NULL AND due_at <= $1 AND ticket_id IN ({DUE_TICKETS}) ORDER BY due_at"
+        ))
+        .bind::<super::types::Tstz, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(lite),
     }
 }
 

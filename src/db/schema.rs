@@ -258,6 +258,7 @@ diesel::table! {
         message_row_id -> Nullable<BigInt>,
         recipient -> Text,
         message_id -> Text,
+        detail -> Nullable<Text>,
         status -> Text,
         attempts -> Integer,
         next_attempt_at -> crate::db::types::Tstz,

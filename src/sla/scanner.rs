@@ -57,6 +57,25 @@ fn current_policy(conn: &mut DbConnection, ticket_id: i64) -> Result<Option<Appl
     Ok(data.and_then(|d| serde_json::from_value(d.0).ok()))
 }
 
+/// Mails the assignee and the supervisors, through the outbox (sent after this commits).
+fn notify(conn: &mut DbConnection, d: &DueDeadline, assignee: Option<i64>) -> Result<(), AppError> {
+    use crate::channels::email::outbox::{enqueue_with, SLA_NOTICE};
+    use crate::db::schema::agents;
+    let mut recipients: Vec<String> = agents::table
+        .filter(agents::active.eq(true))
+        .filter(agents::role.eq("supervisor").or(agents::id.nullable().eq(assignee)))
+        .filter(agents::email.is_not_null())
+        .select(agents::email.assume_not_null())
+        .load(conn)?;
+    recipients.sort();
+    recipients.dedup();
+    let detail = json!({"metric": d.metric, "kind": d.kind, "due_at": d.due_at.0});
+    for email in recipients {
+        enqueue_with(conn, SLA_NOTICE, d.ticket_id, None, &email, Some(detail.clone()))?;
+    }
+    Ok(())
+}
+
 fn raised(priority: Priority) -> Priority {
     match priority {
         Priority::Low => Priority::Normal,
@@ -85,10 +104,13 @@ fn fire(conn: &mut DbConnection, d: &DueDeadline, now: DateTime<Utc>) -> Result<
     let kind = if breach { EventKind::SlaBreached } else { EventKind::SlaWarning };
     let data = json!({
         "metric": d.metric, "instance": d.instance, "due_at": d.due_at.0,
-        // Who must hear about it; delivered by email once the outbox exists, visible in the log now.
+        // Who was told: the assignee and the supervisors, by email through the outbox.
         "notify": actions.notify.then(|| json!({"assignee_id": assignee, "queue_id": queue})),
     });
     store::record(conn, d.ticket_id, kind, Actor::System, data, UtcTime::from(now))?;
+    if actions.notify {
+        notify(conn, d, assignee)?;
+    }
     tracing::info!(ticket_id = d.ticket_id, metric = %d.metric, kind = %d.kind, "sla deadline fired");
 
     let status: Status = status.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("bad status")))?;

@@ -365,6 +365,13 @@ email_test!(bad_mail_is_quarantined_and_the_next_goes_through, |app, _sink| {
     let quarantine = app.get("/api/v1/channels/email/quarantine").await.body;
     assert_eq!(quarantine.as_array().unwrap().len(), 1);
     assert!(quarantine[0]["reason"].as_str().unwrap().contains("remitente"));
+    let qid = quarantine[0]["id"].as_i64().unwrap();
+    // Still unreadable: it stays.
+    assert_eq!(
+        assert_problem(&app.post(&format!("/api/v1/channels/email/quarantine/{qid}/reprocess"), json!({})).await, 422),
+        ["raw"]
+    );
+    assert_problem(&app.post("/api/v1/channels/email/quarantine/9999/reprocess", json!({})).await, 404);
 
     let too_big = format!("From: a@b.cl\nSubject: x\n\n{}", "x".repeat(300 * 1024));
     let app_small = spawn(Backend::Sqlite, |s| s.email.max_message_bytes = 100 * 1024).await;
@@ -411,6 +418,36 @@ email_test!(charsets_and_attachments, |app, _sink| {
     assert_eq!(files.len(), 1);
     assert_eq!((files[0].0.as_str(), files[0].1.as_str(), files[0].2), ("factura.pdf", "application/pdf", 9));
     assert_eq!(files[0].3, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"%PDF-1.4\n")));
+});
+
+email_test!(sla_breaches_are_mailed_to_the_assignee_and_supervisors, |app, sink| {
+    let supervisor = app
+        .post(
+            "/api/v1/agents",
+            json!({"name": "Carolina Muñoz", "email": "carolina@chilecompra.cl", "role": "supervisor"}),
+        )
+        .await
+        .body;
+    let agent = app
+        .post("/api/v1/agents", json!({"name": "Javier Rojas", "email": "javier@chilecompra.cl", "role": "agent"}))
+        .await
+        .body;
+    let first = deliver(&app, &mail("ana@municipalidad.cl", "Consulta urgente", "", "Hola")).await.body;
+    let id = first["ticket_id"].as_i64().unwrap();
+    app.patch(&format!("/api/v1/tickets/{id}"), json!({"assignee_id": agent["id"]})).await;
+    sink.wait_for(1).await;
+    let later = chrono::Utc::now() + chrono::Duration::days(400);
+    app.db.write(move |c| atencion::sla::scanner::tick(c, later, 100)).await.unwrap();
+    // Warnings and breaches of first_reply and resolution, each to both people.
+    let mails = sink.wait_for(9).await;
+    let notices: Vec<&Vec<u8>> = mails.iter().filter(|m| header(m, "Subject").contains("SLA")).collect();
+    assert_eq!(notices.len(), 8, "{:?}", notices.iter().map(|m| header(m, "Subject")).collect::<Vec<_>>());
+    let to_supervisor = notices.iter().filter(|m| header(m, "To").contains("carolina@chilecompra.cl")).count();
+    let to_agent = notices.iter().filter(|m| header(m, "To").contains("javier@chilecompra.cl")).count();
+    assert_eq!((to_supervisor, to_agent), (4, 4));
+    assert!(notices.iter().any(|m| header(m, "Subject").contains("vencido: primera respuesta")));
+    assert!(notices.iter().all(|m| !header(m, "To").contains("ana@municipalidad.cl")));
+    let _ = supervisor;
 });
 
 /// The outbox keeps a mail while the SMTP server is down and delivers it when it is back.

@@ -62,7 +62,10 @@ pub fn fresh_postgres_schema(base: &str) -> String {
     let mut conn = PgConnection::establish(base).unwrap_or_else(|e| panic!("TEST_DATABASE_URL unreachable: {e}"));
     conn.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create schema");
     let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-csearch_path%3D{schema}")
+    // Loopback tests need no TLS, and libpq's OpenSSL teardown can race the test process's exit
+    // while pooled connections on server threads are still open.
+    let tls = if base.contains("sslmode=") { "" } else { "&sslmode=disable" };
+    format!("{base}{sep}options=-csearch_path%3D{schema}{tls}")
 }
 
 pub fn test_settings() -> Settings {

@@ -46,6 +46,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/channels/email/inbound"),
     ("get", "/api/v1/channels/email/outbox"),
     ("get", "/api/v1/channels/email/quarantine"),
+    ("post", "/api/v1/channels/email/quarantine/{id}/reprocess"),
     ("get", "/api/v1/calendars"),
     ("post", "/api/v1/calendars"),
     ("get", "/api/v1/calendars/{id}"),

@@ -52,6 +52,8 @@ CREATE TABLE outbox (
     message_row_id BIGINT REFERENCES messages(id) ON DELETE SET NULL,
     recipient TEXT NOT NULL,
     message_id TEXT NOT NULL UNIQUE,
+    -- Facts the template needs that are not in the ticket (e.g. which SLA metric).
+    detail TEXT,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT NOT NULL,

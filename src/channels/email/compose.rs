@@ -8,7 +8,7 @@ use lettre::Message;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::outbox::{OutboxRow, ACK};
+use super::outbox::{OutboxRow, ACK, SLA_NOTICE};
 use crate::config::EmailSettings;
 use crate::db::schema::{email_messages, messages, outbox, requesters, ticket_ccs, tickets};
 use crate::db::DbConnection;
@@ -26,6 +26,7 @@ pub struct Template {
 pub struct Templates {
     pub ack: Template,
     pub reply: Template,
+    pub sla_notice: Template,
 }
 
 impl Templates {
@@ -91,6 +92,57 @@ fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, AppError> {
     Ok(Mailbox::new(name.map(str::to_owned), address))
 }
 
+fn metric_name(metric: &str) -> &str {
+    match metric {
+        "first_reply" => "primera respuesta",
+        "next_reply" => "siguiente respuesta",
+        "periodic_update" => "actualización periódica",
+        "resolution" => "resolución",
+        "callback" => "devolución de llamada",
+        other => other,
+    }
+}
+
+/// An internal notice to staff: plain, no reply token, no requester in copy.
+fn staff_notice(
+    conn: &mut DbConnection,
+    row: &OutboxRow,
+    settings: &EmailSettings,
+    templates: &Templates,
+) -> Result<Composed, AppError> {
+    let ticket_id = row.ticket_id.unwrap_or_default();
+    let (number, subject): (String, String) =
+        tickets::table.find(ticket_id).select((tickets::number, tickets::subject)).first(conn)?;
+    let detail: serde_json::Value =
+        row.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
+    let metric = metric_name(detail["metric"].as_str().unwrap_or(""));
+    let aviso = if detail["kind"] == "breach" { "vencido" } else { "por vencer" };
+    let due = detail["due_at"]
+        .as_str()
+        .and_then(|d| d.parse::<chrono::DateTime<chrono::Utc>>().ok())
+        .map(|d| d.with_timezone(&chrono_tz::America::Santiago).format("%d-%m-%Y %H:%M").to_string())
+        .unwrap_or_default();
+    let values = [
+        ("numero", number.as_str()),
+        ("asunto", subject.as_str()),
+        ("metrica", metric),
+        ("aviso", aviso),
+        ("vence", due.as_str()),
+    ];
+    let full_id = format!("{}@{}", row.message_id, settings.domain());
+    let mut message = Message::builder()
+        .from(mailbox(Some(&settings.from_name), &settings.address)?)
+        .to(mailbox(None, &row.recipient)?)
+        .subject(fill(&templates.sla_notice.subject, &values))
+        .message_id(Some(format!("<{full_id}>")))
+        .body(fill(&templates.sla_notice.text, &values))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("building mail: {e}")))?;
+    let name = HeaderName::new_from_ascii(settings.loop_header.clone())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    message.headers_mut().insert_raw(HeaderValue::new(name, settings.address.clone()));
+    Ok(Composed { message, full_id })
+}
+
 /// Builds the mail for outbox row `id`; `None` when there is nobody to send it to.
 pub fn compose(
     conn: &mut DbConnection,
@@ -99,6 +151,9 @@ pub fn compose(
     templates: &Templates,
 ) -> Result<Option<Composed>, AppError> {
     let row: OutboxRow = outbox::table.find(id).select(OutboxRow::as_select()).first(conn)?;
+    if row.kind == SLA_NOTICE {
+        return staff_notice(conn, &row, settings, templates).map(Some);
+    }
     let Some(ticket_id) = row.ticket_id else { return Ok(None) };
     let (number, subject, name, email): (String, String, String, Option<String>) = tickets::table
         .inner_join(requesters::table)

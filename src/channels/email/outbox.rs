@@ -21,6 +21,8 @@ use crate::error::AppError;
 /// What a mail is for; decides its template and headers.
 pub const ACK: &str = "ack";
 pub const REPLY: &str = "reply";
+/// An SLA warning or breach, to an agent or supervisor.
+pub const SLA_NOTICE: &str = "sla_notice";
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = outbox)]
@@ -31,6 +33,7 @@ pub struct OutboxRow {
     pub message_row_id: Option<i64>,
     pub recipient: String,
     pub message_id: String,
+    pub detail: Option<String>,
     pub status: String,
     pub attempts: i32,
     #[schema(value_type = String)]
@@ -51,6 +54,18 @@ pub fn enqueue(
     message_row_id: Option<i64>,
     recipient: &str,
 ) -> Result<(), AppError> {
+    enqueue_with(conn, kind, ticket_id, message_row_id, recipient, None)
+}
+
+/// [`enqueue`] with `detail`: template values that are not in the ticket.
+pub fn enqueue_with(
+    conn: &mut DbConnection,
+    kind: &str,
+    ticket_id: i64,
+    message_row_id: Option<i64>,
+    recipient: &str,
+    detail: Option<serde_json::Value>,
+) -> Result<(), AppError> {
     let now = UtcTime::now();
     let local = format!("atn.{ticket_id}.{:016x}", rand::random::<u64>());
     diesel::insert_into(outbox::table)
@@ -60,6 +75,7 @@ pub fn enqueue(
             outbox::message_row_id.eq(message_row_id),
             outbox::recipient.eq(recipient),
             outbox::message_id.eq(local),
+            outbox::detail.eq(detail.map(|d| d.to_string())),
             outbox::status.eq("pending"),
             outbox::attempts.eq(0),
             outbox::next_attempt_at.eq(now),
@@ -145,7 +161,9 @@ fn record_outcome(
             diesel::update(outbox::table.find(id))
                 .set((outbox::status.eq("sent"), outbox::sent_at.eq(now), outbox::attempts.eq(row.attempts + 1)))
                 .execute(conn)?;
-            if let (Some(full_id), Some(ticket_id)) = (full_id, row.ticket_id) {
+            // Staff notices are not part of the conversation with the requester.
+            let threaded = row.kind != SLA_NOTICE;
+            if let (Some(full_id), Some(ticket_id), true) = (full_id, row.ticket_id, threaded) {
                 // Remembered for threading: an answer to this mail finds its ticket.
                 diesel::insert_into(email_messages::table)
                     .values((
