@@ -70,9 +70,19 @@ struct Args {
     /// The helpdesk address the mails are sent to (the server's `email.address`).
     #[arg(long, default_value = HELPDESK)]
     to: String,
+    /// Retry a mail answered 409 or 5xx up to N times, 10 ms apart, as an MTA would (later).
+    /// Default 0: the first non-2xx answer stops the run. Retries are reported, never hidden.
+    #[arg(long, default_value_t = 0)]
+    retries: u32,
     /// Write the corpus as DIR/NNNNN.eml and exit without sending.
     #[arg(long, value_name = "DIR")]
     dump: Option<std::path::PathBuf>,
+    /// PID of the server, to report the CPU it used (from /proc/PID/stat).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Database of the server: the CPU of its Postgres backends (from /proc) is reported too.
+    #[arg(long)]
+    pg_database: Option<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -560,9 +570,9 @@ fn text_part(subtype: &str, text: &str, latin: bool, encoding: TransferEncoding)
 }
 
 /// The HTML alternative of a plain-text body: paragraphs, quoted history as a blockquote.
-fn html_of(text: &str, client: Client) -> String {
+fn html_of(text: &str, client: Client, charset: &str) -> String {
     let mut html = String::with_capacity(text.len() * 2 + 400);
-    html.push_str("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">");
+    let _ = write!(html, "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset={charset}\">");
     if client == Client::Outlook {
         html.push_str("<style>p.MsoNormal{margin:0cm;font-size:11.0pt;font-family:\"Calibri\",sans-serif;}</style>");
     }
@@ -632,7 +642,10 @@ struct Sender {
     name: String,
     email: String,
     organisation: &'static str,
+    /// Of the sender's address (a freemail one for some proveedores).
     domain: &'static str,
+    /// The organisation's own domain, where the colleagues in CC are.
+    org_domain: &'static str,
     role: &'static str,
     buyer: bool,
     client: Client,
@@ -672,6 +685,7 @@ fn senders(rng: &mut StdRng) -> Vec<Sender> {
                 email: format!("{local}@{domain}"),
                 organisation,
                 domain,
+                org_domain,
                 role: pick(rng, if buyer { BUYER_ROLES } else { SUPPLIER_ROLES }),
                 buyer,
                 client: pick(rng, CLIENTS),
@@ -879,7 +893,7 @@ impl Generator {
         let with_attachment = self.rng.random_bool(P_ATTACHMENT);
         let cc = self.rng.random_bool(P_CC).then(|| {
             let colleague = fold(pick(&mut self.rng, FIRST_NAMES).split(' ').next().unwrap_or("equipo"));
-            format!("{colleague}.{}@{}", fold(pick(&mut self.rng, LAST_NAMES)), sender.domain)
+            format!("{colleague}.{}@{}", fold(pick(&mut self.rng, LAST_NAMES)), sender.org_domain)
         });
         let root_subject = &self.threads[thread].subject;
         let subject = match kind {
@@ -959,7 +973,12 @@ impl Generator {
         if alternative {
             let html_encoding =
                 if self.rng.random_bool(0.7) { TransferEncoding::QuotedPrintable } else { TransferEncoding::Base64 };
-            let html = text_part("html", &html_of(&text, client), latin, html_encoding);
+            let html = text_part(
+                "html",
+                &html_of(&text, client, if latin { "iso-8859-1" } else { "utf-8" }),
+                latin,
+                html_encoding,
+            );
             body = multipart("alternative", &format!("{boundary_base}.1"), &[body, html], false);
         }
         let mut attachment = None;
@@ -1056,6 +1075,85 @@ fn corpus_summary(mails: &[Mail], secs: f64) -> Value {
     summary
 }
 
+// ---------------------------------------------------------------- CPU accounting
+
+/// User + system CPU seconds of a process so far (`self` or a PID), from /proc/PID/stat.
+fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After "pid (comm)": state is field 3, utime field 14, stime field 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// Postgres backends serving `database` (process title `postgres: ... user database host ...`).
+fn backends(database: &str) -> Vec<u32> {
+    let needle = format!(" {database} ");
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let title = String::from_utf8_lossy(&c).replace('\0', " ");
+                title.starts_with("postgres: ") && title.contains(&needle)
+            })
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct CpuSnapshot {
+    client: f64,
+    server: Option<f64>,
+    backends: BTreeMap<u32, f64>,
+}
+
+impl CpuSnapshot {
+    fn take(args: &Args) -> CpuSnapshot {
+        CpuSnapshot {
+            client: cpu_secs("self").unwrap_or(0.0),
+            server: args.server_pid.and_then(|pid| cpu_secs(&pid.to_string())),
+            backends: args
+                .pg_database
+                .as_deref()
+                .map(|db| backends(db).into_iter().filter_map(|p| Some((p, cpu_secs(&p.to_string())?))).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// CPU seconds used since `before`, per process group; backends started meanwhile count whole.
+    fn since(&self, before: &CpuSnapshot, args: &Args, mails: usize, wall: f64) -> Value {
+        let client = self.client - before.client;
+        let server = self.server.zip(before.server).map(|(a, b)| a - b);
+        let pg = args.pg_database.as_ref().map(|_| {
+            self.backends.iter().map(|(pid, secs)| secs - before.backends.get(pid).copied().unwrap_or(0.0)).sum::<f64>()
+        });
+        let per_mail = |secs: f64| round2(secs * 1e3 / mails.max(1) as f64);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let summary = json!({
+            "cores": cores,
+            "core_secs_available": round2(wall * cores as f64),
+            "client_secs": round2(client),
+            "server_secs": server.map(round2),
+            "pg_backends_secs": pg.map(round2),
+            "ms_per_mail": {
+                "client": per_mail(client),
+                "server": server.map(per_mail),
+                "pg_backends": pg.map(per_mail),
+            },
+        });
+        let show =
+            |secs: Option<f64>| secs.map_or("-".to_owned(), |s| format!("{s:.2} s ({:.2} ms/mail)", per_mail(s)));
+        println!(
+            "cpu over {wall:.2} s wall × {cores} cores: server {} | postgres backends {} | this client {}",
+            show(server),
+            show(pg),
+            show(Some(client))
+        );
+        summary
+    }
+}
+
 // ---------------------------------------------------------------- sending
 
 /// Nearest-rank percentile of sorted values; 0 for none.
@@ -1075,6 +1173,7 @@ struct Shared {
     corpus: Vec<Mail>,
     url: String,
     token: String,
+    retries: u32,
     next: AtomicUsize,
     stored: Vec<AtomicBool>,
     abort: AtomicBool,
@@ -1098,6 +1197,9 @@ struct WorkerStats {
     first_mismatch: Option<String>,
     /// Times a sender had to wait for the parent of its mail to be stored.
     dependency_waits: u64,
+    /// Answers that were retried (`--retries`), by HTTP status.
+    retried: BTreeMap<u16, u64>,
+    first_retried: Option<String>,
 }
 
 fn http_client() -> Result<reqwest::Client> {
@@ -1141,21 +1243,33 @@ async fn worker(shared: Arc<Shared>, client: reqwest::Client) -> WorkerStats {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
-        let started = Instant::now();
-        let result = deliver(&client, &shared.url, &shared.token, mail.raw.clone()).await;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         let describe = || format!("mail #{index} ({}, {} bytes)", mail.kind.name(), mail.raw.len());
-        let (status, body) = match result {
-            Ok(answer) => answer,
-            Err(e) => {
-                shared.fail(format!("{}: {e}", describe()));
-                break;
+        let started = Instant::now();
+        let mut attempts = 0;
+        let (status, body) = loop {
+            let (status, body) = match deliver(&client, &shared.url, &shared.token, mail.raw.clone()).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    shared.fail(format!("{}: {e}", describe()));
+                    return stats;
+                }
+            };
+            if (200..300).contains(&status) {
+                break (status, body);
             }
+            let excerpt = body.chars().take(1000).collect::<String>();
+            if attempts < shared.retries && (status == 409 || status >= 500) {
+                attempts += 1;
+                *stats.retried.entry(status).or_default() += 1;
+                stats.first_retried.get_or_insert_with(|| format!("{} → HTTP {status}: {excerpt}", describe()));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+            shared.fail(format!("{} → HTTP {status}: {excerpt}", describe()));
+            return stats;
         };
-        if !(200..300).contains(&status) {
-            shared.fail(format!("{} → HTTP {status}: {}", describe(), body.chars().take(1000).collect::<String>()));
-            break;
-        }
+        // From the first attempt: a retried mail counts with all its attempts.
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         shared.stored[index].store(true, Ordering::Release);
         stats.latencies_ms.push(elapsed_ms);
         stats.bytes += mail.raw.len() as u64;
@@ -1219,6 +1333,7 @@ fn main() -> Result<()> {
         corpus: mails,
         url,
         token,
+        retries: args.retries,
         next: AtomicUsize::new(0),
         stored,
         abort: AtomicBool::new(false),
@@ -1226,6 +1341,7 @@ fn main() -> Result<()> {
     });
     let clients = (0..args.concurrency).map(|_| http_client()).collect::<Result<Vec<_>>>()?;
     println!("sending {} mails with {} client(s) to {}", args.count, args.concurrency, shared.url);
+    let cpu_before = CpuSnapshot::take(&args);
     let began = Instant::now();
     let results = runtime.block_on(async {
         let tasks: Vec<_> = clients.into_iter().map(|client| tokio::spawn(worker(shared.clone(), client))).collect();
@@ -1236,6 +1352,7 @@ fn main() -> Result<()> {
         results
     });
     let secs = began.elapsed().as_secs_f64();
+    let cpu_after = CpuSnapshot::take(&args);
     let mut stats = Vec::with_capacity(results.len());
     for result in results {
         stats.push(result.context("a sender panicked")?);
@@ -1260,6 +1377,13 @@ fn main() -> Result<()> {
     let mismatches: u64 = stats.iter().map(|s| s.mismatches).sum();
     let first_mismatch = stats.iter().find_map(|s| s.first_mismatch.clone());
     let dependency_waits: u64 = stats.iter().map(|s| s.dependency_waits).sum();
+    let mut retried: BTreeMap<String, u64> = BTreeMap::new();
+    for s in &stats {
+        for (k, v) in &s.retried {
+            *retried.entry(k.to_string()).or_default() += v;
+        }
+    }
+    let first_retried = stats.iter().find_map(|s| s.first_retried.clone());
     let sent = latencies.len();
     let msgs_per_sec = sent as f64 / secs;
     let mb_per_sec = bytes as f64 / 1e6 / secs;
@@ -1277,12 +1401,16 @@ fn main() -> Result<()> {
         latencies.last().copied().unwrap_or(0.0),
     );
     println!("outcomes: {outcomes:?} | HTTP: {statuses:?} | waits for a parent: {dependency_waits}");
+    if let Some(first) = &first_retried {
+        println!("WARNING: answers retried (--retries {}): {retried:?}; first: {first}", args.retries);
+    }
     if mismatches > 0 {
         println!(
             "WARNING: {mismatches} mail(s) with an unexpected outcome; first: {}",
             first_mismatch.unwrap_or_default()
         );
     }
+    let cpu = cpu_after.since(&cpu_before, &args, sent, secs);
     println!("target ≥ {TARGET_MSGS_PER_SEC:.0} msgs/s: {verdict}");
     let result = json!({
         "server": args.server,
@@ -1303,7 +1431,10 @@ fn main() -> Result<()> {
         "statuses": statuses,
         "unexpected_outcomes": mismatches,
         "dependency_waits": dependency_waits,
+        "retries_allowed": args.retries,
+        "retried": retried,
         "target_msgs_per_sec": TARGET_MSGS_PER_SEC,
+        "cpu": cpu,
         "pass": pass,
     });
     println!("RESULT {result}");

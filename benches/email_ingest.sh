@@ -3,6 +3,7 @@
 # Postgres at 1 and 4 clients, each level on a fresh database `atencion_bench` with the same
 # generated corpus (benches/email_ingest.rs). No SMTP url: acknowledgements wait in the outbox.
 # Usage: benches/email_ingest.sh [mails-per-level] [seed]
+# Environment: BENCH_PG, BENCH_PORT, BENCH_WORKERS (2), BENCH_LEVELS ("1 4"), BENCH_RETRIES (0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT="${1:-3000}"
@@ -12,6 +13,8 @@ DB=atencion_bench
 PORT="${BENCH_PORT:-18080}"
 WORKERS="${BENCH_WORKERS:-2}"
 LEVELS="${BENCH_LEVELS:-1 4}"
+# 0: the first non-2xx answer stops the run. N: retry 409/5xx up to N times (reported).
+RETRIES="${BENCH_RETRIES:-0}"
 
 cargo build --release --bin atencion -q
 cargo bench --bench email_ingest --no-run -q
@@ -44,7 +47,8 @@ for clients in $LEVELS; do
   SERVER=$!
   for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
   echo "== $clients client(s), $COUNT mails, seed $SEED, server workers $WORKERS"
-  "$BENCH" --server "http://127.0.0.1:$PORT" --token "$TOKEN" --concurrency "$clients" --count "$COUNT" --seed "$SEED"
+  "$BENCH" --server "http://127.0.0.1:$PORT" --token "$TOKEN" --concurrency "$clients" --count "$COUNT" --seed "$SEED" \
+    --retries "$RETRIES" --server-pid "$SERVER" --pg-database "$DB"
   echo "server memory: $(grep -E 'VmRSS|VmHWM' "/proc/$SERVER/status" | tr -s ' \t' ' ' | paste -sd ' ')"
   psql "$PG/$DB" -Atc "SELECT 'rows: tickets ' || (SELECT count(*) FROM tickets) || ', messages ' || \
     (SELECT count(*) FROM messages) || ', attachments ' || (SELECT count(*) FROM attachments) || ', outbox ' || \

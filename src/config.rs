@@ -33,6 +33,9 @@ pub struct EmailSettings {
     pub auto_replies_per_sender_per_day: i64,
     pub attachments_dir: String,
     pub templates: String,
+    /// IMAP mailboxes to poll (`[[email.mailboxes]]`).
+    #[serde(default)]
+    pub mailboxes: Vec<crate::channels::email::imap::MailboxSettings>,
 }
 
 impl EmailSettings {

@@ -54,6 +54,13 @@ impl Application {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let workers = settings.server.workers;
+        let files =
+            std::sync::Arc::new(crate::channels::email::intake::FileStore::new(&settings.email.attachments_dir));
+        for mailbox in &settings.email.mailboxes {
+            let task =
+                crate::channels::email::imap::run(db.clone(), settings.email.clone(), files.clone(), mailbox.clone());
+            tokio::spawn(task);
+        }
         if !settings.smtp.url.trim().is_empty() {
             tokio::spawn(crate::channels::email::outbox::run(
                 db.clone(),

@@ -28,6 +28,21 @@ pub struct TestApp {
     pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
     _files: tempfile::TempDir,
+    /// (base URL, schema) of a Postgres test schema, dropped with the app.
+    pg_schema: Option<(String, String)>,
+}
+
+impl Drop for TestApp {
+    /// Keeps the test database small: thousands of leftover schemas make every later
+    /// `DROP DATABASE` (and checkpoint) slow. Best effort: a lock held by a still-running
+    /// background task must not hang the suite.
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.pg_schema.take() {
+            if let Ok(mut conn) = PgConnection::establish(&base) {
+                let _ = conn.batch_execute(&format!("SET lock_timeout = '3s'; DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
 }
 
 fn in_ci() -> bool {
@@ -59,6 +74,11 @@ pub fn redis_url() -> Option<String> {
 /// A new schema in the test database, so tests never see each other's rows.
 pub fn fresh_postgres_schema(base: &str) -> String {
     let schema = format!("t_{:016x}", rand::random::<u64>());
+    create_schema(base, &schema)
+}
+
+/// Creates `schema` and returns the URL whose connections use it.
+fn create_schema(base: &str, schema: &str) -> String {
     let mut conn = PgConnection::establish(base).unwrap_or_else(|e| panic!("TEST_DATABASE_URL unreachable: {e}"));
     conn.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create schema");
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -82,6 +102,7 @@ pub fn test_settings() -> Settings {
 pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings();
     let mut dir = None;
+    let mut pg_schema = None;
     match backend {
         Backend::Sqlite => {
             let tmp = tempfile::tempdir().expect("temp dir");
@@ -90,7 +111,9 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
         }
         Backend::Postgres => {
             let base = postgres_url().expect("postgres variant needs TEST_DATABASE_URL");
-            settings.database.url = fresh_postgres_schema(&base);
+            let schema = format!("t_{:016x}", rand::random::<u64>());
+            settings.database.url = create_schema(&base, &schema);
+            pg_schema = Some((base, schema));
             settings.redis.url = redis_url().unwrap_or_default();
         }
     }
@@ -102,7 +125,7 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
     let db = app.db.clone();
     tokio::spawn(app.run_until_stopped());
     let admin = db.write(|c| token_for(c, Role::Admin, "Admin de prueba")).await.expect("admin token");
-    TestApp { address, client: reqwest::Client::new(), admin, db, backend, _dir: dir, _files: files }
+    TestApp { address, client: reqwest::Client::new(), admin, db, backend, _dir: dir, _files: files, pg_schema }
 }
 
 /// Creates an agent with `role` and returns a fresh token for it.

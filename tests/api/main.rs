@@ -8,6 +8,7 @@ mod cli;
 mod directory;
 mod email;
 mod idempotency;
+mod imap;
 mod migrations;
 mod sla;
 mod system;

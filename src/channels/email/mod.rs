@@ -2,6 +2,7 @@
 //! replies through a durable outbox.
 
 pub mod compose;
+pub mod imap;
 pub mod intake;
 pub mod outbox;
 pub mod parse;

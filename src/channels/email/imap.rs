@@ -1,0 +1,162 @@
+//! IMAP mailboxes: each configured mailbox is polled for unseen mail; every message is stored
+//! (through the same intake as the inbound endpoint) and only then flagged `\Seen` or moved on the
+//! server. A crash between the two re-fetches the mail next time, and the Message-ID
+//! deduplication makes that a no-op: nothing is lost and nothing is stored twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::Client;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::intake::{self, FileStore};
+use super::parse;
+use crate::config::EmailSettings;
+use crate::db::Db;
+
+/// One mailbox, from `[[email.mailboxes]]` in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailboxSettings {
+    /// Name recorded with each mail (deduplication is per mailbox).
+    pub name: String,
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Implicit TLS (IMAPS, usually port 993). Plain connections are for loopback tests only.
+    #[serde(default = "default_tls")]
+    pub tls: bool,
+    pub username: String,
+    pub password: String,
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// Folder to move stored mail to; without one, stored mail is only flagged `\Seen`.
+    #[serde(default)]
+    pub processed_folder: Option<String>,
+    #[serde(default = "default_interval")]
+    pub poll_interval_secs: u64,
+}
+
+fn default_port() -> u16 {
+    993
+}
+fn default_tls() -> bool {
+    true
+}
+fn default_folder() -> String {
+    "INBOX".into()
+}
+fn default_interval() -> u64 {
+    30
+}
+
+/// Mail larger than this is quarantined rather than parsed.
+fn too_large(email: &EmailSettings, raw: &[u8]) -> bool {
+    raw.len() > email.max_message_bytes
+}
+
+/// One pass over the mailbox; returns how many messages were stored.
+pub async fn poll_once(
+    db: &Db,
+    email: &EmailSettings,
+    files: &Arc<FileStore>,
+    mb: &MailboxSettings,
+) -> anyhow::Result<usize> {
+    let tcp = TcpStream::connect((mb.host.as_str(), mb.port)).await?;
+    if mb.tls {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from(mb.host.clone())?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await?;
+        process(Client::new(tls), db, email, files, mb).await
+    } else {
+        process(Client::new(tcp), db, email, files, mb).await
+    }
+}
+
+async fn process<T>(
+    mut client: Client<T>,
+    db: &Db,
+    email: &EmailSettings,
+    files: &Arc<FileStore>,
+    mb: &MailboxSettings,
+) -> anyhow::Result<usize>
+where
+    T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    client.read_response().await?.ok_or_else(|| anyhow::anyhow!("no IMAP greeting"))?;
+    let mut session = client.login(&mb.username, &mb.password).await.map_err(|(e, _)| e)?;
+    session.select(&mb.folder).await?;
+    let mut uids: Vec<u32> = session.uid_search("UNSEEN").await?.into_iter().collect();
+    uids.sort_unstable();
+    let mut stored = 0;
+    for uid in uids {
+        // PEEK: reading does not mark the mail seen; only storing it does.
+        let raw = {
+            let mut fetches = session.uid_fetch(uid.to_string(), "BODY.PEEK[]").await?;
+            let mut raw = None;
+            while let Some(fetch) = fetches.next().await {
+                if let Some(body) = fetch?.body() {
+                    raw = Some(body.to_vec());
+                }
+            }
+            raw
+        };
+        let Some(raw) = raw else { continue };
+        store(db, email, files, &mb.name, raw).await?;
+        stored += 1;
+        match &mb.processed_folder {
+            Some(folder) => session.uid_mv(uid.to_string(), folder).await?,
+            None => {
+                let mut updates = session.uid_store(uid.to_string(), "+FLAGS (\\Seen)").await?;
+                while let Some(update) = updates.next().await {
+                    update?;
+                }
+            }
+        }
+    }
+    session.logout().await?;
+    Ok(stored)
+}
+
+/// Stores one mail, or quarantines it: a bad mail never blocks the ones behind it.
+async fn store(
+    db: &Db,
+    email: &EmailSettings,
+    files: &Arc<FileStore>,
+    mailbox: &str,
+    raw: Vec<u8>,
+) -> anyhow::Result<()> {
+    let (email, files, mailbox) = (email.clone(), files.clone(), mailbox.to_owned());
+    db.write(move |c| {
+        if too_large(&email, &raw) {
+            let reason = format!("excede el tamaño máximo ({} bytes)", email.max_message_bytes);
+            return intake::quarantine(c, &mailbox, &raw, &reason).map(|_| ());
+        }
+        match parse::parse(&raw, &email.loop_header) {
+            Ok(mail) => intake::ingest(c, &email, &files, &mailbox, &mail).map(|_| ()),
+            Err(e) => intake::quarantine(c, &mailbox, &raw, &e.to_string()).map(|_| ()),
+        }
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("storing mail: {e}"))
+}
+
+/// The poller of one mailbox in one replica. Replicas may poll the same mailbox: the
+/// Message-ID deduplication keeps a mail fetched twice from becoming two messages.
+pub async fn run(db: Db, email: EmailSettings, files: Arc<FileStore>, mb: MailboxSettings) {
+    loop {
+        match poll_once(&db, &email, &files, &mb).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(mailbox = %mb.name, stored = n, "mail fetched over IMAP"),
+            Err(e) => tracing::warn!(mailbox = %mb.name, error = %e, "IMAP poll failed; retrying later"),
+        }
+        tokio::time::sleep(Duration::from_secs(mb.poll_interval_secs.max(1))).await;
+    }
+}
