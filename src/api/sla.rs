@@ -4,13 +4,13 @@ use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use chrono::{NaiveDate, Utc};
 
 use super::extract::Json;
+use super::tickets::read_ticket;
 use crate::auth::{perm, Auth};
 use crate::error::{AppError, Problem};
 use crate::sla::calendars::{self, *};
 use crate::sla::engine::{self, TicketSla};
 use crate::sla::policies::{self, PolicyInput, PolicyView};
 use crate::startup::AppState;
-use crate::tickets::store;
 
 type Resp<T> = Result<web::Json<T>, AppError>;
 
@@ -24,16 +24,7 @@ pub async fn ticket_sla(
     _p: Auth<perm::WorkTickets>,
     id: web::Path<String>,
 ) -> Resp<TicketSla> {
-    let key = id.into_inner();
-    Ok(web::Json(
-        state
-            .db
-            .read(move |c| {
-                let id = store::resolve_id(c, &key)?;
-                engine::view(c, id, Utc::now())
-            })
-            .await?,
-    ))
+    Ok(web::Json(read_ticket(&state, id.into_inner(), |c, id| engine::view(c, id, Utc::now())).await?))
 }
 
 #[utoipa::path(tag = "sla", responses((status = 200, body = Vec<CalendarView>)), security(("bearer" = [])))]

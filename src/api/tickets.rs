@@ -11,6 +11,21 @@ use crate::startup::AppState;
 use crate::tickets::store;
 use crate::tickets::*;
 
+/// Reads from the ticket named by `key` (an id or a number such as `AU-2026-000123`).
+pub async fn read_ticket<T, F>(state: &AppState, key: String, read: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConnection, i64) -> Result<T, AppError> + Send + 'static,
+{
+    state
+        .db
+        .read(move |c| {
+            let id = store::resolve_id(c, &key)?;
+            read(c, id)
+        })
+        .await
+}
+
 /// Create a ticket.
 ///
 /// Send `Idempotency-Key` to make retries safe: the same key and body return the first response.
@@ -85,16 +100,7 @@ pub async fn get_ticket(
     _principal: Auth<perm::WorkTickets>,
     id: web::Path<String>,
 ) -> Result<web::Json<TicketView>, AppError> {
-    let key = id.into_inner();
-    Ok(web::Json(
-        state
-            .db
-            .read(move |c| {
-                let id = store::resolve_id(c, &key)?;
-                store::get(c, id)
-            })
-            .await?,
-    ))
+    Ok(web::Json(read_ticket(&state, id.into_inner(), store::get).await?))
 }
 
 /// Change status, priority, queue, assignee, category, subject or tags. Every change is logged.
@@ -176,16 +182,7 @@ pub async fn list_messages(
     _principal: Auth<perm::WorkTickets>,
     id: web::Path<String>,
 ) -> Result<web::Json<Vec<MessageView>>, AppError> {
-    let key = id.into_inner();
-    Ok(web::Json(
-        state
-            .db
-            .read(move |c| {
-                let id = store::resolve_id(c, &key)?;
-                store::messages(c, id)
-            })
-            .await?,
-    ))
+    Ok(web::Json(read_ticket(&state, id.into_inner(), store::messages).await?))
 }
 
 /// The ticket's event log: every change, oldest first.
@@ -201,14 +198,5 @@ pub async fn list_events(
     _principal: Auth<perm::WorkTickets>,
     id: web::Path<String>,
 ) -> Result<web::Json<Vec<EventView>>, AppError> {
-    let key = id.into_inner();
-    Ok(web::Json(
-        state
-            .db
-            .read(move |c| {
-                let id = store::resolve_id(c, &key)?;
-                store::events(c, id)
-            })
-            .await?,
-    ))
+    Ok(web::Json(read_ticket(&state, id.into_inner(), store::events).await?))
 }
