@@ -144,36 +144,38 @@ pub fn resolve_requester(
             .optional()?
             .ok_or_else(|| AppError::field("requester.id", format!("no existe el solicitante {id}")));
     }
-    let mut found = None;
+    if let Some(existing) = find_requester(conn, data)? {
+        return fill_blanks(conn, existing, data);
+    }
+    // Inside a savepoint: if a concurrent request created the same person first, the unique
+    // email/RUT makes this insert fail, and that person is the one to use.
+    match conn.transaction(|c| insert_requester(c, data)) {
+        Err(AppError::Conflict(_)) => match find_requester(conn, data)? {
+            Some(existing) => fill_blanks(conn, existing, data),
+            None => Err(AppError::Conflict("Ya existe un solicitante con esos datos.".into())),
+        },
+        inserted => inserted,
+    }
+}
+
+fn find_requester(conn: &mut DbConnection, data: &RequesterData) -> Result<Option<RequesterRow>, AppError> {
+    let by = |conn: &mut DbConnection, query: requesters::BoxedQuery<'_, crate::db::MultiBackend>| {
+        query.select(RequesterRow::as_select()).order(requesters::id.asc()).first(conn).optional()
+    };
     if let Some(email) = &data.email {
-        found = requesters::table
-            .filter(requesters::email.eq(email))
-            .select(RequesterRow::as_select())
-            .first(conn)
-            .optional()?;
-    }
-    if found.is_none() {
-        if let Some(rut) = &data.rut {
-            found = requesters::table
-                .filter(requesters::rut.eq(rut))
-                .select(RequesterRow::as_select())
-                .first(conn)
-                .optional()?;
+        if let Some(found) = by(conn, requesters::table.filter(requesters::email.eq(email)).into_boxed())? {
+            return Ok(Some(found));
         }
     }
-    if found.is_none() && data.email.is_none() && data.rut.is_none() {
-        if let Some(phone) = &data.phone {
-            found = requesters::table
-                .filter(requesters::phone.eq(phone))
-                .order(requesters::id.asc())
-                .select(RequesterRow::as_select())
-                .first(conn)
-                .optional()?;
+    if let Some(rut) = &data.rut {
+        if let Some(found) = by(conn, requesters::table.filter(requesters::rut.eq(rut)).into_boxed())? {
+            return Ok(Some(found));
         }
     }
-    match found {
-        Some(existing) => fill_blanks(conn, existing, data),
-        None => insert_requester(conn, data),
+    // A phone alone identifies someone only when nothing stronger was given.
+    match (&data.phone, &data.email, &data.rut) {
+        (Some(phone), None, None) => Ok(by(conn, requesters::table.filter(requesters::phone.eq(phone)).into_boxed())?),
+        _ => Ok(None),
     }
 }
 

@@ -50,6 +50,20 @@ on_all_backends! {
         assert_eq!(numbers, expected);
     }
 
+    async fn concurrent_first_contacts_of_one_person_share_a_requester(app) {
+        let creations = (0..8).map(|i| {
+            let app = &app;
+            async move { app.post("/api/v1/tickets", ticket_body(&format!("Consulta {i}"), "nueva@empresa.cl")).await }
+        });
+        let replies = futures_util::future::join_all(creations).await;
+        for reply in &replies {
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            assert_eq!(reply.body["requester"]["id"], replies[0].body["requester"]["id"]);
+        }
+        let found = app.get("/api/v1/requesters?email=nueva@empresa.cl").await.body;
+        assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    }
+
     async fn requester_is_found_again_by_email_or_rut(app) {
         let first = app.post("/api/v1/tickets", json!({
             "subject": "Pago atrasado", "body": "Factura sin pagar",
