@@ -92,6 +92,13 @@ fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, AppError> {
     Ok(Mailbox::new(name.map(str::to_owned), address))
 }
 
+/// A header lettre has no type for (our loop header, Auto-Submitted).
+fn add_header(message: &mut Message, name: &str, value: &str) -> Result<(), AppError> {
+    let name = HeaderName::new_from_ascii(name.to_owned()).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    message.headers_mut().insert_raw(HeaderValue::new(name, value.to_owned()));
+    Ok(())
+}
+
 fn metric_name(metric: &str) -> &str {
     match metric {
         "first_reply" => "primera respuesta",
@@ -137,9 +144,7 @@ fn staff_notice(
         .message_id(Some(format!("<{full_id}>")))
         .body(fill(&templates.sla_notice.text, &values))
         .map_err(|e| AppError::Internal(anyhow::anyhow!("building mail: {e}")))?;
-    let name = HeaderName::new_from_ascii(settings.loop_header.clone())
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
-    message.headers_mut().insert_raw(HeaderValue::new(name, settings.address.clone()));
+    add_header(&mut message, &settings.loop_header, &settings.address)?;
     Ok(Composed { message, full_id })
 }
 
@@ -208,14 +213,9 @@ pub fn compose(
     let mut message = builder
         .multipart(MultiPart::alternative_plain_html(text, html))
         .map_err(|e| AppError::Internal(anyhow::anyhow!("building mail: {e}")))?;
-    let raw = |name: &str, value: &str| -> Result<HeaderValue, AppError> {
-        let name =
-            HeaderName::new_from_ascii(name.to_owned()).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
-        Ok(HeaderValue::new(name, value.to_owned()))
-    };
-    message.headers_mut().insert_raw(raw(&settings.loop_header, &settings.address)?);
+    add_header(&mut message, &settings.loop_header, &settings.address)?;
     if row.kind == ACK {
-        message.headers_mut().insert_raw(raw("Auto-Submitted", "auto-replied")?);
+        add_header(&mut message, "Auto-Submitted", "auto-replied")?;
     }
     Ok(Some(Composed { message, full_id }))
 }
