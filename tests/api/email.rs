@@ -152,6 +152,14 @@ async fn wait_sent(app: &TestApp, ticket: i64) {
     }
 }
 
+async fn wait_all_sent(app: &TestApp, ticket: i64) {
+    let started = Instant::now();
+    while outbox_of(app, ticket).await.iter().any(|row| row["status"] != "sent") {
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", outbox_of(app, ticket).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn messages_of(app: &TestApp, ticket: i64) -> Vec<Value> {
     app.get(&format!("/api/v1/tickets/{ticket}/messages")).await.body.as_array().unwrap().clone()
 }
@@ -223,6 +231,7 @@ email_test!(replies_thread_by_headers_token_and_subject_tag, |app, sink| {
     let id = first["ticket_id"].as_i64().unwrap();
     let number = first["ticket_number"].as_str().unwrap().to_owned();
     let ack = sink.wait_for(1).await.remove(0);
+    wait_all_sent(&app, id).await;
     let ack_id = header(&ack, "Message-ID");
     let token_address = header(&ack, "Reply-To").split('<').nth(1).unwrap().trim_end_matches('>').to_owned();
 
@@ -283,6 +292,8 @@ email_test!(agent_replies_are_mailed_and_requester_replies_reopen, |app, sink| {
     assert_eq!(header(reply, "Auto-Submitted"), "");
     assert!(header(reply, "References").contains(&header(&mails[0], "Message-ID")));
 
+    // The sink has the mail a moment before the worker records it (and its Message-ID) as sent.
+    wait_all_sent(&app, id).await;
     // The requester answers the reply: the solved ticket reopens.
     let answer = mail(
         "ana@municipalidad.cl",
@@ -324,6 +335,7 @@ email_test!(machines_never_get_an_answer_and_bounces_mark_failures, |app, sink| 
     let first = deliver(&app, &mail("ana@municipalidad.cl", "Consulta", "", "Hola")).await.body;
     let id = first["ticket_id"].as_i64().unwrap();
     let ack = sink.wait_for(1).await.remove(0);
+    wait_all_sent(&app, id).await;
     let ack_id = header(&ack, "Message-ID");
     // An out-of-office answering our acknowledgement: stored, never answered.
     let ooo = mail(
