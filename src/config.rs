@@ -20,6 +20,7 @@ pub struct Settings {
     pub sla: SlaSettings,
     pub email: EmailSettings,
     pub smtp: SmtpSettings,
+    pub phone: PhoneSettings,
     pub log: LogSettings,
 }
 
@@ -57,6 +58,18 @@ pub struct SmtpSettings {
 pub struct SlaSettings {
     pub scan_interval_secs: u64,
     pub scan_batch: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhoneSettings {
+    /// A caller who hangs up within this many seconds of waiting is a short abandon (a
+    /// misdial): counted apart and owed no call back.
+    pub short_abandon_secs: i64,
+    /// How long after a call is answered the agent may fold its automatic ticket into another
+    /// open ticket of the same requester.
+    pub link_window_minutes: i64,
+    /// Queue (slug) of tickets from calls whose PBX queue matches none of ours.
+    pub default_queue: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -177,6 +177,8 @@ pub struct AgentView {
     pub email: Option<String>,
     pub role: Role,
     pub department_id: Option<i64>,
+    /// Phone extension, which identifies the agent in call events.
+    pub extension: Option<String>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -190,6 +192,8 @@ pub struct CreateAgentRequest {
     pub role: Role,
     /// Required for the `department` role.
     pub department_id: Option<i64>,
+    /// Phone extension (digits), unique among agents.
+    pub extension: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -199,6 +203,8 @@ pub struct UpdateAgentRequest {
     pub email: Option<String>,
     pub role: Option<Role>,
     pub department_id: Option<i64>,
+    /// Phone extension; an empty string removes it.
+    pub extension: Option<String>,
     pub active: Option<bool>,
 }
 
@@ -223,6 +229,7 @@ fn agent_view(row: AgentRow) -> Result<AgentView, AppError> {
         name: row.name,
         email: row.email,
         department_id: row.department_id,
+        extension: row.extension,
         active: row.active,
         created_at: row.created_at.0,
         updated_at: row.updated_at.0,
@@ -248,11 +255,37 @@ fn check_department(
     Ok(())
 }
 
+/// A valid extension not used by another agent (`None` when empty).
+fn check_extension(
+    conn: &mut DbConnection,
+    errors: &mut Errors,
+    value: &str,
+    agent_id: Option<i64>,
+) -> Result<Option<String>, AppError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.len() > 10 || !value.chars().all(|c| c.is_ascii_digit()) {
+        errors.add("extension", "debe tener entre 1 y 10 dígitos");
+        return Ok(None);
+    }
+    let owner: Option<i64> =
+        agents::table.filter(agents::extension.eq(value)).select(agents::id).first(conn).optional()?;
+    match owner {
+        Some(other) if Some(other) != agent_id => errors.add("extension", format!("ya la usa el agente {other}")),
+        _ => {}
+    }
+    Ok(Some(value.to_owned()))
+}
+
 pub fn create_agent(conn: &mut DbConnection, req: CreateAgentRequest) -> Result<AgentView, AppError> {
     let mut errors = Errors::default();
     let name = line(&mut errors, "name", &req.name, 120);
     let email = optional_email(&mut errors, req.email.as_deref());
     check_department(conn, &mut errors, req.role, req.department_id)?;
+    let extension =
+        req.extension.as_deref().map(|e| check_extension(conn, &mut errors, e, None)).transpose()?.flatten();
     errors.finish()?;
     let at = UtcTime::now();
     let id: i64 = diesel::insert_into(agents::table)
@@ -261,6 +294,7 @@ pub fn create_agent(conn: &mut DbConnection, req: CreateAgentRequest) -> Result<
             agents::email.eq(email),
             agents::role.eq(req.role.as_str()),
             agents::department_id.eq(req.department_id),
+            agents::extension.eq(extension),
             agents::active.eq(true),
             agents::created_at.eq(at),
             agents::updated_at.eq(at),
@@ -295,6 +329,10 @@ pub fn update_agent(conn: &mut DbConnection, id: i64, req: UpdateAgentRequest) -
     let role = req.role.unwrap_or(current.role);
     let department_id = req.department_id.or(current.department_id);
     check_department(conn, &mut errors, role, department_id)?;
+    let extension = match req.extension.as_deref() {
+        None => current.extension,
+        Some(e) => check_extension(conn, &mut errors, e, Some(id))?,
+    };
     errors.finish()?;
     diesel::update(agents::table.find(id))
         .set((
@@ -302,6 +340,7 @@ pub fn update_agent(conn: &mut DbConnection, id: i64, req: UpdateAgentRequest) -
             agents::email.eq(email),
             agents::role.eq(role.as_str()),
             agents::department_id.eq(department_id),
+            agents::extension.eq(extension),
             agents::active.eq(req.active.unwrap_or(current.active)),
             agents::updated_at.eq(UtcTime::now()),
         ))

@@ -79,8 +79,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_database(&settings).await?;
             let token = db
                 .write(move |c| {
-                    let request =
-                        directory::CreateAgentRequest { name: name.clone(), email, role, department_id: department };
+                    let request = directory::CreateAgentRequest {
+                        name: name.clone(),
+                        email,
+                        role,
+                        department_id: department,
+                        extension: None,
+                    };
                     let agent = directory::create_agent(c, request)?;
                     auth::issue_token(c, agent.id, &name)
                 })

@@ -10,7 +10,7 @@ use crate::auth::Actor;
 use crate::db::schema::queues;
 use crate::db::DbConnection;
 use crate::directory::{self, CreateAgentRequest, ReferenceInput};
-use crate::domain::{Channel, Priority, Role, Segment, Status};
+use crate::domain::{Channel, Priority, Role, Segment, Status, TicketKind};
 use crate::error::AppError;
 use crate::tickets::store::{self, NewTicketInput};
 use crate::tickets::{CreateMessageRequest, RequesterData, UpdateTicketRequest};
@@ -198,8 +198,13 @@ pub fn load(conn: &mut DbConnection, tickets: usize) -> Result<usize, AppError> 
     }
     let mut agent_ids = Vec::new();
     for (name, email, role) in AGENTS {
-        let req =
-            CreateAgentRequest { name: (*name).into(), email: Some((*email).into()), role: *role, department_id: None };
+        let req = CreateAgentRequest {
+            name: (*name).into(),
+            email: Some((*email).into()),
+            role: *role,
+            department_id: None,
+            extension: None,
+        };
         agent_ids.push(directory::create_agent(conn, req)?.id);
     }
     let mut rng = StdRng::seed_from_u64(2026);
@@ -257,6 +262,7 @@ fn create_one(conn: &mut DbConnection, rng: &mut StdRng, n: usize, agents: &[i64
         queue: Some(queue.into()),
         assignee_id: None,
         tags: Vec::new(),
+        kind: TicketKind::Standard,
     };
     let ticket = store::create(conn, None, input)?;
     // Most tickets get worked on: assigned, answered, some solved and closed.

@@ -89,7 +89,7 @@ impl Application {
                 .wrap(from_fn(crate::metrics::middleware))
                 .wrap(Compress::default())
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RedactedSpans>::new())
                 .app_data(state.clone())
                 .app_data(extract::path_config())
                 .app_data(extract::query_config())

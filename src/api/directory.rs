@@ -27,7 +27,7 @@ pub async fn create_requester(
     _p: Auth<perm::ManageRequesters>,
     body: Json<RequesterInput>,
 ) -> Result<HttpResponse, AppError> {
-    let input = body.value;
+    let input = body.into_value()?;
     Ok(created(state.db.write(move |c| dir::create_requester(c, input)).await?))
 }
 
@@ -65,7 +65,7 @@ pub async fn update_requester(
     id: web::Path<i64>,
     body: Json<RequesterPatch>,
 ) -> Resp<RequesterView> {
-    let (id, patch) = (id.into_inner(), body.value);
+    let (id, patch) = (id.into_inner(), body.into_value()?);
     Ok(web::Json(state.db.write(move |c| dir::update_requester(c, id, patch)).await?))
 }
 
@@ -95,7 +95,7 @@ pub async fn create_agent(
     _p: Auth<perm::ManageAgents>,
     body: Json<CreateAgentRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let input = body.value;
+    let input = body.into_value()?;
     Ok(created(state.db.write(move |c| dir::create_agent(c, input)).await?))
 }
 
@@ -122,7 +122,7 @@ pub async fn update_agent(
     id: web::Path<i64>,
     body: Json<UpdateAgentRequest>,
 ) -> Resp<AgentView> {
-    let (id, input) = (id.into_inner(), body.value);
+    let (id, input) = (id.into_inner(), body.into_value()?);
     let agent = state.db.write(move |c| dir::update_agent(c, id, input)).await?;
     state.tokens.clear();
     Ok(web::Json(agent))
@@ -153,7 +153,7 @@ pub async fn create_token(
     id: web::Path<i64>,
     body: Json<CreateTokenRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (agent_id, name) = (id.into_inner(), body.value.name);
+    let (agent_id, name) = (id.into_inner(), body.into_value()?.name);
     let token = state
         .db
         .write(move |c| {
@@ -188,7 +188,7 @@ macro_rules! reference_endpoints {
             security(("bearer" = [])))]
         #[post($path)]
         pub async fn $create_fn(state: web::Data<AppState>, _p: Auth<perm::ManageReference>, body: Json<ReferenceInput>) -> Result<HttpResponse, AppError> {
-            let input = body.value;
+            let input = body.into_value()?;
             Ok(created(state.db.write(move |c| $save(c, None, input)).await?))
         }
 
@@ -197,7 +197,7 @@ macro_rules! reference_endpoints {
             security(("bearer" = [])))]
         #[patch($item)]
         pub async fn $update_fn(state: web::Data<AppState>, _p: Auth<perm::ManageReference>, id: web::Path<i64>, body: Json<ReferenceInput>) -> Resp<$view> {
-            let (id, input) = (id.into_inner(), body.value);
+            let (id, input) = (id.into_inner(), body.into_value()?);
             Ok(web::Json(state.db.write(move |c| $save(c, Some(id), input)).await?))
         }
 

@@ -24,7 +24,7 @@ pub struct InboundParams {
     pub mailbox: Option<String>,
 }
 
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, AppError> {
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, AppError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| AppError::BadRequest("No se pudo leer el mensaje.".into()))?;

@@ -14,10 +14,19 @@ use serde::de::DeserializeOwned;
 use crate::error::{AppError, FieldError};
 use crate::startup::AppState;
 
-/// A JSON body, with the raw bytes kept for idempotency hashing.
+/// A JSON body, with the raw bytes kept for idempotency hashing. Extraction itself never fails:
+/// a bad body is reported by [`Json::into_value`] inside the handler, after every other
+/// extractor succeeded, so a caller without a valid token or role gets 401/403 whatever they
+/// sent (actix polls extractors together, and the first error to be ready would otherwise win).
 pub struct Json<T> {
-    pub value: T,
+    parsed: Result<T, AppError>,
     pub raw: Bytes,
+}
+
+impl<T> Json<T> {
+    pub fn into_value(self) -> Result<T, AppError> {
+        self.parsed
+    }
 }
 
 fn is_json(req: &HttpRequest) -> bool {
@@ -53,8 +62,15 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AppError> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
                 let message = inner.to_string();
+                // serde reports a missing field at its parent; name the field itself.
+                let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next());
+                let field = match (path.as_str(), missing) {
+                    (".", Some(name)) => name.to_owned(),
+                    (".", None) => "body".to_owned(),
+                    (parent, Some(name)) => format!("{parent}.{name}"),
+                    (_, None) => path,
+                };
                 // serde's own words, without the line/column suffix that means nothing to users.
                 let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
                 AppError::Validation(vec![FieldError::new(field, message)])
@@ -79,15 +95,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .and_then(|v| v.parse::<usize>().ok());
         let payload = payload.take();
         Box::pin(async move {
-            if !json {
-                return Err(AppError::UnsupportedMediaType);
-            }
-            if declared.is_some_and(|len| len > limit) {
-                return Err(AppError::PayloadTooLarge);
-            }
-            let raw = read_limited(payload, limit).await?;
-            let value = parse_json(&raw)?;
-            Ok(Json { value, raw })
+            let raw = match (json, declared) {
+                (false, _) => Err(AppError::UnsupportedMediaType),
+                (_, Some(len)) if len > limit => Err(AppError::PayloadTooLarge),
+                _ => read_limited(payload, limit).await,
+            };
+            Ok(match raw {
+                Ok(raw) => Json { parsed: parse_json(&raw), raw },
+                Err(e) => Json { parsed: Err(e), raw: Bytes::new() },
+            })
         })
     }
 }
@@ -144,7 +160,10 @@ mod tests {
             field_of(parse_json::<Body>(br#"{"subject": "x", "inner": {"count": 300}}"#).unwrap_err()),
             "inner.count"
         );
-        assert_eq!(field_of(parse_json::<Body>(br#"{"inner": {"count": 1}}"#).unwrap_err()), "body");
+        // A missing field is named itself, not its parent.
+        assert_eq!(field_of(parse_json::<Body>(br#"{"inner": {"count": 1}}"#).unwrap_err()), "subject");
+        assert_eq!(field_of(parse_json::<Body>(br#"{"subject": "x", "inner": {}}"#).unwrap_err()), "inner.count");
+        assert_eq!(field_of(parse_json::<Body>(br#"[]"#).unwrap_err()), "body");
         let unknown = parse_json::<Body>(br#"{"subject": "x", "inner": {"count": 1}, "extra": 1}"#).unwrap_err();
         assert_eq!(field_of(unknown), "extra");
     }

@@ -4,6 +4,7 @@ pub mod directory;
 pub mod email;
 pub mod extract;
 pub mod openapi;
+pub mod phone;
 pub mod sla;
 pub mod system;
 pub mod tickets;
@@ -66,6 +67,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(email::list_outbox)
         .service(email::list_quarantine)
         .service(email::reprocess)
+        .service(phone::native_event)
+        .service(phone::cti_push)
+        .service(phone::list_calls)
+        .service(phone::get_call)
+        .service(phone::link_call)
+        .service(phone::list_blocked)
+        .service(phone::block_number)
+        .service(phone::unblock_number)
         .service(channels::web::submit)
         .service(channels::web::categories);
 }

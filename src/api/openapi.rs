@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::ServerBuilder;
 use utoipa::{Modify, OpenApi};
 
-use super::{directory, email, sla, system, tickets};
+use super::{directory, email, phone, sla, system, tickets};
 use crate::channels::web;
 
 #[derive(OpenApi)]
@@ -30,6 +30,8 @@ use crate::channels::web;
         sla::list_holidays, sla::put_holiday, sla::delete_holiday, sla::deadline, sla::business_minutes,
         sla::list_policies, sla::get_policy, sla::create_policy, sla::update_policy, sla::delete_policy,
         email::inbound, email::list_outbox, email::list_quarantine, email::reprocess,
+        phone::native_event, phone::cti_push, phone::list_calls, phone::get_call, phone::link_call,
+        phone::list_blocked, phone::block_number, phone::unblock_number,
         web::submit, web::categories,
         system::health, system::ready, system::metrics,
     ),
@@ -38,6 +40,7 @@ use crate::channels::web;
     tags(
         (name = "tickets", description = "Tickets, messages and their event log"),
         (name = "email", description = "Inbound mail, the outbox and the quarantine"),
+        (name = "phone", description = "PBX call events (native and CTI push), call records and blocked numbers"),
         (name = "sla", description = "Business calendars, SLA policies and each ticket's clocks"),
         (name = "web form", description = "The public contact form (no authentication)"),
         (name = "system", description = "Health, readiness and metrics"),

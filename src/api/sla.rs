@@ -54,7 +54,7 @@ pub async fn create_calendar(
     _p: Auth<perm::ManageReference>,
     body: Json<CalendarInput>,
 ) -> Result<HttpResponse, AppError> {
-    let input = body.value;
+    let input = body.into_value()?;
     Ok(HttpResponse::Created().json(state.db.write(move |c| calendars::save(c, None, input)).await?))
 }
 
@@ -68,7 +68,7 @@ pub async fn update_calendar(
     id: web::Path<i64>,
     body: Json<CalendarInput>,
 ) -> Resp<CalendarView> {
-    let (id, input) = (id.into_inner(), body.value);
+    let (id, input) = (id.into_inner(), body.into_value()?);
     Ok(web::Json(state.db.write(move |c| calendars::save(c, Some(id), input)).await?))
 }
 
@@ -97,7 +97,7 @@ pub async fn put_holiday(
     id: web::Path<i64>,
     body: Json<Holiday>,
 ) -> Resp<Holiday> {
-    let (id, holiday) = (id.into_inner(), body.value);
+    let (id, holiday) = (id.into_inner(), body.into_value()?);
     Ok(web::Json(state.db.write(move |c| calendars::put_holiday(c, id, holiday)).await?))
 }
 
@@ -126,7 +126,7 @@ pub async fn deadline(
     id: web::Path<i64>,
     body: Json<DeadlineRequest>,
 ) -> Resp<DeadlineResponse> {
-    let (id, req) = (id.into_inner(), body.value);
+    let (id, req) = (id.into_inner(), body.into_value()?);
     Ok(web::Json(state.db.read(move |c| calendars::deadline(c, id, req)).await?))
 }
 
@@ -141,7 +141,7 @@ pub async fn business_minutes(
     id: web::Path<i64>,
     body: Json<BusinessMinutesRequest>,
 ) -> Resp<BusinessMinutesResponse> {
-    let (id, req) = (id.into_inner(), body.value);
+    let (id, req) = (id.into_inner(), body.into_value()?);
     Ok(web::Json(state.db.read(move |c| calendars::business_minutes(c, id, req)).await?))
 }
 
@@ -173,7 +173,7 @@ pub async fn create_policy(
     _p: Auth<perm::ManageReference>,
     body: Json<PolicyInput>,
 ) -> Result<HttpResponse, AppError> {
-    let input = body.value;
+    let input = body.into_value()?;
     Ok(HttpResponse::Created().json(state.db.write(move |c| policies::save(c, None, input)).await?))
 }
 
@@ -187,7 +187,7 @@ pub async fn update_policy(
     id: web::Path<i64>,
     body: Json<PolicyInput>,
 ) -> Resp<PolicyView> {
-    let (id, input) = (id.into_inner(), body.value);
+    let (id, input) = (id.into_inner(), body.into_value()?);
     Ok(web::Json(state.db.write(move |c| policies::save(c, Some(id), input)).await?))
 }
 

@@ -52,7 +52,7 @@ pub async fn create_ticket(
     body: Json<CreateTicketRequest>,
 ) -> Result<HttpResponse, AppError> {
     let key = Key::from_request(&req, format!("agent:{}", principal.agent_id), &body.raw)?;
-    let input = body.value.validate()?;
+    let input = body.into_value()?.validate()?;
     let channel = input.channel;
     let actor = principal.actor();
     let response =
@@ -125,7 +125,7 @@ pub async fn update_ticket(
 ) -> Result<web::Json<TicketView>, AppError> {
     let key = id.into_inner();
     let actor = principal.actor();
-    let update = body.value;
+    let update = body.into_value()?;
     Ok(web::Json(
         state
             .db
@@ -161,7 +161,7 @@ pub async fn add_message(
     let idem = Key::from_request(&req, format!("agent:{}", principal.agent_id), &body.raw)?;
     let key = id.into_inner();
     let actor = principal.actor();
-    let message = body.value;
+    let message = body.into_value()?;
     idempotency::once(&state.db, idem, StatusCode::CREATED, move |c| {
         let id = store::resolve_id(c, &key)?;
         store::add_message(c, id, actor, message)

@@ -2,4 +2,5 @@
 //! cases in [`crate::tickets::store`].
 
 pub mod email;
+pub mod phone;
 pub mod web;

@@ -168,3 +168,26 @@ pub fn lease_outbox(
     };
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
+
+/// The row of the call with the PBX id `external_id`, created if new, locked until the end of
+/// the transaction: events of one call are applied one at a time, also across replicas, so one
+/// call never gets two rows or two tickets. SQLite's single writer serialises them by itself.
+pub fn lock_call(conn: &mut DbConnection, external_id: &str, now: super::types::UtcTime) -> QueryResult<i64> {
+    const INSERT: &str = "INSERT INTO calls (external_id, created_at, updated_at) VALUES ($1, $2, $2) \
+         ON CONFLICT (external_id) DO NOTHING";
+    let row: Id = match conn {
+        DbConnection::Pg(pg) => {
+            diesel::sql_query(INSERT).bind::<Text, _>(external_id).bind::<super::types::Tstz, _>(now).execute(pg)?;
+            diesel::sql_query("SELECT id FROM calls WHERE external_id = $1 FOR UPDATE")
+                .bind::<Text, _>(external_id)
+                .get_result(pg)?
+        }
+        DbConnection::Sqlite(lite) => {
+            diesel::sql_query(INSERT).bind::<Text, _>(external_id).bind::<super::types::Tstz, _>(now).execute(lite)?;
+            diesel::sql_query("SELECT id FROM calls WHERE external_id = $1")
+                .bind::<Text, _>(external_id)
+                .get_result(lite)?
+        }
+    };
+    Ok(row.id)
+}

@@ -22,6 +22,7 @@ pub struct TicketRow {
     pub updated_at: UtcTime,
     pub solved_at: Option<UtcTime>,
     pub closed_at: Option<UtcTime>,
+    pub kind: String,
 }
 
 #[derive(Debug, Insertable)]
@@ -39,6 +40,7 @@ pub struct NewTicket<'a> {
     pub requester_id: i64,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
+    pub kind: &'a str,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -131,6 +133,7 @@ pub struct AgentRow {
     pub active: bool,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
+    pub extension: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -44,6 +44,7 @@ diesel::table! {
         active -> Bool,
         created_at -> crate::db::types::Tstz,
         updated_at -> crate::db::types::Tstz,
+        extension -> Nullable<Text>,
     }
 }
 
@@ -89,6 +90,7 @@ diesel::table! {
         updated_at -> crate::db::types::Tstz,
         solved_at -> Nullable<crate::db::types::Tstz>,
         closed_at -> Nullable<crate::db::types::Tstz>,
+        kind -> Text,
     }
 }
 
@@ -268,6 +270,67 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    blocked_numbers (id) {
+        id -> BigInt,
+        number -> Text,
+        reason -> Nullable<Text>,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    calls (id) {
+        id -> BigInt,
+        external_id -> Text,
+        direction -> Text,
+        from_number -> Nullable<Text>,
+        to_number -> Nullable<Text>,
+        queue_name -> Nullable<Text>,
+        queue_id -> Nullable<BigInt>,
+        requester_id -> Nullable<BigInt>,
+        agent_ref -> Nullable<Text>,
+        agent_id -> Nullable<BigInt>,
+        ticket_id -> Nullable<BigInt>,
+        callback_ticket_id -> Nullable<BigInt>,
+        ticket_created -> Bool,
+        callback_created -> Bool,
+        state -> Text,
+        outcome -> Nullable<Text>,
+        cause -> Nullable<Text>,
+        queued_at -> Nullable<crate::db::types::Tstz>,
+        answered_at -> Nullable<crate::db::types::Tstz>,
+        ended_at -> Nullable<crate::db::types::Tstz>,
+        wrapup_ended_at -> Nullable<crate::db::types::Tstz>,
+        wait_seconds -> Nullable<BigInt>,
+        talk_seconds -> Nullable<BigInt>,
+        hold_seconds -> BigInt,
+        acw_seconds -> Nullable<BigInt>,
+        transfers -> BigInt,
+        voicemail_message_id -> Nullable<BigInt>,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    call_events (id) {
+        id -> BigInt,
+        call_id -> BigInt,
+        kind -> Text,
+        source -> Text,
+        dedup_key -> Text,
+        data -> crate::db::types::Json,
+        occurred_at -> crate::db::types::Tstz,
+        received_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::joinable!(call_events -> calls (call_id));
+diesel::joinable!(calls -> queues (queue_id));
+diesel::joinable!(calls -> requesters (requester_id));
+diesel::joinable!(calls -> agents (agent_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
     queues,
@@ -289,4 +352,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     email_quarantine,
     outbox,
+    blocked_numbers,
+    calls,
+    call_events,
 );

@@ -1,6 +1,7 @@
 //! Pure types and rules of the helpdesk: no IO here, everything unit-tested.
 
 pub mod calendar;
+pub mod call;
 pub mod phone;
 pub mod rut;
 pub mod sla;
@@ -9,5 +10,7 @@ pub mod ticket;
 pub mod user;
 
 pub use rut::Rut;
-pub use ticket::{AuthorType, Channel, EventKind, Priority, Segment, Status, TicketNumber, UnknownValue, Visibility};
+pub use ticket::{
+    AuthorType, Channel, EventKind, Priority, Segment, Status, TicketKind, TicketNumber, UnknownValue, Visibility,
+};
 pub use user::{Permission, Role};

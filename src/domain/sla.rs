@@ -69,6 +69,8 @@ pub enum SlaEvent {
     PolicyApplied(AppliedPolicy),
     /// Merged into another ticket: every running clock is cancelled.
     Merged,
+    /// The ticket is a call back owed to a caller: the call back replaces the first reply.
+    CallbackRequested,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -250,7 +252,7 @@ impl Replay<'_> {
             }
             SlaEvent::PolicyApplied(policy) => self.retarget(t, policy.clone()),
             SlaEvent::AgentReply => {
-                for metric in [Metric::FirstReply, Metric::NextReply, Metric::PeriodicUpdate] {
+                for metric in [Metric::FirstReply, Metric::NextReply, Metric::PeriodicUpdate, Metric::Callback] {
                     self.stop(metric, t, false);
                 }
                 if self.status.is_open() && self.target(Metric::PeriodicUpdate).is_some() {
@@ -269,6 +271,12 @@ impl Replay<'_> {
                     self.stop(*metric, t, true);
                 }
             }
+            SlaEvent::CallbackRequested => {
+                self.stop(Metric::FirstReply, t, true);
+                if self.active(Metric::Callback).is_none() {
+                    self.start(Metric::Callback, t);
+                }
+            }
         }
     }
 
@@ -280,6 +288,9 @@ impl Replay<'_> {
             self.stop(Metric::NextReply, t, false);
             self.stop(Metric::PeriodicUpdate, t, true);
             self.stop(Metric::Resolution, t, false);
+            // Solving a callback task without a recorded call: the agent reached the caller
+            // some other way, so the call back is done.
+            self.stop(Metric::Callback, t, false);
         }
         if matches!(from, Status::Solved | Status::Closed) && to.is_open() {
             // A reopen continues the same resolution clock: time adds up across reopenings.
@@ -498,6 +509,40 @@ mod tests {
         let first = get(&out, Metric::FirstReply, 0);
         assert_eq!((first.state, first.met_at, first.due_at), (MetricState::Met, Some(at(3, 9, 10)), None));
         assert_eq!(first.elapsed_minutes, 40);
+    }
+
+    #[test]
+    fn callback_replaces_first_reply_and_is_met_by_an_answered_call() {
+        let with_callback = || {
+            let mut p = standard();
+            p.targets.insert(Metric::Callback, 120);
+            p
+        };
+        let events = [
+            ev(at(2, 17, 0), SlaEvent::Created),
+            ev(at(2, 17, 0), SlaEvent::PolicyApplied(with_callback())),
+            ev(at(2, 17, 0), SlaEvent::CallbackRequested),
+        ];
+        let out = run(&events, at(2, 17, 30));
+        let first = get(&out, Metric::FirstReply, 0);
+        assert_eq!((first.state, first.cancelled_at), (MetricState::Cancelled, Some(at(2, 17, 0))));
+        // Two business hours from 17:00: one today, one tomorrow from 09:00.
+        let callback = get(&out, Metric::Callback, 0);
+        assert_eq!((callback.state, callback.due_at), (MetricState::Active, Some(at(3, 10, 0))));
+        let mut called = events.to_vec();
+        called.push(ev(at(3, 9, 15), SlaEvent::AgentReply));
+        let out = run(&called, at(3, 12, 0));
+        let callback = get(&out, Metric::Callback, 0);
+        assert_eq!(
+            (callback.state, callback.met_at, callback.elapsed_minutes),
+            (MetricState::Met, Some(at(3, 9, 15)), 75)
+        );
+        // Without a call, solving the task also ends the clock; past due it stays breached.
+        let mut solved = events.to_vec();
+        solved.push(ev(at(3, 11, 0), SlaEvent::StatusChanged(Status::Solved)));
+        let out = run(&solved, at(3, 12, 0));
+        let callback = get(&out, Metric::Callback, 0);
+        assert_eq!((callback.state, callback.breached_at), (MetricState::Breached, Some(at(3, 10, 0))));
     }
 
     #[test]

@@ -57,6 +57,10 @@ string_enum!(
 string_enum!(Priority { Low => "low", Normal => "normal", High => "high", Urgent => "urgent" });
 string_enum!(Channel { Email => "email", Web => "web", Phone => "phone", Api => "api" });
 string_enum!(
+    /// `callback`: a call back owed to a caller who hung up before being answered.
+    TicketKind { Standard => "standard", Callback => "callback" }
+);
+string_enum!(
     /// Requester segment: officials of public bodies, suppliers, and citizens.
     Segment { Comprador => "comprador", Proveedor => "proveedor", Ciudadano => "ciudadano" }
 );
@@ -64,6 +68,9 @@ string_enum!(Visibility { Public => "public", Internal => "internal" });
 string_enum!(AuthorType { Requester => "requester", Agent => "agent", System => "system" });
 string_enum!(
     /// What happened to a ticket; one immutable row per change in the ticket event log.
+    /// `call_answered`: a call with the requester was answered (a live reply); `call_missed`: an
+    /// unanswered call the ticket already owes a call back for; `callback_requested`: the ticket
+    /// became a callback task; `merged`: folded into another ticket.
     EventKind {
         Created => "created",
         MessageAdded => "message_added",
@@ -78,6 +85,10 @@ string_enum!(
         SlaWarning => "sla_warning",
         SlaBreached => "sla_breached",
         Linked => "linked",
+        CallAnswered => "call_answered",
+        CallMissed => "call_missed",
+        CallbackRequested => "callback_requested",
+        Merged => "merged",
     }
 );
 

@@ -86,6 +86,8 @@ pub fn sla_events(rows: &[EventRow]) -> Vec<TimedEvent> {
                 "status_changed" => SlaEvent::StatusChanged(str_of(data, "to")?.parse::<Status>().ok()?),
                 "sla_policy_applied" => SlaEvent::PolicyApplied(applied_policy(data)?),
                 "merged" => SlaEvent::Merged,
+                "call_answered" => SlaEvent::AgentReply,
+                "callback_requested" => SlaEvent::CallbackRequested,
                 _ => return None,
             };
             Some(TimedEvent { at: row.created_at.0, event })

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::{text, Channel, Priority, Rut, Segment, Status, Visibility};
+use crate::domain::{text, Channel, Priority, Rut, Segment, Status, TicketKind, Visibility};
 use crate::error::{AppError, FieldError};
 
 pub const MAX_SUBJECT: usize = 200;
@@ -112,6 +112,8 @@ pub struct TicketView {
     /// Human number, e.g. `AU-2026-000123`.
     pub number: String,
     pub subject: String,
+    /// `callback` for a call back owed to a caller.
+    pub kind: TicketKind,
     pub status: Status,
     pub priority: Priority,
     pub channel: Channel,
@@ -177,6 +179,7 @@ pub struct TicketFilter {
     /// Category slug.
     pub category: Option<String>,
     pub channel: Option<Channel>,
+    pub kind: Option<TicketKind>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
     /// Words in the subject; case and accents are ignored.

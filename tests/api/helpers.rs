@@ -131,7 +131,10 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
 /// Creates an agent with `role` and returns a fresh token for it.
 pub fn token_for(c: &mut DbConnection, role: Role, name: &str) -> Result<String, atencion::error::AppError> {
     let department_id = (role == Role::Department).then_some(2);
-    let agent = directory::create_agent(c, CreateAgentRequest { name: name.into(), email: None, role, department_id })?;
+    let agent = directory::create_agent(
+        c,
+        CreateAgentRequest { name: name.into(), email: None, role, department_id, extension: None },
+    )?;
     auth::issue_token(c, agent.id, name)
 }
 

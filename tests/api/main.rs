@@ -10,6 +10,7 @@ mod email;
 mod idempotency;
 mod imap;
 mod migrations;
+mod phone;
 mod sla;
 mod system;
 mod tickets;

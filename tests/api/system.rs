@@ -44,6 +44,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/public/categories"),
     ("get", "/api/v1/tickets/{id}/sla"),
     ("post", "/api/v1/channels/email/inbound"),
+    ("post", "/api/v1/channels/phone/events"),
+    ("post", "/api/v1/channels/phone/cti/{token}"),
+    ("get", "/api/v1/calls"),
+    ("get", "/api/v1/calls/{id}"),
+    ("post", "/api/v1/calls/{id}/link"),
+    ("get", "/api/v1/channels/phone/blocked-numbers"),
+    ("post", "/api/v1/channels/phone/blocked-numbers"),
+    ("delete", "/api/v1/channels/phone/blocked-numbers/{id}"),
     ("get", "/api/v1/channels/email/outbox"),
     ("get", "/api/v1/channels/email/quarantine"),
     ("post", "/api/v1/channels/email/quarantine/{id}/reprocess"),
@@ -134,7 +142,7 @@ async fn openapi_lists_every_endpoint_and_each_exists() {
     assert_eq!(documented, expected);
     // Every documented operation is really served (not the 404 of an unknown route).
     for (method, path) in ROUTES {
-        let concrete = path.replace("{id}", "1").replace("{date}", "2026-09-18");
+        let concrete = path.replace("{id}", "1").replace("{date}", "2026-09-18").replace("{token}", "atn_x");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let reply = app.call(method.clone(), &concrete, Some(&app.admin), None).await;
         let unknown = reply.status == StatusCode::NOT_FOUND

@@ -45,7 +45,7 @@ on_all_backends! {
         assert_eq!(assert_problem(&submit(&app, &bad).await, 422), ["subject", "email", "rut"]);
         let mut missing = form("a@b.cl");
         missing.as_object_mut().unwrap().remove("email");
-        assert_eq!(assert_problem(&submit(&app, &missing).await, 422), ["body"]);
+        assert_eq!(assert_problem(&submit(&app, &missing).await, 422), ["email"]);
         let mut extra = form("a@b.cl");
         extra["priority"] = json!("urgent");
         assert_eq!(assert_problem(&submit(&app, &extra).await, 422), ["priority"]);

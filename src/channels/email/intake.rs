@@ -19,7 +19,7 @@ use crate::config::EmailSettings;
 use crate::db::schema::{attachments, email_messages, email_quarantine, messages, requesters, ticket_ccs, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
-use crate::domain::{Channel, EventKind, Priority, Status, TicketNumber};
+use crate::domain::{Channel, EventKind, Priority, Status, TicketKind, TicketNumber};
 use crate::error::AppError;
 use crate::tickets::store::{self, NewTicketInput};
 use crate::tickets::{CreateMessageRequest, RequesterData};
@@ -201,6 +201,7 @@ fn new_ticket(
         queue: None,
         assignee_id: None,
         tags: Vec::new(),
+        kind: TicketKind::Standard,
     };
     let ticket = store::create(conn, None, input)?;
     if let Some(old) = follow_up_of {

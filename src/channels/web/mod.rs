@@ -12,7 +12,7 @@ pub use rate_limit::RateLimiter;
 
 use crate::api::extract::Json;
 use crate::directory::{self, CategoryView};
-use crate::domain::{Channel, Priority, Segment};
+use crate::domain::{Channel, Priority, Segment, TicketKind};
 use crate::error::{AppError, Problem};
 use crate::idempotency::{self, Key};
 use crate::startup::AppState;
@@ -80,6 +80,7 @@ impl PublicTicketRequest {
             queue: None,
             assignee_id: None,
             tags: Vec::new(),
+            kind: TicketKind::Standard,
         })
     }
 }
@@ -116,12 +117,13 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let ip = client_ip(&req, state.settings.web_form.trust_proxy_headers);
     state.rate_limiter.check(&ip)?;
-    if !body.value.hp_field.is_empty() {
+    let key = Key::from_request(&req, "public".into(), &body.raw)?;
+    let request = body.into_value()?;
+    if !request.hp_field.is_empty() {
         tracing::info!(%ip, "web form honeypot filled; request dropped");
         return Err(AppError::BadRequest("Solicitud rechazada.".into()));
     }
-    let key = Key::from_request(&req, "public".into(), &body.raw)?;
-    let input = body.value.validate()?;
+    let input = request.validate()?;
     let response = idempotency::once(&state.db, key, StatusCode::CREATED, move |c| {
         let ticket = store::create(c, None, input)?;
         Ok(PublicTicketResponse {
