@@ -124,6 +124,17 @@ on_all_backends! {
         assert_eq!(categorised.body["category"], "acceso-clave");
         let calls_of_ticket = app.get(&format!("/api/v1/calls?ticket_id={id}")).await.body;
         assert_eq!(calls_of_ticket["items"].as_array().unwrap().len(), 1);
+        // Filters and cursor pagination, newest first.
+        send(&app, &pbx, &[queued("c-1b", base, 900, "9 8765 4321"), queued("c-1c", base, 950, "+56 2 2000 0000")]).await;
+        let page = app.get("/api/v1/calls?limit=2").await.body;
+        assert_eq!(page["items"].as_array().unwrap().iter().map(|c| c["call_id"].as_str().unwrap()).collect::<Vec<_>>(), ["c-1c", "c-1b"]);
+        let rest = app.get(&format!("/api/v1/calls?limit=2&cursor={}", page["next_cursor"].as_str().unwrap())).await.body;
+        assert_eq!(rest["items"][0]["call_id"], "c-1");
+        assert!(rest["next_cursor"].is_null());
+        let by_number = app.get("/api/v1/calls?number=987654321&outcome=answered").await.body;
+        assert_eq!(by_number["items"].as_array().unwrap().len(), 1);
+        let waiting = app.get("/api/v1/calls?number=%2B56987654321").await.body;
+        assert_eq!(waiting["items"].as_array().unwrap().len(), 2);
     }
 
     async fn duplicated_and_out_of_order_events_make_one_call_and_one_ticket(app) {
@@ -277,8 +288,13 @@ on_all_backends! {
         assert_eq!(new_call.json::<Value>().await.unwrap(), json!({}));
         form("event=answer&direction=in&callId=z-1&user%5B%5D=Ana&answeringNumber=101&timestamp=2026-12-02T10%3A00%3A07-03%3A00").send().await.unwrap();
         form("event=hangup&direction=in&callId=z-1&cause=normalClearing&answeringNumber=101&timestamp=2026-12-02T10%3A05%3A07-03%3A00").send().await.unwrap();
+        // Connectors retry: the same pushes again (and in another order) change nothing.
+        form("event=hangup&direction=in&callId=z-1&cause=normalClearing&answeringNumber=101&timestamp=2026-12-02T10%3A05%3A07-03%3A00").send().await.unwrap();
+        form("event=answer&direction=in&callId=z-1&user%5B%5D=Ana&answeringNumber=101&timestamp=2026-12-02T10%3A00%3A07-03%3A00").send().await.unwrap();
         let call = call_by_external(&app, "z-1").await;
         assert_eq!((call["outcome"].as_str(), call["talk_seconds"].as_i64()), (Some("answered"), Some(300)));
+        assert_eq!(call["events"].as_array().unwrap().iter().filter(|e| e["source"] == "cti").count(), 3);
+        assert_eq!(tickets_of(&app, &call["requester_id"]).await.len(), 1);
         assert_eq!(call["agent_id"], ana);
         assert!(call["events"].as_array().unwrap().iter().filter(|e| e["source"] != "derived").all(|e| e["source"] == "cti"));
 
@@ -377,6 +393,9 @@ on_all_backends! {
         let merged_events = app.get(&format!("/api/v1/tickets/{created}/events")).await.body;
         let merge = merged_events.as_array().unwrap().iter().find(|e| e["kind"] == "merged").expect("merged event");
         assert_eq!(merge["data"]["into"], open["id"]);
+        // Merged: its clocks are cancelled, not breached; the live answer met its first reply.
+        let sla = app.get(&format!("/api/v1/tickets/{created}/sla")).await.body;
+        assert_eq!((metric(&sla, "first_reply")["state"].as_str(), metric(&sla, "resolution")["state"].as_str()), (Some("met"), Some("cancelled")));
         let target_events = app.get(&format!("/api/v1/tickets/{}/events", open["id"])).await.body;
         assert!(target_events.as_array().unwrap().iter().any(|e| e["kind"] == "call_answered"));
         // Only answered calls, and only within the window.
