@@ -21,6 +21,7 @@ pub struct Settings {
     pub email: EmailSettings,
     pub smtp: SmtpSettings,
     pub phone: PhoneSettings,
+    pub routing: RoutingSettings,
     pub log: LogSettings,
 }
 
@@ -58,6 +59,12 @@ pub struct SmtpSettings {
 pub struct SlaSettings {
     pub scan_interval_secs: u64,
     pub scan_batch: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RoutingSettings {
+    /// How often each replica checks whether a rotation plan reached its next period (0 disables).
+    pub rotation_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

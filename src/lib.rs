@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod idempotency;
 pub mod metrics;
+pub mod routing;
 pub mod seed;
 pub mod sla;
 pub mod startup;

@@ -263,6 +263,7 @@ fn create_one(conn: &mut DbConnection, rng: &mut StdRng, n: usize, agents: &[i64
         assignee_id: None,
         tags: Vec::new(),
         kind: TicketKind::Standard,
+        origin: Default::default(),
     };
     let ticket = store::create(conn, None, input)?;
     // Most tickets get worked on: assigned, answered, some solved and closed.

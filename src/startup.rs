@@ -72,6 +72,10 @@ impl Application {
             let interval = std::time::Duration::from_secs(settings.sla.scan_interval_secs);
             tokio::spawn(crate::sla::scanner::run(db.clone(), interval, settings.sla.scan_batch.max(1)));
         }
+        if settings.routing.rotation_interval_secs > 0 {
+            let interval = std::time::Duration::from_secs(settings.routing.rotation_interval_secs);
+            tokio::spawn(crate::routing::rotation::run(db.clone(), interval));
+        }
         let state = web::Data::new(AppState {
             db: db.clone(),
             rate_limiter: RateLimiter::new(settings.web_form.rate_limit_per_minute),

@@ -5,6 +5,7 @@ pub mod email;
 pub mod extract;
 pub mod openapi;
 pub mod phone;
+pub mod routing;
 pub mod sla;
 pub mod system;
 pub mod tickets;
@@ -75,6 +76,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(phone::list_blocked)
         .service(phone::block_number)
         .service(phone::unblock_number)
+        .service(routing::test_rules)
+        .service(routing::list_rules)
+        .service(routing::create_rule)
+        .service(routing::get_rule)
+        .service(routing::update_rule)
+        .service(routing::delete_rule)
+        .service(routing::get_queue_routing)
+        .service(routing::patch_queue_routing)
+        .service(routing::next_ticket)
+        .service(routing::get_agent_routing)
+        .service(routing::patch_agent_routing)
+        .service(routing::set_presence)
+        .service(routing::list_rotations)
+        .service(routing::create_rotation)
+        .service(routing::get_rotation)
+        .service(routing::rotation_history)
+        .service(routing::delete_rotation)
         .service(channels::web::submit)
         .service(channels::web::categories);
 }

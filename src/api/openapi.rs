@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::ServerBuilder;
 use utoipa::{Modify, OpenApi};
 
-use super::{directory, email, phone, sla, system, tickets};
+use super::{directory, email, phone, routing, sla, system, tickets};
 use crate::channels::web;
 
 #[derive(OpenApi)]
@@ -32,6 +32,11 @@ use crate::channels::web;
         email::inbound, email::list_outbox, email::list_quarantine, email::reprocess,
         phone::native_event, phone::cti_push, phone::list_calls, phone::get_call, phone::link_call,
         phone::list_blocked, phone::block_number, phone::unblock_number,
+        routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
+        routing::test_rules, routing::get_queue_routing, routing::patch_queue_routing, routing::next_ticket,
+        routing::get_agent_routing, routing::patch_agent_routing, routing::set_presence,
+        routing::list_rotations, routing::create_rotation, routing::get_rotation, routing::rotation_history,
+        routing::delete_rotation,
         web::submit, web::categories,
         system::health, system::ready, system::metrics,
     ),
@@ -41,6 +46,7 @@ use crate::channels::web;
         (name = "tickets", description = "Tickets, messages and their event log"),
         (name = "email", description = "Inbound mail, the outbox and the quarantine"),
         (name = "phone", description = "PBX call events (native and CTI push), call records and blocked numbers"),
+        (name = "routing", description = "Routing rules, queue strategies and members, presence, pull mode and rotation plans"),
         (name = "sla", description = "Business calendars, SLA policies and each ticket's clocks"),
         (name = "web form", description = "The public contact form (no authentication)"),
         (name = "system", description = "Health, readiness and metrics"),

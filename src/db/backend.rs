@@ -191,3 +191,57 @@ pub fn lock_call(conn: &mut DbConnection, external_id: &str, now: super::types::
     };
     Ok(row.id)
 }
+
+#[derive(QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    value: bool,
+}
+
+/// Takes agent `id` for assignment until the end of the transaction, without waiting: `false`
+/// when another transaction holds them (the caller picks someone else, so there is no deadlock).
+/// SQLite's single writer already serialises assignment.
+pub fn try_lock_agent(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    match conn {
+        DbConnection::Pg(pg) => {
+            let flag: Flag = diesel::sql_query("SELECT pg_try_advisory_xact_lock(1634165348, $1::int4) AS value")
+                .bind::<BigInt, _>(id)
+                .get_result(pg)?;
+            Ok(flag.value)
+        }
+        DbConnection::Sqlite(_) => Ok(true),
+    }
+}
+
+#[derive(QueryableByName)]
+struct WaitingRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    channel: String,
+}
+
+/// The most urgent open ticket of `queue` without an agent, other than `skip`: earliest SLA breach
+/// time (tickets without one last), then priority, then age. On Postgres the row is locked and rows
+/// other transactions hold are skipped, so concurrent claimers take different tickets.
+pub fn next_waiting(conn: &mut DbConnection, queue: i64, skip: &[i64]) -> QueryResult<Option<(i64, String)>> {
+    // Ids are integers, so listing them inline is safe (SQLite has no array parameters).
+    let skip: Vec<String> = skip.iter().map(i64::to_string).collect();
+    let skip = if skip.is_empty() { String::new() } else { format!("AND t.id NOT IN ({})", skip.join(", ")) };
+    let query = |never: &str, lock: &str| {
+        format!(
+            "SELECT t.id, t.channel FROM tickets t \
+             WHERE t.queue_id = $1 AND t.assignee_id IS NULL AND t.status IN ('new', 'open', 'pending', 'on_hold') {skip} \
+             ORDER BY COALESCE((SELECT min(d.due_at) FROM sla_deadlines d WHERE d.ticket_id = t.id AND d.kind = 'breach'), {never}), \
+             CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, t.created_at, t.id \
+             LIMIT 1 {lock}"
+        )
+    };
+    let rows: Vec<WaitingRow> = match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(query("'infinity'::timestamptz", "FOR UPDATE OF t SKIP LOCKED"))
+            .bind::<BigInt, _>(queue)
+            .load(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(query("'9999'", "")).bind::<BigInt, _>(queue).load(lite)?,
+    };
+    Ok(rows.into_iter().next().map(|r| (r.id, r.channel)))
+}

@@ -20,6 +20,8 @@ diesel::table! {
         department_id -> Nullable<BigInt>,
         active -> Bool,
         created_at -> crate::db::types::Tstz,
+        strategy -> Text,
+        required_skills -> crate::db::types::Json,
     }
 }
 
@@ -45,6 +47,10 @@ diesel::table! {
         created_at -> crate::db::types::Tstz,
         updated_at -> crate::db::types::Tstz,
         extension -> Nullable<Text>,
+        presence -> Text,
+        presence_since -> Nullable<crate::db::types::Tstz>,
+        capacity -> crate::db::types::Json,
+        last_assigned_at -> Nullable<crate::db::types::Tstz>,
     }
 }
 
@@ -331,6 +337,92 @@ diesel::joinable!(calls -> queues (queue_id));
 diesel::joinable!(calls -> requesters (requester_id));
 diesel::joinable!(calls -> agents (agent_id));
 
+diesel::table! {
+    agent_skills (agent_id, skill) {
+        agent_id -> BigInt,
+        skill -> Text,
+    }
+}
+
+diesel::table! {
+    agent_presence_log (id) {
+        id -> BigInt,
+        agent_id -> BigInt,
+        presence -> Text,
+        at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    queue_members (queue_id, agent_id) {
+        queue_id -> BigInt,
+        agent_id -> BigInt,
+        rotation_plan_id -> Nullable<BigInt>,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    routing_rules (id) {
+        id -> BigInt,
+        name -> Text,
+        position -> BigInt,
+        active -> Bool,
+        conditions -> crate::db::types::Json,
+        actions -> crate::db::types::Json,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    routing_state (id) {
+        id -> BigInt,
+        rules_version -> BigInt,
+    }
+}
+
+diesel::table! {
+    ticket_watchers (ticket_id, agent_id) {
+        ticket_id -> BigInt,
+        agent_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    rotation_plans (id) {
+        id -> BigInt,
+        name -> Text,
+        agents -> crate::db::types::Json,
+        queues -> crate::db::types::Json,
+        period -> Text,
+        weekday -> Text,
+        at_time -> Text,
+        timezone -> Text,
+        start_date -> Text,
+        applied_index -> BigInt,
+        active -> Bool,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    rotation_log (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        period_index -> BigInt,
+        memberships -> crate::db::types::Json,
+        at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::joinable!(queue_members -> queues (queue_id));
+diesel::joinable!(queue_members -> agents (agent_id));
+diesel::joinable!(agent_skills -> agents (agent_id));
+diesel::joinable!(ticket_watchers -> tickets (ticket_id));
+diesel::joinable!(rotation_log -> rotation_plans (plan_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
     queues,
@@ -355,4 +447,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     blocked_numbers,
     calls,
     call_events,
+    agent_skills,
+    agent_presence_log,
+    queue_members,
+    routing_rules,
+    routing_state,
+    ticket_watchers,
+    rotation_plans,
+    rotation_log,
 );

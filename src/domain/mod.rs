@@ -1,8 +1,10 @@
 //! Pure types and rules of the helpdesk: no IO here, everything unit-tested.
 
+pub mod assignment;
 pub mod calendar;
 pub mod call;
 pub mod phone;
+pub mod routing;
 pub mod rut;
 pub mod sla;
 pub mod text;

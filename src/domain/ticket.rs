@@ -70,7 +70,7 @@ string_enum!(
     /// What happened to a ticket; one immutable row per change in the ticket event log.
     /// `call_answered`: a call with the requester was answered (a live reply); `call_missed`: an
     /// unanswered call the ticket already owes a call back for; `callback_requested`: the ticket
-    /// became a callback task; `merged`: folded into another ticket.
+    /// became a callback task; `merged`: folded into another ticket; `routed`: routing rules applied.
     EventKind {
         Created => "created",
         MessageAdded => "message_added",
@@ -89,6 +89,7 @@ string_enum!(
         CallMissed => "call_missed",
         CallbackRequested => "callback_requested",
         Merged => "merged",
+        Routed => "routed",
     }
 );
 

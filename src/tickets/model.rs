@@ -77,6 +77,8 @@ pub struct UpdateTicketRequest {
     pub assignee_id: Option<Option<i64>>,
     /// Replaces the ticket's tags.
     pub tags: Option<Vec<String>>,
+    /// Why the queue or assignee changes (transfers, reassignments); kept in the event log.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -36,6 +36,8 @@ pub struct NewTicketInput {
     pub assignee_id: Option<i64>,
     pub tags: Vec<String>,
     pub kind: TicketKind,
+    /// Where it came in (mailbox, dialled number), for the routing rules.
+    pub origin: crate::routing::rules::Origin,
 }
 
 impl CreateTicketRequest {
@@ -64,6 +66,7 @@ impl CreateTicketRequest {
             assignee_id: self.assignee_id,
             tags,
             kind: TicketKind::Standard,
+            origin: Default::default(),
         })
     }
 }
@@ -309,6 +312,12 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         true,
     )?;
     crate::sla::engine::refresh(conn, id, at.0)?;
+    // Rules that change the queue also trigger assignment (through `update`).
+    let routed = crate::routing::rules::route(conn, id, &input.body, &input.origin)?.is_some();
+    let assigned = !routed && input.assignee_id.is_none() && crate::routing::assign::try_assign(conn, id)?.is_some();
+    if routed || assigned {
+        return get(conn, id);
+    }
     // Everything the view shows is known here: no need to read it back.
     let row = TicketRow {
         id,
@@ -675,7 +684,7 @@ pub fn update(
                 id,
                 EventKind::QueueChanged,
                 actor,
-                json!({ "from": t.queue_id, "to": new, "queue": slug }),
+                json!({ "from": t.queue_id, "to": new, "queue": slug, "reason": req.reason }),
                 at,
             )?;
         }
@@ -700,7 +709,8 @@ pub fn update(
         }
         if assignee != t.assignee_id {
             diesel::update(tickets::table.find(id)).set(tickets::assignee_id.eq(assignee)).execute(conn)?;
-            record(conn, id, EventKind::AssigneeChanged, actor, json!({ "from": t.assignee_id, "to": assignee }), at)?;
+            let data = json!({ "from": t.assignee_id, "to": assignee, "reason": req.reason });
+            record(conn, id, EventKind::AssigneeChanged, actor, data, at)?;
         }
     }
     if let Some(new_tags) = new_tags {
@@ -715,6 +725,7 @@ pub fn update(
     }
     touch(conn, id, at)?;
     crate::sla::engine::refresh(conn, id, at.0)?;
+    crate::routing::assign::after_change(conn, id, t.assignee_id, &t.status)?;
     get(conn, id)
 }
 
@@ -779,6 +790,9 @@ pub fn add_message(
     }
     touch(conn, id, at)?;
     crate::sla::engine::refresh(conn, id, at.0)?;
+    if target != current {
+        crate::routing::assign::after_change(conn, id, t.assignee_id, &t.status)?;
+    }
     message(conn, message_id)
 }
 

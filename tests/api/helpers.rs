@@ -96,6 +96,7 @@ pub fn test_settings() -> Settings {
     settings.web_form.rate_limit_per_minute = 10_000;
     // Tests drive the SLA scanner themselves, so its timing is theirs.
     settings.sla.scan_interval_secs = 0;
+    settings.routing.rotation_interval_secs = 0;
     settings
 }
 

@@ -11,6 +11,7 @@ mod idempotency;
 mod imap;
 mod migrations;
 mod phone;
+mod routing;
 mod sla;
 mod system;
 mod tickets;

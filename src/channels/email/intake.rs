@@ -179,6 +179,7 @@ fn save_attachments(
 
 fn new_ticket(
     conn: &mut DbConnection,
+    mailbox: &str,
     mail: &ParsedMail,
     follow_up_of: Option<i64>,
 ) -> Result<(i64, String), AppError> {
@@ -202,6 +203,7 @@ fn new_ticket(
         assignee_id: None,
         tags: Vec::new(),
         kind: TicketKind::Standard,
+        origin: crate::routing::rules::Origin { mailbox: Some(mailbox.to_owned()), called_number: None },
     };
     let ticket = store::create(conn, None, input)?;
     if let Some(old) = follow_up_of {
@@ -301,11 +303,11 @@ pub fn ingest(
             (Outcome::Appended, id, number, message.id)
         }
         Some((closed, _, true)) => {
-            let (id, number) = new_ticket(conn, mail, Some(closed))?;
+            let (id, number) = new_ticket(conn, mailbox, mail, Some(closed))?;
             (Outcome::Created, id, number, first_message(conn, id)?)
         }
         None => {
-            let (id, number) = new_ticket(conn, mail, None)?;
+            let (id, number) = new_ticket(conn, mailbox, mail, None)?;
             (Outcome::Created, id, number, first_message(conn, id)?)
         }
     };

@@ -431,6 +431,10 @@ fn on_answered(
         assignee_id: row.agent_id,
         tags: Vec::new(),
         kind: TicketKind::Standard,
+        origin: crate::routing::rules::Origin {
+            mailbox: None,
+            called_number: s.to.clone().filter(|_| s.direction == Direction::Inbound),
+        },
     };
     let ticket = store::create(conn, Some(Actor::System), input)?;
     row.ticket_id = Some(ticket.id);
@@ -515,6 +519,7 @@ fn on_missed(
         assignee_id: None,
         tags: Vec::new(),
         kind: TicketKind::Callback,
+        origin: crate::routing::rules::Origin { mailbox: None, called_number: s.to.clone() },
     };
     let ticket = store::create(conn, Some(Actor::System), input)?;
     row.callback_ticket_id = Some(ticket.id);

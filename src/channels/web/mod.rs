@@ -81,6 +81,7 @@ impl PublicTicketRequest {
             assignee_id: None,
             tags: Vec::new(),
             kind: TicketKind::Standard,
+            origin: Default::default(),
         })
     }
 }

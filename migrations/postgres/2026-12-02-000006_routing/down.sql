@@ -1,0 +1,16 @@
+DROP INDEX tickets_assignee_status_idx;
+DROP INDEX tickets_queue_waiting_idx;
+DROP TABLE rotation_log;
+DROP TABLE rotation_plans;
+DROP TABLE ticket_watchers;
+DROP TABLE routing_state;
+DROP TABLE routing_rules;
+DROP TABLE queue_members;
+DROP TABLE agent_presence_log;
+DROP TABLE agent_skills;
+ALTER TABLE agents DROP COLUMN last_assigned_at;
+ALTER TABLE agents DROP COLUMN capacity;
+ALTER TABLE agents DROP COLUMN presence_since;
+ALTER TABLE agents DROP COLUMN presence;
+ALTER TABLE queues DROP COLUMN required_skills;
+ALTER TABLE queues DROP COLUMN strategy;
