@@ -368,6 +368,7 @@ diesel::table! {
         name -> Text,
         position -> BigInt,
         active -> Bool,
+        on_update -> Bool,
         conditions -> crate::db::types::Json,
         actions -> crate::db::types::Json,
         created_at -> crate::db::types::Tstz,

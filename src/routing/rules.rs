@@ -19,6 +19,9 @@ use crate::error::{AppError, FieldError};
 use crate::tickets::model::UpdateTicketRequest;
 use crate::tickets::store;
 
+/// The reason recorded on changes made by the rules.
+pub const ROUTED: &str = "regla de enrutamiento";
+
 /// Calendar whose opening hours the `business_hours` condition follows.
 pub const SERVICE_CALENDAR: &str = "horario-habil";
 
@@ -29,6 +32,8 @@ pub struct RuleInput {
     /// Evaluation order, lowest first; defaults to after the last rule.
     pub position: Option<i64>,
     pub active: Option<bool>,
+    /// Also run when a person changes the ticket's category or priority (default: only on creation).
+    pub on_update: Option<bool>,
     #[serde(default)]
     pub conditions: Conditions,
     pub actions: Actions,
@@ -40,22 +45,24 @@ pub struct RuleView {
     pub name: String,
     pub position: i64,
     pub active: bool,
+    pub on_update: bool,
     pub conditions: Conditions,
     pub actions: Actions,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-type RuleRow = (i64, String, i64, bool, JsonValue, JsonValue, UtcTime, UtcTime);
+type RuleRow = (i64, String, i64, bool, bool, JsonValue, JsonValue, UtcTime, UtcTime);
 
 fn view(row: RuleRow) -> Result<RuleView, AppError> {
-    let (id, name, position, active, conditions, actions, created, updated) = row;
+    let (id, name, position, active, on_update, conditions, actions, created, updated) = row;
     let bad = |e: serde_json::Error| AppError::Internal(anyhow::anyhow!("routing rule {id}: {e}"));
     Ok(RuleView {
         id,
         name,
         position,
         active,
+        on_update,
         conditions: serde_json::from_value(conditions.0).map_err(bad)?,
         actions: serde_json::from_value(actions.0).map_err(bad)?,
         created_at: created.0,
@@ -70,6 +77,7 @@ fn rows(conn: &mut DbConnection, only_active: bool) -> Result<Vec<RuleRow>, AppE
             routing_rules::name,
             routing_rules::position,
             routing_rules::active,
+            routing_rules::on_update,
             routing_rules::conditions,
             routing_rules::actions,
             routing_rules::created_at,
@@ -155,6 +163,7 @@ pub fn save(conn: &mut DbConnection, id: Option<i64>, input: RuleInput) -> Resul
         routing_rules::name.eq(input.name.trim().to_owned()),
         routing_rules::position.eq(position),
         routing_rules::active.eq(input.active.unwrap_or(true)),
+        routing_rules::on_update.eq(input.on_update.unwrap_or(false)),
         routing_rules::conditions.eq(JsonValue(conditions)),
         routing_rules::actions.eq(JsonValue(actions)),
         routing_rules::updated_at.eq(at),
@@ -183,20 +192,32 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), AppError> {
 }
 
 /// The compiled active rules of the database at `version`, shared by this replica's requests.
-static CACHE: Mutex<Option<(i64, Arc<Vec<Rule>>)>> = Mutex::new(None);
+static CACHE: Mutex<Option<(i64, Arc<RuleSet>)>> = Mutex::new(None);
 
-fn active_rules(conn: &mut DbConnection) -> Result<Arc<Vec<Rule>>, AppError> {
+/// The compiled active rules: all of them (run on creation) and those that also run on updates.
+#[derive(Default)]
+struct RuleSet {
+    all: Vec<Rule>,
+    on_update: Vec<Rule>,
+}
+
+fn active_rules(conn: &mut DbConnection) -> Result<Arc<RuleSet>, AppError> {
     let version: i64 = routing_state::table.find(1).select(routing_state::rules_version).first(conn)?;
     if let Some((cached, rules)) = CACHE.lock().expect("rule cache poisoned").as_ref() {
         if *cached == version {
             return Ok(rules.clone());
         }
     }
-    let mut compiled = Vec::new();
+    let mut compiled = RuleSet::default();
     for row in rows(conn, true)? {
         let v = view(row)?;
         match Rule::new(v.id, &v.name, v.conditions, v.actions) {
-            Ok(rule) => compiled.push(rule),
+            Ok(rule) => {
+                if v.on_update {
+                    compiled.on_update.push(rule.clone());
+                }
+                compiled.all.push(rule);
+            }
             // Stored rules were validated; one that no longer compiles is skipped, not fatal.
             Err(e) => tracing::warn!(rule = v.id, errors = ?e, "routing rule skipped"),
         }
@@ -244,7 +265,8 @@ fn is_open(conn: &mut DbConnection, at: DateTime<Utc>) -> Result<bool, AppError>
 
 /// What the rules would do with `ticket`, changing nothing.
 pub fn test(conn: &mut DbConnection, ticket: TestTicket) -> Result<Decision, AppError> {
-    let rules = active_rules(conn)?;
+    let set = active_rules(conn)?;
+    let rules = &set.all;
     let at = ticket.at.unwrap_or_else(Utc::now);
     let facts = Facts {
         channel: ticket.channel,
@@ -256,18 +278,36 @@ pub fn test(conn: &mut DbConnection, ticket: TestTicket) -> Result<Decision, App
         body: ticket.body,
         mailbox: ticket.mailbox,
         called_number: ticket.called_number,
-        business_hours: needs_hours(&rules) && is_open(conn, at)?,
+        business_hours: needs_hours(rules) && is_open(conn, at)?,
     };
-    Ok(routing::evaluate(&rules, &facts))
+    Ok(routing::evaluate(rules, &facts))
 }
 
 fn needs_hours(rules: &[Rule]) -> bool {
     rules.iter().any(|r| r.conditions.business_hours.is_some())
 }
 
-/// Applies the rules to the new ticket `id` (whose first message is `body`).
-pub fn route(conn: &mut DbConnection, id: i64, body: &str, origin: &Origin) -> Result<Option<Decision>, AppError> {
-    let rules = active_rules(conn)?;
+/// When rules run: on creation all of them; on a person's change of category or priority only
+/// those marked `on_update`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Created,
+    Updated,
+}
+
+/// Applies the rules to ticket `id` (whose first message is `body`).
+pub fn route(
+    conn: &mut DbConnection,
+    id: i64,
+    body: &str,
+    origin: &Origin,
+    trigger: Trigger,
+) -> Result<Option<Decision>, AppError> {
+    let set = active_rules(conn)?;
+    let rules = match trigger {
+        Trigger::Created => &set.all,
+        Trigger::Updated => &set.on_update,
+    };
     if rules.is_empty() {
         return Ok(None);
     }
@@ -295,14 +335,26 @@ pub fn route(conn: &mut DbConnection, id: i64, body: &str, origin: &Origin) -> R
         body: body.to_owned(),
         mailbox: origin.mailbox.clone(),
         called_number: origin.called_number.clone(),
-        business_hours: needs_hours(&rules) && is_open(conn, Utc::now())?,
+        business_hours: needs_hours(rules) && is_open(conn, Utc::now())?,
     };
-    let decision = routing::evaluate(&rules, &facts);
+    let decision = routing::evaluate(rules, &facts);
     if decision.applied.is_empty() {
         return Ok(None);
     }
     apply(conn, id, &decision)?;
     Ok(Some(decision))
+}
+
+/// Re-runs the `on_update` rules after a person changed the category or priority. Changes made
+/// by the rules themselves do not trigger them again, so rules cannot loop.
+pub fn reroute(conn: &mut DbConnection, id: i64) -> Result<(), AppError> {
+    let body: String = crate::db::schema::messages::table
+        .filter(crate::db::schema::messages::ticket_id.eq(id))
+        .order(crate::db::schema::messages::id.asc())
+        .select(crate::db::schema::messages::body_text)
+        .first(conn)?;
+    route(conn, id, &body, &Origin::default(), Trigger::Updated)?;
+    Ok(())
 }
 
 type RouteRow = (String, String, String, String, Option<String>, Option<String>);
@@ -324,7 +376,7 @@ fn apply(conn: &mut DbConnection, id: i64, decision: &Decision) -> Result<(), Ap
         category: decision.category.clone().map(Some),
         priority: decision.priority,
         tags,
-        reason: Some("regla de enrutamiento".into()),
+        reason: Some(ROUTED.into()),
         ..UpdateTicketRequest::default()
     };
     store::update(conn, id, Actor::System, update)?;

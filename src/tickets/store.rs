@@ -313,7 +313,8 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
     )?;
     crate::sla::engine::refresh(conn, id, at.0)?;
     // Rules that change the queue also trigger assignment (through `update`).
-    let routed = crate::routing::rules::route(conn, id, &input.body, &input.origin)?.is_some();
+    let trigger = crate::routing::rules::Trigger::Created;
+    let routed = crate::routing::rules::route(conn, id, &input.body, &input.origin, trigger)?.is_some();
     let assigned = !routed && input.assignee_id.is_none() && crate::routing::assign::try_assign(conn, id)?.is_some();
     if routed || assigned {
         return get(conn, id);
@@ -671,7 +672,9 @@ pub fn update(
             .execute(conn)?;
         record(conn, id, EventKind::SubjectChanged, actor, json!({ "from": t.subject, "to": subject }), at)?;
     }
+    let mut reclassified = false;
     if let Some(priority) = req.priority.filter(|p| p.as_str() != t.priority) {
+        reclassified = true;
         diesel::update(tickets::table.find(id)).set(tickets::priority.eq(priority.as_str())).execute(conn)?;
         record(conn, id, EventKind::PriorityChanged, actor, json!({ "from": t.priority, "to": priority }), at)?;
     }
@@ -692,6 +695,7 @@ pub fn update(
     if let Some(category) = &req.category {
         let new = category.as_deref().map(|c| category_id(conn, "category", c)).transpose()?;
         if new != t.category_id {
+            reclassified = true;
             diesel::update(tickets::table.find(id)).set(tickets::category_id.eq(new)).execute(conn)?;
             record(
                 conn,
@@ -725,6 +729,10 @@ pub fn update(
     }
     touch(conn, id, at)?;
     crate::sla::engine::refresh(conn, id, at.0)?;
+    let by_rules = req.reason.as_deref() == Some(crate::routing::rules::ROUTED);
+    if reclassified && !by_rules {
+        crate::routing::rules::reroute(conn, id)?;
+    }
     crate::routing::assign::after_change(conn, id, t.assignee_id, &t.status)?;
     get(conn, id)
 }

@@ -129,6 +129,16 @@ on_all_backends! {
         assert_eq!(app.delete(&format!("/api/v1/routing/rules/{id}")).await.status, StatusCode::NO_CONTENT);
         let after = app.post("/api/v1/routing/rules/test", json!({"channel": "web"})).await.body;
         assert_eq!(after["applied"], json!([]));
+
+        // A rule marked on_update also runs when a person reclassifies the ticket.
+        let on_update = json!({"name": "Pagos al segundo nivel", "on_update": true, "conditions": {"category": ["pagos"]}, "actions": {"queue": "proveedores-n2", "tags": ["pagos"]}});
+        assert_eq!(app.post("/api/v1/routing/rules", on_update).await.status, StatusCode::CREATED);
+        let plain = app.ticket("Consulta general", "maria@example.cl").await;
+        assert_eq!(plain["queue"], "mesa-de-ayuda");
+        let reclassified = app.patch(&format!("/api/v1/tickets/{}", plain["id"]), json!({"category": "pagos"})).await.body;
+        assert_eq!((reclassified["queue"].as_str(), reclassified["tags"].clone()), (Some("proveedores-n2"), json!(["pagos"])));
+        let events = app.get(&format!("/api/v1/tickets/{}/events", plain["id"])).await.body;
+        assert_eq!(events.as_array().unwrap().iter().filter(|e| e["kind"] == "routed").count(), 1);
     }
 
     async fn round_robin_honours_skills_capacity_and_presence(app) {

@@ -39,6 +39,8 @@ CREATE TABLE routing_rules (
     name TEXT NOT NULL,
     position BIGINT NOT NULL,
     active BOOLEAN NOT NULL DEFAULT TRUE,
+    -- Also evaluated when a person changes the ticket's category or priority (not only on creation).
+    on_update BOOLEAN NOT NULL DEFAULT FALSE,
     conditions JSONB NOT NULL,
     actions JSONB NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
