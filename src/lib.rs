@@ -6,6 +6,7 @@ pub mod auth;
 pub mod channels;
 pub mod config;
 pub mod db;
+pub mod departments;
 pub mod directory;
 pub mod domain;
 pub mod error;

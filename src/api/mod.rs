@@ -1,5 +1,6 @@
 //! HTTP API under `/api/v1`: thin handlers that check the role, then call a use case.
 
+pub mod departments;
 pub mod directory;
 pub mod email;
 pub mod extract;
@@ -76,6 +77,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(phone::list_blocked)
         .service(phone::block_number)
         .service(phone::unblock_number)
+        .service(departments::escalate)
+        .service(departments::ticket_escalations)
+        .service(departments::department_escalations)
+        .service(departments::answer)
         .service(routing::test_rules)
         .service(routing::list_rules)
         .service(routing::create_rule)

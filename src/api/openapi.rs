@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::ServerBuilder;
 use utoipa::{Modify, OpenApi};
 
-use super::{directory, email, phone, routing, sla, system, tickets};
+use super::{departments, directory, email, phone, routing, sla, system, tickets};
 use crate::channels::web;
 
 #[derive(OpenApi)]
@@ -32,6 +32,8 @@ use crate::channels::web;
         email::inbound, email::list_outbox, email::list_quarantine, email::reprocess,
         phone::native_event, phone::cti_push, phone::list_calls, phone::get_call, phone::link_call,
         phone::list_blocked, phone::block_number, phone::unblock_number,
+        departments::escalate, departments::ticket_escalations, departments::department_escalations,
+        departments::answer,
         routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
         routing::test_rules, routing::get_queue_routing, routing::patch_queue_routing, routing::next_ticket,
         routing::get_agent_routing, routing::patch_agent_routing, routing::set_presence,
@@ -44,6 +46,7 @@ use crate::channels::web;
     modifiers(&Security),
     tags(
         (name = "tickets", description = "Tickets, messages and their event log"),
+        (name = "departments", description = "Escalations to other departments and their answers"),
         (name = "email", description = "Inbound mail, the outbox and the quarantine"),
         (name = "phone", description = "PBX call events (native and CTI push), call records and blocked numbers"),
         (name = "routing", description = "Routing rules, queue strategies and members, presence, pull mode and rotation plans"),

@@ -424,6 +424,26 @@ diesel::joinable!(agent_skills -> agents (agent_id));
 diesel::joinable!(ticket_watchers -> tickets (ticket_id));
 diesel::joinable!(rotation_log -> rotation_plans (plan_id));
 
+diesel::table! {
+    escalations (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        department_id -> BigInt,
+        mode -> Text,
+        status -> Text,
+        reason -> Text,
+        grant_pii -> Bool,
+        requested_by -> Nullable<BigInt>,
+        answer -> Nullable<Text>,
+        answered_by -> Nullable<BigInt>,
+        created_at -> crate::db::types::Tstz,
+        answered_at -> Nullable<crate::db::types::Tstz>,
+    }
+}
+
+diesel::joinable!(escalations -> tickets (ticket_id));
+diesel::joinable!(escalations -> departments (department_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
     queues,
@@ -456,4 +476,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_watchers,
     rotation_plans,
     rotation_log,
+    escalations,
 );

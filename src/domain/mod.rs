@@ -3,6 +3,7 @@
 pub mod assignment;
 pub mod calendar;
 pub mod call;
+pub mod kpi;
 pub mod phone;
 pub mod routing;
 pub mod rut;
@@ -13,6 +14,7 @@ pub mod user;
 
 pub use rut::Rut;
 pub use ticket::{
-    AuthorType, Channel, EventKind, Priority, Segment, Status, TicketKind, TicketNumber, UnknownValue, Visibility,
+    AuthorType, Channel, EscalationMode, EscalationStatus, EventKind, Priority, Segment, Status, TicketKind,
+    TicketNumber, UnknownValue, Visibility,
 };
 pub use user::{Permission, Role};

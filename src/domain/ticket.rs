@@ -57,6 +57,12 @@ string_enum!(
 string_enum!(Priority { Low => "low", Normal => "normal", High => "high", Urgent => "urgent" });
 string_enum!(Channel { Email => "email", Web => "web", Phone => "phone", Api => "api" });
 string_enum!(
+    /// `consult`: the department answers with an internal note, Atención Usuaria keeps the
+    /// conversation; `transfer`: the department's queue owns the ticket.
+    EscalationMode { Consult => "consult", Transfer => "transfer" }
+);
+string_enum!(EscalationStatus { Open => "open", Answered => "answered" });
+string_enum!(
     /// `callback`: a call back owed to a caller who hung up before being answered.
     TicketKind { Standard => "standard", Callback => "callback" }
 );
@@ -70,7 +76,8 @@ string_enum!(
     /// What happened to a ticket; one immutable row per change in the ticket event log.
     /// `call_answered`: a call with the requester was answered (a live reply); `call_missed`: an
     /// unanswered call the ticket already owes a call back for; `callback_requested`: the ticket
-    /// became a callback task; `merged`: folded into another ticket; `routed`: routing rules applied.
+    /// became a callback task; `merged`: folded into another ticket; `routed`: routing rules applied;
+    /// `escalated` / `escalation_answered`: sent to another department, and its answer.
     EventKind {
         Created => "created",
         MessageAdded => "message_added",
@@ -90,6 +97,8 @@ string_enum!(
         CallbackRequested => "callback_requested",
         Merged => "merged",
         Routed => "routed",
+        Escalated => "escalated",
+        EscalationAnswered => "escalation_answered",
     }
 );
 

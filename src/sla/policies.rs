@@ -46,6 +46,17 @@ pub struct ActionSet {
     /// Queue slug to move the ticket to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub move_to_queue: Option<String>,
+    /// Escalate the ticket to a department (once while that escalation is open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate: Option<EscalateAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateAction {
+    /// Department slug.
+    pub department: String,
+    pub mode: crate::domain::EscalationMode,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -249,6 +260,18 @@ fn validate(conn: &mut DbConnection, input: &PolicyInput, creating: bool) -> Res
         let exists: i64 = calendars::table.filter(calendars::id.eq(id)).count().get_result(conn)?;
         if exists == 0 {
             errors.add("calendar_id", format!("no existe el calendario {id}"));
+        }
+    }
+    for (kind, set) in input.actions.iter().flat_map(|a| [("warning", &a.warning), ("breach", &a.breach)]) {
+        if let Some(e) = &set.escalate {
+            let exists: i64 = crate::db::schema::departments::table
+                .filter(crate::db::schema::departments::slug.eq(&e.department))
+                .count()
+                .get_result(conn)?;
+            if exists == 0 {
+                errors
+                    .add(&format!("actions.{kind}.escalate"), format!("no existe el departamento «{}»", e.department));
+            }
         }
     }
     errors.finish()?;

@@ -11,6 +11,7 @@ use crate::db::backend::{self, DueDeadline};
 use crate::db::schema::{sla_deadlines, ticket_events, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
+use crate::departments::escalations::{self, EscalateRequest};
 use crate::domain::sla::AppliedPolicy;
 use crate::domain::{EventKind, Priority, Status};
 use crate::error::AppError;
@@ -125,6 +126,19 @@ fn fire(conn: &mut DbConnection, d: &DueDeadline, now: DateTime<Utc>) -> Result<
     update.queue = actions.move_to_queue;
     if update.priority.is_some() || update.queue.is_some() {
         store::update(conn, d.ticket_id, Actor::System, update)?;
+    }
+    if let Some(e) = actions.escalate {
+        let what = if breach { "incumplido" } else { "por vencer" };
+        let req = EscalateRequest {
+            department: e.department,
+            mode: e.mode,
+            reason: format!("SLA {} {what}", d.metric),
+            grant_pii: false,
+        };
+        // In a savepoint: a department that since became unusable must not stop the scanner.
+        if let Err(e) = conn.transaction(|c| escalations::escalate(c, d.ticket_id, Actor::System, req)) {
+            tracing::warn!(ticket_id = d.ticket_id, error = %e, "SLA escalation failed");
+        }
     }
     Ok(())
 }

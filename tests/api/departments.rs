@@ -1,0 +1,141 @@
+//! Escalations to other departments: consult and transfer, scoped access with redacted contact
+//! data, the department's answer, and the SLA action that escalates.
+
+use atencion::domain::Role;
+use atencion::sla::scanner;
+use chrono::Duration;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+async fn department(app: &TestApp, slug: &str) -> i64 {
+    let all = app.get("/api/v1/departments").await.body;
+    all.as_array().unwrap().iter().find(|d| d["slug"] == slug).unwrap_or_else(|| panic!("{slug}"))["id"]
+        .as_i64()
+        .unwrap()
+}
+
+/// A member of `department` and their token.
+async fn member(app: &TestApp, department: i64, name: &str) -> (i64, String) {
+    let created =
+        app.post("/api/v1/agents", json!({"name": name, "role": "department", "department_id": department})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_i64().unwrap();
+    let token = app.post(&format!("/api/v1/agents/{id}/tokens"), json!({"name": "prueba"})).await;
+    (id, token.body["token"].as_str().unwrap().to_owned())
+}
+
+async fn as_user(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
+    app.call(method, path, Some(token), body.as_ref()).await
+}
+
+on_all_backends! {
+    async fn a_consultation_is_answered_by_the_department_with_contact_data_hidden(app) {
+        let compradores = department(&app, "compradores").await;
+        let proveedores = department(&app, "proveedores").await;
+        let (ana, ana_token) = member(&app, compradores, "Ana de Compradores").await;
+        let (_, other_token) = member(&app, proveedores, "Pedro de Proveedores").await;
+        let agent = app.token(Role::Agent).await;
+        let ticket = app.ticket("Duda sobre plan de compras", "jefa@municipalidad.cl").await;
+        let id = &ticket["id"];
+
+        let asked = as_user(&app, Method::POST, &format!("/api/v1/tickets/{id}/escalations"), &agent,
+            Some(json!({"department": "compradores", "mode": "consult", "reason": "¿Aplica la excepción del art. 10?"}))).await;
+        assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.body);
+        assert_eq!((asked.body["mode"].as_str(), asked.body["status"].as_str()), (Some("consult"), Some("open")));
+        // Consulting keeps the ticket where it was.
+        let same = app.get(&format!("/api/v1/tickets/{id}")).await.body;
+        assert_eq!(same["queue"], ticket["queue"]);
+        // Asking again while open returns the same escalation.
+        let again = as_user(&app, Method::POST, &format!("/api/v1/tickets/{id}/escalations"), &agent,
+            Some(json!({"department": "compradores", "mode": "consult", "reason": "otra vez"}))).await;
+        assert_eq!(again.body["id"], asked.body["id"]);
+
+        // The department sees it, without the requester's contact data.
+        let inbox = as_user(&app, Method::GET, &format!("/api/v1/departments/{compradores}/escalations?status=open"), &ana_token, None).await;
+        assert_eq!(inbox.status, StatusCode::OK, "{}", inbox.body);
+        let item = &inbox.body[0];
+        assert_eq!((item["subject"].as_str(), item["requester"]["name"].as_str()), (Some("Duda sobre plan de compras"), Some("Ana Pérez")));
+        assert!(item["requester"]["email"].is_null() && item["requester"]["rut"].is_null());
+        assert!(item["summary"].as_str().unwrap().contains("Mercado Público"));
+        // Other departments cannot even tell it exists; department members cannot read tickets.
+        assert_problem(&as_user(&app, Method::GET, &format!("/api/v1/departments/{compradores}/escalations"), &other_token, None).await, 404);
+        assert_problem(&as_user(&app, Method::POST, &format!("/api/v1/escalations/{}/answer", item["id"]), &other_token, Some(json!({"body": "x"}))).await, 404);
+        assert_problem(&as_user(&app, Method::GET, &format!("/api/v1/tickets/{id}"), &ana_token, None).await, 403);
+        assert_problem(&as_user(&app, Method::GET, &format!("/api/v1/tickets/{id}/escalations"), &ana_token, None).await, 403);
+
+        let answered = as_user(&app, Method::POST, &format!("/api/v1/escalations/{}/answer", item["id"]), &ana_token,
+            Some(json!({"body": "Sí aplica, con resolución fundada."}))).await;
+        assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
+        assert_eq!((answered.body["status"].as_str(), answered.body["answered_by"].as_i64()), (Some("answered"), Some(ana)));
+        assert_problem(&as_user(&app, Method::POST, &format!("/api/v1/escalations/{}/answer", item["id"]), &ana_token, Some(json!({"body": "y"}))).await, 409);
+        assert_eq!(assert_problem(&as_user(&app, Method::POST, &format!("/api/v1/escalations/{}/answer", item["id"]), &ana_token, Some(json!({"body": " "}))).await, 422), ["body"]);
+        // Atención Usuaria reads the answer as an internal note; the requester never gets it by mail.
+        let messages = app.get(&format!("/api/v1/tickets/{id}/messages")).await.body;
+        let note = messages.as_array().unwrap().last().unwrap();
+        assert_eq!((note["visibility"].as_str(), note["author_agent_id"].as_i64()), (Some("internal"), Some(ana)));
+        assert!(note["body"].as_str().unwrap().contains("Sí aplica"));
+        let events = app.get(&format!("/api/v1/tickets/{id}/events")).await.body;
+        let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).filter(|k| k.starts_with("escalat")).collect();
+        assert_eq!(kinds, ["escalated", "escalation_answered"]);
+        let outbox = app.get(&format!("/api/v1/channels/email/outbox?ticket_id={id}")).await.body;
+        assert!(outbox.as_array().unwrap().iter().all(|m| m["kind"] != "reply"), "{outbox}");
+    }
+
+    async fn a_transfer_moves_the_ticket_to_the_department_queue(app) {
+        let proveedores = department(&app, "proveedores").await;
+        let formacion = department(&app, "formacion").await;
+        let queue = app.post("/api/v1/queues", json!({"slug": "dgpp", "name": "Proveedores (DGPP)", "department_id": proveedores})).await;
+        assert_eq!(queue.status, StatusCode::CREATED, "{}", queue.body);
+        let (_, token) = member(&app, proveedores, "Luis de Proveedores").await;
+        let agent = app.token(Role::Agent).await;
+        let me = app.get("/api/v1/agents").await.body.as_array().unwrap().iter().find(|a| a["role"] == "agent").unwrap()["id"].clone();
+        let ticket = app.post("/api/v1/tickets", json!({"subject": "Inscripción en Registro de Proveedores", "body": "No puedo acreditarme.",
+            "assignee_id": me, "requester": {"name": "Pyme Ltda.", "email": "contacto@pyme.cl", "rut": "76.086.428-5", "segment": "proveedor"}})).await.body;
+        let id = &ticket["id"];
+        let moved = as_user(&app, Method::POST, &format!("/api/v1/tickets/{id}/escalations"), &agent,
+            Some(json!({"department": "proveedores", "mode": "transfer", "reason": "Requiere revisión de acreditación", "grant_pii": true}))).await;
+        assert_eq!(moved.status, StatusCode::CREATED, "{}", moved.body);
+        let now = app.get(&format!("/api/v1/tickets/{id}")).await.body;
+        assert_eq!((now["queue"].as_str(), now["assignee_id"].clone()), (Some("dgpp"), Value::Null));
+        let inbox = as_user(&app, Method::GET, &format!("/api/v1/departments/{proveedores}/escalations"), &token, None).await.body;
+        assert_eq!((inbox[0]["requester"]["email"].as_str(), inbox[0]["requester"]["rut"].as_str()), (Some("contacto@pyme.cl"), Some("76086428-5")));
+        let listed = app.get(&format!("/api/v1/tickets/{id}/escalations")).await.body;
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+
+        // A department without a queue cannot receive transfers; unknown departments are named.
+        let no_queue = app.post(&format!("/api/v1/tickets/{id}/escalations"), json!({"department": "formacion", "mode": "transfer", "reason": "x"})).await;
+        assert_eq!(assert_problem(&no_queue, 422), ["department"]);
+        let unknown = app.post(&format!("/api/v1/tickets/{id}/escalations"), json!({"department": "marte", "mode": "consult", "reason": "x"})).await;
+        assert_eq!(assert_problem(&unknown, 422), ["department"]);
+        assert_eq!(assert_problem(&app.post(&format!("/api/v1/tickets/{id}/escalations"), json!({"department": "formacion", "mode": "ask", "reason": "x"})).await, 422), ["mode"]);
+        assert_eq!(app.get(&format!("/api/v1/departments/{formacion}/escalations")).await.body, json!([]));
+    }
+
+    async fn an_sla_breach_can_escalate_to_a_department_once(app) {
+        let continuous = app.get("/api/v1/calendars").await.body.as_array().unwrap().iter().find(|c| c["slug"] == "continuo").unwrap()["id"].clone();
+        let policy = app.post("/api/v1/sla/policies", json!({
+            "name": "Reclamos", "position": 1, "conditions": {"categories": ["reclamos"]},
+            "targets": {"first_reply": {"normal": 30}, "resolution": {"normal": 60}}, "calendar_id": continuous,
+            "actions": {"breach": {"escalate": {"department": "diseno-servicios", "mode": "consult"}}}
+        })).await;
+        assert_eq!(policy.status, StatusCode::CREATED, "{}", policy.body);
+        let bad = app.post("/api/v1/sla/policies", json!({"name": "x", "targets": {"first_reply": {"normal": 30}}, "calendar_id": continuous,
+            "actions": {"warning": {"escalate": {"department": "marte", "mode": "consult"}}}})).await;
+        assert_eq!(assert_problem(&bad, 422), ["actions.warning.escalate"]);
+
+        let ticket = app.post("/api/v1/tickets", json!({"subject": "Reclamo por demora", "body": "Nadie responde.", "category": "reclamos",
+            "requester": {"name": "Vecino", "email": "vecino@example.cl"}})).await.body;
+        let id = ticket["id"].as_i64().unwrap();
+        let created: chrono::DateTime<chrono::Utc> = ticket["created_at"].as_str().unwrap().parse().unwrap();
+        // Both metrics breach: one escalation, reason naming the first.
+        let later = created + Duration::minutes(61);
+        let fired = app.db.write(move |c| scanner::tick(c, later, 100)).await.unwrap();
+        assert!(fired >= 2, "{fired}");
+        let escalations = app.get(&format!("/api/v1/tickets/{id}/escalations")).await.body;
+        assert_eq!(escalations.as_array().unwrap().len(), 1, "{escalations}");
+        assert_eq!((escalations[0]["department"].as_str(), escalations[0]["requested_by"].clone()), (Some("diseno-servicios"), Value::Null));
+        assert!(escalations[0]["reason"].as_str().unwrap().starts_with("SLA "), "{escalations}");
+    }
+}
