@@ -507,3 +507,21 @@ async fn automatic_answers_are_capped_per_sender() {
         app.db.read(|c| Ok(outbox::table.filter(outbox::kind.eq("ack")).count().get_result(c)?)).await.unwrap();
     assert_eq!(acks, 2);
 }
+
+on_all_backends! {
+    // No SMTP server: the acknowledgement is still queued, yet an answer to it (its Message-ID is
+    // fixed when queued) already threads onto the ticket.
+    async fn an_answer_to_a_queued_mail_threads_before_it_is_sent(app) {
+        let first = deliver(&app, &mail("ana@municipalidad.cl", "Pago atrasado", "", "Factura 123")).await.body;
+        let id = first["ticket_id"].as_i64().unwrap();
+        let queued = outbox_of(&app, id).await;
+        assert_eq!((queued.len(), queued[0]["status"].as_str()), (1, Some("pending")));
+        let local = queued[0]["message_id"].as_str().unwrap();
+        let answer = mail("ana@municipalidad.cl", "Re: su solicitud", &format!("In-Reply-To: <{local}@mesa.chilecompra.cl>"), "Más datos");
+        let reply = deliver(&app, &answer).await;
+        assert_eq!((reply.body["outcome"].as_str(), reply.body["ticket_id"].as_i64()), (Some("appended"), Some(id)), "{}", reply.body);
+        // A guessed id of ours that was never queued threads nowhere.
+        let guess = mail("otro@example.cl", "Hola", "In-Reply-To: <atn.1.0000000000000000@mesa.chilecompra.cl>", "x");
+        assert_eq!(deliver(&app, &guess).await.body["outcome"], "created");
+    }
+}

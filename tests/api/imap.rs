@@ -161,3 +161,27 @@ async fn configured_mailboxes_are_polled_by_the_service() {
     }
     assert_eq!(tickets(&app).await[0]["subject"], "Convenio Marco");
 }
+
+#[tokio::test]
+async fn with_idle_new_mail_arrives_without_waiting_for_the_poll_interval() {
+    let Some(dovecot) = Dovecot::start() else { return };
+    // An hour between polls: only IDLE can bring the mail in quickly.
+    let mailbox = MailboxSettings { poll_interval_secs: 3600, ..dovecot.mailbox(None) };
+    let app = spawn(Backend::Sqlite, move |s| s.email.mailboxes = vec![mailbox]).await;
+    dovecot.append(&mail("cinco", "Antes de conectarse")).await;
+    let started = std::time::Instant::now();
+    while tickets(&app).await.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(15), "the first pass did not fetch the mail");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The watcher is now idling; a new mail is announced by the server.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    dovecot.append(&mail("seis", "Durante IDLE")).await;
+    let announced = std::time::Instant::now();
+    while tickets(&app).await.len() < 2 {
+        assert!(announced.elapsed() < Duration::from_secs(10), "IDLE did not bring the new mail");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(tickets(&app).await[0]["subject"], "Durante IDLE");
+    assert_eq!(dovecot.counts("INBOX").await, (0, 2));
+}

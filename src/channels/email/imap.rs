@@ -1,7 +1,8 @@
-//! IMAP mailboxes: each configured mailbox is polled for unseen mail; every message is stored
-//! (through the same intake as the inbound endpoint) and only then flagged `\Seen` or moved on the
-//! server. A crash between the two re-fetches the mail next time, and the Message-ID
-//! deduplication makes that a no-op: nothing is lost and nothing is stored twice.
+//! IMAP mailboxes: each configured mailbox is watched for unseen mail (with IDLE where the server
+//! offers it, polling otherwise); every message is stored (through the same intake as the inbound
+//! endpoint) and only then flagged `\Seen` or moved on the server. A crash between the two
+//! re-fetches the mail next time, and the Message-ID deduplication makes that a no-op: nothing is
+//! lost and nothing is stored twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,15 +58,16 @@ fn too_large(email: &EmailSettings, raw: &[u8]) -> bool {
     raw.len() > email.max_message_bytes
 }
 
-/// One pass over the mailbox; returns how many messages were stored.
-pub async fn poll_once(
-    db: &Db,
-    email: &EmailSettings,
-    files: &Arc<FileStore>,
-    mb: &MailboxSettings,
-) -> anyhow::Result<usize> {
+/// A connection to the server, plain or TLS.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Stream for T {}
+
+type Session = async_imap::Session<Box<dyn Stream>>;
+
+/// Connects and logs in, with the mailbox folder selected; also says whether the server offers IDLE.
+async fn open(mb: &MailboxSettings) -> anyhow::Result<(Session, bool)> {
     let tcp = TcpStream::connect((mb.host.as_str(), mb.port)).await?;
-    if mb.tls {
+    let stream: Box<dyn Stream> = if mb.tls {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -73,26 +75,39 @@ pub async fn poll_once(
             .with_root_certificates(roots)
             .with_no_client_auth();
         let name = rustls::pki_types::ServerName::try_from(mb.host.clone())?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await?;
-        process(Client::new(tls), db, email, files, mb).await
+        Box::new(tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await?)
     } else {
-        process(Client::new(tcp), db, email, files, mb).await
-    }
+        Box::new(tcp)
+    };
+    let mut client = Client::new(stream);
+    client.read_response().await?.ok_or_else(|| anyhow::anyhow!("no IMAP greeting"))?;
+    let mut session = client.login(&mb.username, &mb.password).await.map_err(|(e, _)| e)?;
+    let idle = session.capabilities().await?.has_str("IDLE");
+    session.select(&mb.folder).await?;
+    Ok((session, idle))
 }
 
-async fn process<T>(
-    mut client: Client<T>,
+/// One pass over the mailbox; returns how many messages were stored.
+pub async fn poll_once(
     db: &Db,
     email: &EmailSettings,
     files: &Arc<FileStore>,
     mb: &MailboxSettings,
-) -> anyhow::Result<usize>
-where
-    T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
-{
-    client.read_response().await?.ok_or_else(|| anyhow::anyhow!("no IMAP greeting"))?;
-    let mut session = client.login(&mb.username, &mb.password).await.map_err(|(e, _)| e)?;
-    session.select(&mb.folder).await?;
+) -> anyhow::Result<usize> {
+    let (mut session, _) = open(mb).await?;
+    let stored = fetch_unseen(&mut session, db, email, files, mb).await?;
+    session.logout().await?;
+    Ok(stored)
+}
+
+/// Stores every unseen mail, then marks it on the server.
+async fn fetch_unseen(
+    session: &mut Session,
+    db: &Db,
+    email: &EmailSettings,
+    files: &Arc<FileStore>,
+    mb: &MailboxSettings,
+) -> anyhow::Result<usize> {
     let mut uids: Vec<u32> = session.uid_search("UNSEEN").await?.into_iter().collect();
     uids.sort_unstable();
     let mut stored = 0;
@@ -121,8 +136,29 @@ where
             }
         }
     }
-    session.logout().await?;
     Ok(stored)
+}
+
+/// Keeps one session open: fetches, then waits for the server to announce new mail (IDLE,
+/// renewed every poll interval, at most 25 minutes as RFC 2177 asks) or, without IDLE, sleeps.
+async fn watch(db: &Db, email: &EmailSettings, files: &Arc<FileStore>, mb: &MailboxSettings) -> anyhow::Result<()> {
+    let (mut session, idle) = open(mb).await?;
+    let wait = Duration::from_secs(mb.poll_interval_secs.clamp(1, 25 * 60));
+    loop {
+        let n = fetch_unseen(&mut session, db, email, files, mb).await?;
+        if n > 0 {
+            tracing::info!(mailbox = %mb.name, stored = n, idle, "mail fetched over IMAP");
+        }
+        if idle {
+            let mut handle = session.idle();
+            handle.init().await?;
+            let (announced, _stop) = handle.wait_with_timeout(wait);
+            announced.await?;
+            session = handle.done().await?;
+        } else {
+            tokio::time::sleep(wait).await;
+        }
+    }
 }
 
 /// Stores one mail, or quarantines it: a bad mail never blocks the ones behind it.
@@ -148,14 +184,13 @@ async fn store(
     .map_err(|e| anyhow::anyhow!("storing mail: {e}"))
 }
 
-/// The poller of one mailbox in one replica. Replicas may poll the same mailbox: the
-/// Message-ID deduplication keeps a mail fetched twice from becoming two messages.
+/// The watcher of one mailbox in one replica; reconnects after any failure. Replicas may watch
+/// the same mailbox: the Message-ID deduplication keeps a mail fetched twice from becoming two
+/// messages.
 pub async fn run(db: Db, email: EmailSettings, files: Arc<FileStore>, mb: MailboxSettings) {
     loop {
-        match poll_once(&db, &email, &files, &mb).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(mailbox = %mb.name, stored = n, "mail fetched over IMAP"),
-            Err(e) => tracing::warn!(mailbox = %mb.name, error = %e, "IMAP poll failed; retrying later"),
+        if let Err(e) = watch(&db, &email, &files, &mb).await {
+            tracing::warn!(mailbox = %mb.name, error = %e, "IMAP session failed; reconnecting later");
         }
         tokio::time::sleep(Duration::from_secs(mb.poll_interval_secs.max(1))).await;
     }

@@ -90,10 +90,24 @@ fn ticket_by_parents(conn: &mut DbConnection, parents: &[String]) -> Result<Opti
     if parents.is_empty() {
         return Ok(None);
     }
-    let found: Vec<(String, Option<i64>)> = email_messages::table
+    let mut found: Vec<(String, Option<i64>)> = email_messages::table
         .filter(email_messages::message_id.eq_any(parents))
         .select((email_messages::message_id, email_messages::ticket_id))
         .load(conn)?;
+    // Our own mail is known from the moment it is queued (its local part is fixed then), so an
+    // answer that arrives before the worker recorded the send still finds its ticket.
+    let ours: Vec<&str> =
+        parents.iter().filter_map(|p| p.split_once('@')).map(|(l, _)| l).filter(|l| l.starts_with("atn.")).collect();
+    if !ours.is_empty() {
+        use crate::db::schema::outbox as queued_mail;
+        let queued: Vec<(String, Option<i64>)> = queued_mail::table
+            .filter(queued_mail::message_id.eq_any(&ours))
+            .filter(queued_mail::kind.ne(outbox::SLA_NOTICE))
+            .select((queued_mail::message_id, queued_mail::ticket_id))
+            .load(conn)?;
+        let full = |local: &str| parents.iter().find(|p| p.split_once('@').is_some_and(|(l, _)| l == local)).cloned();
+        found.extend(queued.into_iter().filter_map(|(local, ticket)| Some((full(&local)?, ticket))));
+    }
     // The nearest parent wins (In-Reply-To before older References).
     Ok(parents.iter().find_map(|p| found.iter().find(|(id, _)| id == p).and_then(|(_, t)| *t)))
 }
