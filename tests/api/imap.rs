@@ -46,6 +46,8 @@ impl Dovecot {
             host: "127.0.0.1".into(),
             port: self.port,
             tls: false,
+            starttls: false,
+            ca_file: None,
             username: "soporte".into(),
             password: "clave-de-prueba".into(),
             folder: "INBOX".into(),
@@ -184,4 +186,23 @@ async fn with_idle_new_mail_arrives_without_waiting_for_the_poll_interval() {
     }
     assert_eq!(tickets(&app).await[0]["subject"], "Durante IDLE");
     assert_eq!(dovecot.counts("INBOX").await, (0, 2));
+}
+
+#[tokio::test]
+async fn starttls_upgrades_the_connection_and_verifies_the_server() {
+    let Some(dovecot) = Dovecot::start() else { return };
+    let app = spawn(Backend::Sqlite, |_| {}).await;
+    let email = atencion::config::Settings::defaults().email;
+    let files = std::sync::Arc::new(FileStore::new(tempfile::tempdir().unwrap().keep()));
+    dovecot.append(&mail("siete", "Por STARTTLS")).await;
+    // Without the test CA the server's certificate is not trusted: nothing is fetched.
+    let untrusted = MailboxSettings { starttls: true, ..dovecot.mailbox(None) };
+    let refused = poll_once(&app.db, &email, &files, &untrusted).await.unwrap_err();
+    assert!(format!("{refused:#}").to_lowercase().contains("certificate"), "{refused:#}");
+    assert_eq!(dovecot.counts("INBOX").await, (1, 1));
+    let ca = dovecot.dir.path().join("tls/ca.pem").display().to_string();
+    let trusted = MailboxSettings { starttls: true, ca_file: Some(ca), ..dovecot.mailbox(None) };
+    assert_eq!(poll_once(&app.db, &email, &files, &trusted).await.unwrap(), 1);
+    assert_eq!(tickets(&app).await[0]["subject"], "Por STARTTLS");
+    assert_eq!(dovecot.counts("INBOX").await, (0, 1));
 }

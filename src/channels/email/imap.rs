@@ -29,6 +29,12 @@ pub struct MailboxSettings {
     /// Implicit TLS (IMAPS, usually port 993). Plain connections are for loopback tests only.
     #[serde(default = "default_tls")]
     pub tls: bool,
+    /// With `tls = false`: upgrade the connection with STARTTLS before logging in (usually port 143).
+    #[serde(default)]
+    pub starttls: bool,
+    /// PEM file of certificate authorities to trust besides the public ones (e.g. an in-house CA).
+    #[serde(default)]
+    pub ca_file: Option<String>,
     pub username: String,
     pub password: String,
     #[serde(default = "default_folder")]
@@ -64,23 +70,37 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Stream for T {}
 
 type Session = async_imap::Session<Box<dyn Stream>>;
 
-/// Connects and logs in, with the mailbox folder selected; also says whether the server offers IDLE.
+/// Wraps `stream` in TLS, trusting the public roots and `ca_file`.
+async fn tls(mb: &MailboxSettings, stream: Box<dyn Stream>) -> anyhow::Result<Box<dyn Stream>> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &mb.ca_file {
+        let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("ca_file {path}: {e}"))?;
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+            roots.add(cert.map_err(|e| anyhow::anyhow!("ca_file {path}: {e:?}"))?)?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(mb.host.clone())?;
+    Ok(Box::new(tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, stream).await?))
+}
+
+/// Connects (implicit TLS, STARTTLS or plain) and logs in, with the mailbox folder selected; also
+/// says whether the server offers IDLE.
 async fn open(mb: &MailboxSettings) -> anyhow::Result<(Session, bool)> {
-    let tcp = TcpStream::connect((mb.host.as_str(), mb.port)).await?;
-    let stream: Box<dyn Stream> = if mb.tls {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = rustls::pki_types::ServerName::try_from(mb.host.clone())?;
-        Box::new(tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await?)
-    } else {
-        Box::new(tcp)
-    };
+    let tcp: Box<dyn Stream> = Box::new(TcpStream::connect((mb.host.as_str(), mb.port)).await?);
+    let stream = if mb.tls { tls(mb, tcp).await? } else { tcp };
     let mut client = Client::new(stream);
     client.read_response().await?.ok_or_else(|| anyhow::anyhow!("no IMAP greeting"))?;
+    if !mb.tls && mb.starttls {
+        client.run_command_and_check_ok("STARTTLS", None).await?;
+        // No greeting follows the upgrade: the session continues inside TLS.
+        client = Client::new(tls(mb, client.into_inner()).await?);
+    }
     let mut session = client.login(&mb.username, &mb.password).await.map_err(|(e, _)| e)?;
     let idle = session.capabilities().await?.has_str("IDLE");
     session.select(&mb.folder).await?;
