@@ -66,6 +66,7 @@ impl Application {
                 db.clone(),
                 settings.email.clone(),
                 settings.smtp.clone(),
+                settings.server.public_url.clone(),
             ));
         }
         if settings.sla.scan_interval_secs > 0 {
@@ -105,6 +106,7 @@ impl Application {
                 .service(web::scope("/api/v1").configure(api::configure))
                 .route("/", web::get().to(web_channel::page))
                 .route("/formulario", web::get().to(web_channel::page))
+                .route("/casos/{token}", web::get().to(web_channel::case::case_page))
                 .default_service(web::to(not_found))
         })
         .listen(listener)?

@@ -525,3 +525,44 @@ on_all_backends! {
         assert_eq!(deliver(&app, &guess).await.body["outcome"], "created");
     }
 }
+
+email_test!(mails_link_to_a_public_page_that_follows_the_case, |app, sink| {
+    let first = deliver(&app, &mail("ana@municipalidad.cl", "Pago atrasado", "", "Factura 123 sin pagar")).await.body;
+    let id = first["ticket_id"].as_i64().unwrap();
+    let ack = sink.wait_for(1).await.remove(0);
+    let text = text_of(&ack);
+    let link = text.split_whitespace().find(|w| w.contains("/casos/")).expect("a link to the case").to_owned();
+    assert!(link.starts_with("http://127.0.0.1:8080/casos/"), "{link}");
+    let path = &link[link.find("/casos/").unwrap()..];
+    wait_all_sent(&app, id).await;
+
+    let reply = app
+        .post(
+            &format!("/api/v1/tickets/{id}/messages"),
+            json!({"body": "Su pago se cursará el viernes.", "status": "pending"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    app.post(
+        &format!("/api/v1/tickets/{id}/messages"),
+        json!({"body": "Nota: revisar con Finanzas", "visibility": "internal"}),
+    )
+    .await;
+    let page = app.client.get(format!("{}{path}", app.address)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(first["ticket_number"].as_str().unwrap()) && html.contains("Pago atrasado"), "{html}");
+    assert!(html.contains("Esperando su respuesta"), "{html}");
+    assert!(html.contains("Factura 123 sin pagar") && html.contains("Su pago se cursará el viernes."), "{html}");
+    assert!(!html.contains("Finanzas"), "internal notes never reach the requester");
+    // The reply mail carries the same link.
+    let mails = sink.wait_for(2).await;
+    assert!(text_of(&mails[1]).contains(&link));
+    // A tampered or guessed link shows nothing.
+    let tampered = format!("{}{}", app.address, path.replace(&format!("/casos/{id}-"), &format!("/casos/{}-", id + 1)));
+    let refused = app.client.get(tampered).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert!(!refused.text().await.unwrap().contains("Pago atrasado"));
+    wait_all_sent(&app, id).await;
+});

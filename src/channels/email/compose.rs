@@ -75,6 +75,24 @@ pub fn verify_token(secret: &str, token: &str) -> Option<i64> {
     (reply_token(secret, id) == token.to_ascii_lowercase()).then_some(id)
 }
 
+/// `<id>-<mac>` for the public page of a case: long enough that links cannot be guessed, and
+/// distinct from the reply token so one cannot be derived from the other.
+pub fn case_token(secret: &str, ticket_id: i64) -> String {
+    let mac = Sha256::digest(format!("case:{secret}:{ticket_id}").as_bytes());
+    format!("{ticket_id}-{}", &hex::encode(mac)[..32])
+}
+
+/// The ticket a case token points at, if the token is genuine.
+pub fn verify_case_token(secret: &str, token: &str) -> Option<i64> {
+    let id: i64 = token.split_once('-')?.0.parse().ok()?;
+    (case_token(secret, id) == token).then_some(id)
+}
+
+/// Where the requester follows the case: `{public_url}/casos/{token}`.
+pub fn case_link(public_url: &str, secret: &str, ticket_id: i64) -> String {
+    format!("{}/casos/{}", public_url.trim_end_matches('/'), case_token(secret, ticket_id))
+}
+
 /// `soporte+TOKEN@dominio` for `soporte@dominio`.
 pub fn reply_address(settings: &EmailSettings, ticket_id: i64) -> String {
     let (local, domain) = settings.address.split_once('@').unwrap_or((&settings.address, "atencion.localhost"));
@@ -154,6 +172,7 @@ pub fn compose(
     id: i64,
     settings: &EmailSettings,
     templates: &Templates,
+    public_url: &str,
 ) -> Result<Option<Composed>, AppError> {
     let row: OutboxRow = outbox::table.find(id).select(OutboxRow::as_select()).first(conn)?;
     if row.kind == SLA_NOTICE {
@@ -184,11 +203,13 @@ pub fn compose(
     };
     let template = if row.kind == ACK { &templates.ack } else { &templates.reply };
     let greeting = if name.is_empty() { email.clone() } else { name.clone() };
+    let link = case_link(public_url, &settings.token_secret, ticket_id);
     let values = [
         ("numero", number.as_str()),
         ("asunto", subject.as_str()),
         ("nombre", greeting.as_str()),
         ("mensaje", body.as_str()),
+        ("enlace", link.as_str()),
     ];
     let text = fill(&template.text, &values);
     let html = format!(
@@ -236,10 +257,23 @@ mod tests {
     }
 
     #[test]
+    fn case_links_verify_and_differ_from_reply_tokens() {
+        let link = case_link("https://mesa.example.cl/", "secreto", 42);
+        let token = link.strip_prefix("https://mesa.example.cl/casos/").unwrap();
+        assert_eq!(token.len(), "42-".len() + 32);
+        assert_eq!(verify_case_token("secreto", token), Some(42));
+        assert_eq!(verify_case_token("otro", token), None);
+        assert_eq!(verify_case_token("secreto", &token.replacen("42-", "43-", 1)), None);
+        assert_eq!(verify_case_token("secreto", &reply_token("secreto", 42)), None);
+        assert_eq!(verify_case_token("secreto", "42"), None);
+    }
+
+    #[test]
     fn built_in_templates_fill_in() {
         let t = toml_from(BUILT_IN).unwrap();
         let s = fill(&t.ack.subject, &[("numero", "AU-2026-000001"), ("asunto", "Clave")]);
         assert_eq!(s, "[AU-2026-000001] Recibimos su solicitud: Clave");
         assert!(t.reply.text.contains("{mensaje}"));
+        assert!(t.ack.text.contains("{enlace}") && t.reply.text.contains("{enlace}"));
     }
 }

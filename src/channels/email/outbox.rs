@@ -123,6 +123,7 @@ pub async fn flush(
     email: &EmailSettings,
     smtp: &SmtpSettings,
     templates: &Templates,
+    public_url: &str,
 ) -> Result<usize, AppError> {
     let now = Utc::now();
     let lease = UtcTime::from(now + TimeDelta::minutes(2));
@@ -131,7 +132,8 @@ pub async fn flush(
     for id in ids {
         let settings = email.clone();
         let templates_for_compose = templates.clone();
-        let composed = db.read(move |c| compose::compose(c, id, &settings, &templates_for_compose)).await;
+        let base = public_url.to_owned();
+        let composed = db.read(move |c| compose::compose(c, id, &settings, &templates_for_compose, &base)).await;
         let outcome = match composed {
             Ok(Some(mail)) => transport.send(mail.message).await.map(|_| Some(mail.full_id)).map_err(|e| e.to_string()),
             // Nothing to say any more (e.g. the requester has no address): done.
@@ -196,8 +198,8 @@ fn record_outcome(
     Ok(())
 }
 
-/// The worker of one replica.
-pub async fn run(db: Db, email: EmailSettings, smtp: SmtpSettings) {
+/// The worker of one replica; `public_url` is the base of the links sent to requesters.
+pub async fn run(db: Db, email: EmailSettings, smtp: SmtpSettings, public_url: String) {
     let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url) {
         Ok(builder) => builder.timeout(Some(Duration::from_secs(20))).build(),
         Err(e) => {
@@ -207,7 +209,7 @@ pub async fn run(db: Db, email: EmailSettings, smtp: SmtpSettings) {
     };
     let templates = Arc::new(Templates::load(&email.templates));
     loop {
-        if let Err(e) = flush(&db, &transport, &email, &smtp, &templates).await {
+        if let Err(e) = flush(&db, &transport, &email, &smtp, &templates, &public_url).await {
             tracing::warn!(error = %e, "outbox flush failed");
         }
         tokio::time::sleep(Duration::from_millis(smtp.poll_interval_ms.max(50))).await;

@@ -1,6 +1,7 @@
 //! The public web form: a Spanish page served by the service and the unauthenticated endpoint it
 //! posts to (strict validation, rate limit per client IP, honeypot against bots).
 
+pub mod case;
 mod rate_limit;
 
 use actix_web::http::StatusCode;
