@@ -4,6 +4,7 @@ pub mod departments;
 pub mod directory;
 pub mod email;
 pub mod extract;
+pub mod kpis;
 pub mod openapi;
 pub mod phone;
 pub mod routing;
@@ -77,6 +78,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(phone::list_blocked)
         .service(phone::block_number)
         .service(phone::unblock_number)
+        .service(kpis::staffing)
         .service(departments::escalate)
         .service(departments::ticket_escalations)
         .service(departments::department_escalations)

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::ServerBuilder;
 use utoipa::{Modify, OpenApi};
 
-use super::{departments, directory, email, phone, routing, sla, system, tickets};
+use super::{departments, directory, email, kpis, phone, routing, sla, system, tickets};
 use crate::channels::web;
 
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use crate::channels::web;
         email::inbound, email::list_outbox, email::list_quarantine, email::reprocess,
         phone::native_event, phone::cti_push, phone::list_calls, phone::get_call, phone::link_call,
         phone::list_blocked, phone::block_number, phone::unblock_number,
+        kpis::staffing,
         departments::escalate, departments::ticket_escalations, departments::department_escalations,
         departments::answer,
         routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
@@ -48,6 +49,7 @@ use crate::channels::web;
         (name = "tickets", description = "Tickets, messages and their event log"),
         (name = "departments", description = "Escalations to other departments and their answers"),
         (name = "email", description = "Inbound mail, the outbox and the quarantine"),
+        (name = "kpis", description = "Contact-center figures: staffing forecast"),
         (name = "phone", description = "PBX call events (native and CTI push), call records and blocked numbers"),
         (name = "routing", description = "Routing rules, queue strategies and members, presence, pull mode and rotation plans"),
         (name = "sla", description = "Business calendars, SLA policies and each ticket's clocks"),

@@ -10,6 +10,7 @@ mod directory;
 mod email;
 mod idempotency;
 mod imap;
+mod kpis;
 mod migrations;
 mod phone;
 mod routing;

@@ -52,6 +52,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/channels/phone/blocked-numbers"),
     ("post", "/api/v1/channels/phone/blocked-numbers"),
     ("delete", "/api/v1/channels/phone/blocked-numbers/{id}"),
+    ("post", "/api/v1/kpis/staffing"),
     ("post", "/api/v1/tickets/{id}/escalations"),
     ("get", "/api/v1/tickets/{id}/escalations"),
     ("get", "/api/v1/departments/{id}/escalations"),
