@@ -6,6 +6,9 @@ use super::extract::Json;
 use super::tickets::read_ticket;
 use crate::auth::{perm, Auth, Principal};
 use crate::departments::escalations::{self, AnswerRequest, EscalateRequest, EscalationFilter, EscalationView};
+use crate::departments::opportunities::{
+    self, LinkTickets, OpportunityFilter, OpportunityInput, OpportunityView, TransitionRequest,
+};
 use crate::error::{AppError, Problem};
 use crate::startup::AppState;
 use crate::tickets::store;
@@ -79,4 +82,82 @@ pub async fn answer(
 ) -> Result<web::Json<EscalationView>, AppError> {
     let (id, req) = (id.into_inner(), body.into_value()?);
     Ok(web::Json(state.db.write(move |c| escalations::answer(c, &who, id, req)).await?))
+}
+
+/// Draft an improvement opportunity for a department, with tickets as evidence (Atención
+/// Usuaria's staff).
+#[utoipa::path(tag = "departments", request_body = OpportunityInput,
+    responses((status = 201, body = OpportunityView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[post("/opportunities")]
+pub async fn create_opportunity(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: Json<OpportunityInput>,
+) -> Result<HttpResponse, AppError> {
+    let input = body.into_value()?;
+    Ok(HttpResponse::Created().json(state.db.write(move |c| opportunities::create(c, &who, input)).await?))
+}
+
+/// Improvement opportunities, newest first; department members see only their department's.
+#[utoipa::path(tag = "departments", params(OpportunityFilter), responses((status = 200, body = Vec<OpportunityView>)),
+    security(("bearer" = [])))]
+#[get("/opportunities")]
+pub async fn list_opportunities(
+    state: web::Data<AppState>,
+    who: Principal,
+    filter: web::Query<OpportunityFilter>,
+) -> Result<web::Json<Vec<OpportunityView>>, AppError> {
+    let filter = filter.into_inner();
+    Ok(web::Json(state.db.read(move |c| opportunities::list(c, &who, &filter)).await?))
+}
+
+/// One opportunity with its evidence, impact and history.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)),
+    responses((status = 200, body = OpportunityView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/opportunities/{id}")]
+pub async fn get_opportunity(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<OpportunityView>, AppError> {
+    let id = id.into_inner();
+    Ok(web::Json(state.db.read(move |c| opportunities::get(c, &who, id)).await?))
+}
+
+/// Move an opportunity: Atención Usuaria sends drafts; the department acknowledges, starts and
+/// closes them (`implemented`, or `rejected` with a `resolution`); either side marks a
+/// `duplicate` (`duplicate_of`). Closing it leaves an event on each evidence ticket.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)), request_body = TransitionRequest,
+    responses((status = 200, body = OpportunityView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[post("/opportunities/{id}/transitions")]
+pub async fn transition_opportunity(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+    body: Json<TransitionRequest>,
+) -> Result<web::Json<OpportunityView>, AppError> {
+    let (id, req) = (id.into_inner(), body.into_value()?);
+    Ok(web::Json(state.db.write(move |c| opportunities::transition(c, &who, id, req)).await?))
+}
+
+/// Add evidence tickets to an open opportunity.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)), request_body = LinkTickets,
+    responses((status = 200, body = OpportunityView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[post("/opportunities/{id}/tickets")]
+pub async fn link_opportunity_tickets(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+    body: Json<LinkTickets>,
+) -> Result<web::Json<OpportunityView>, AppError> {
+    let (id, req) = (id.into_inner(), body.into_value()?);
+    Ok(web::Json(state.db.write(move |c| opportunities::add_tickets(c, &who, id, req)).await?))
 }

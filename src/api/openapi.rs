@@ -34,7 +34,8 @@ use crate::channels::web;
         phone::list_blocked, phone::block_number, phone::unblock_number,
         kpis::staffing,
         departments::escalate, departments::ticket_escalations, departments::department_escalations,
-        departments::answer,
+        departments::answer, departments::create_opportunity, departments::list_opportunities,
+        departments::get_opportunity, departments::transition_opportunity, departments::link_opportunity_tickets,
         routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
         routing::test_rules, routing::get_queue_routing, routing::patch_queue_routing, routing::next_ticket,
         routing::get_agent_routing, routing::patch_agent_routing, routing::set_presence,
@@ -47,7 +48,7 @@ use crate::channels::web;
     modifiers(&Security),
     tags(
         (name = "tickets", description = "Tickets, messages and their event log"),
-        (name = "departments", description = "Escalations to other departments and their answers"),
+        (name = "departments", description = "Escalations and improvement opportunities sent to other departments, and their answers"),
         (name = "email", description = "Inbound mail, the outbox and the quarantine"),
         (name = "kpis", description = "Contact-center figures: staffing forecast"),
         (name = "phone", description = "PBX call events (native and CTI push), call records and blocked numbers"),

@@ -444,6 +444,48 @@ diesel::table! {
 diesel::joinable!(escalations -> tickets (ticket_id));
 diesel::joinable!(escalations -> departments (department_id));
 
+diesel::table! {
+    opportunities (id) {
+        id -> BigInt,
+        title -> Text,
+        description -> Text,
+        category_id -> Nullable<BigInt>,
+        department_id -> BigInt,
+        priority -> Text,
+        status -> Text,
+        resolution -> Nullable<Text>,
+        duplicate_of -> Nullable<BigInt>,
+        proposed_by -> Nullable<BigInt>,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    opportunity_tickets (opportunity_id, ticket_id) {
+        opportunity_id -> BigInt,
+        ticket_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    opportunity_events (id) {
+        id -> BigInt,
+        opportunity_id -> BigInt,
+        agent_id -> Nullable<BigInt>,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        comment -> Nullable<Text>,
+        at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::joinable!(opportunities -> departments (department_id));
+diesel::joinable!(opportunities -> categories (category_id));
+diesel::joinable!(opportunity_tickets -> opportunities (opportunity_id));
+diesel::joinable!(opportunity_tickets -> tickets (ticket_id));
+diesel::joinable!(opportunity_events -> opportunities (opportunity_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
     queues,
@@ -477,4 +519,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rotation_plans,
     rotation_log,
     escalations,
+    opportunities,
+    opportunity_tickets,
+    opportunity_events,
 );

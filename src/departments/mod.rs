@@ -2,3 +2,4 @@
 //! them, and their answers.
 
 pub mod escalations;
+pub mod opportunities;

@@ -77,7 +77,8 @@ string_enum!(
     /// `call_answered`: a call with the requester was answered (a live reply); `call_missed`: an
     /// unanswered call the ticket already owes a call back for; `callback_requested`: the ticket
     /// became a callback task; `merged`: folded into another ticket; `routed`: routing rules applied;
-    /// `escalated` / `escalation_answered`: sent to another department, and its answer.
+    /// `escalated` / `escalation_answered`: sent to another department, and its answer;
+    /// `opportunity_outcome`: an improvement opportunity this ticket is evidence of was closed.
     EventKind {
         Created => "created",
         MessageAdded => "message_added",
@@ -99,6 +100,7 @@ string_enum!(
         Routed => "routed",
         Escalated => "escalated",
         EscalationAnswered => "escalation_answered",
+        OpportunityOutcome => "opportunity_outcome",
     }
 );
 

@@ -348,12 +348,16 @@ pub fn route(
 /// Re-runs the `on_update` rules after a person changed the category or priority. Changes made
 /// by the rules themselves do not trigger them again, so rules cannot loop.
 pub fn reroute(conn: &mut DbConnection, id: i64) -> Result<(), AppError> {
-    let body: String = crate::db::schema::messages::table
+    if active_rules(conn)?.on_update.is_empty() {
+        return Ok(());
+    }
+    let body: Option<String> = crate::db::schema::messages::table
         .filter(crate::db::schema::messages::ticket_id.eq(id))
         .order(crate::db::schema::messages::id.asc())
         .select(crate::db::schema::messages::body_text)
-        .first(conn)?;
-    route(conn, id, &body, &Origin::default(), Trigger::Updated)?;
+        .first(conn)
+        .optional()?;
+    route(conn, id, body.as_deref().unwrap_or(""), &Origin::default(), Trigger::Updated)?;
     Ok(())
 }
 

@@ -139,3 +139,70 @@ on_all_backends! {
         assert!(escalations[0]["reason"].as_str().unwrap().starts_with("SLA "), "{escalations}");
     }
 }
+
+on_all_backends! {
+    async fn opportunities_go_through_their_lifecycle_by_the_right_side(app) {
+        let diseno = department(&app, "diseno-servicios").await;
+        let compradores = department(&app, "compradores").await;
+        let (dept_id, dept) = member(&app, diseno, "Equipo UX").await;
+        let (_, other) = member(&app, compradores, "Otra área").await;
+        let agent = app.token(Role::Agent).await;
+        let t1 = app.ticket("No encuentro el botón de ofertar", "a@proveedor.cl").await;
+        let t2 = app.ticket("¿Dónde se oferta?", "b@proveedor.cl").await;
+        let t3 = app.ticket("No encuentro dónde ofertar", "a@proveedor.cl").await;
+
+        let draft = as_user(&app, Method::POST, "/api/v1/opportunities", &agent, Some(json!({
+            "title": "Botón de ofertar poco visible", "description": "Varios proveedores no encuentran dónde ofertar.",
+            "department": "diseno-servicios", "category": "licitaciones", "priority": "high", "ticket_ids": [t1["id"], t2["id"]]}))).await;
+        assert_eq!(draft.status, StatusCode::CREATED, "{}", draft.body);
+        let id = draft.body["id"].clone();
+        assert_eq!((draft.body["status"].as_str(), draft.body["ticket_count"].as_u64(), draft.body["requester_count"].as_u64()), (Some("draft"), Some(2), Some(2)));
+        let more = as_user(&app, Method::POST, &format!("/api/v1/opportunities/{id}/tickets"), &agent, Some(json!({"ticket_ids": [t3["id"], t1["id"]]}))).await;
+        // The third ticket is from a requester already counted.
+        assert_eq!((more.body["ticket_count"].as_u64(), more.body["requester_count"].as_u64()), (Some(3), Some(2)));
+
+        let step = |token: &str, to: &str, extra: Value| {
+            let mut body = json!({"to": to});
+            body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let (app, token, path) = (&app, token.to_owned(), format!("/api/v1/opportunities/{id}/transitions"));
+            async move { as_user(app, Method::POST, &path, &token, Some(body)).await }
+        };
+        // The department does not see drafts' steps that are not theirs, nor skip ahead.
+        assert_problem(&step(&dept, "sent", json!({})).await, 409);
+        assert_eq!(step(&agent, "sent", json!({"comment": "Enviada a Diseño"})).await.body["status"], "sent");
+        assert_problem(&step(&agent, "acknowledged", json!({})).await, 409);
+        // Another department cannot see it at all.
+        assert_problem(&as_user(&app, Method::GET, &format!("/api/v1/opportunities/{id}"), &other, None).await, 404);
+        assert_problem(&step(&other, "acknowledged", json!({})).await, 404);
+        assert_eq!(as_user(&app, Method::GET, "/api/v1/opportunities", &other, None).await.body, json!([]));
+        assert_eq!(step(&dept, "acknowledged", json!({})).await.body["status"], "acknowledged");
+        assert_eq!(step(&dept, "in_progress", json!({})).await.body["status"], "in_progress");
+        assert_eq!(assert_problem(&step(&dept, "rejected", json!({})).await, 422), ["resolution"]);
+        let done = step(&dept, "implemented", json!({"resolution": "Se destacó el botón en la ficha de la licitación."})).await.body;
+        assert_eq!((done["status"].as_str(), done["resolution"].as_str()), (Some("implemented"), Some("Se destacó el botón en la ficha de la licitación.")));
+        let history: Vec<(Option<&str>, &str, Option<i64>)> = done["events"].as_array().unwrap().iter().map(|e| (e["from"].as_str(), e["to"].as_str().unwrap(), e["agent_id"].as_i64())).collect();
+        assert_eq!(history.iter().map(|h| h.1).collect::<Vec<_>>(), ["draft", "sent", "acknowledged", "in_progress", "implemented"]);
+        assert_eq!(history[4], (Some("in_progress"), "implemented", Some(dept_id)));
+        // Closed: nothing moves it again; the evidence tickets tell their agents.
+        assert_problem(&step(&dept, "rejected", json!({"resolution": "x"})).await, 409);
+        for t in [&t1, &t2, &t3] {
+            let events = app.get(&format!("/api/v1/tickets/{}/events", t["id"])).await.body;
+            let outcome = events.as_array().unwrap().iter().find(|e| e["kind"] == "opportunity_outcome").expect("outcome event");
+            assert_eq!(outcome["data"]["status"], "implemented");
+        }
+        let listed = as_user(&app, Method::GET, "/api/v1/opportunities?status=implemented", &dept, None).await.body;
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+
+        // Duplicates point at the original; bad input names the field.
+        let copy = as_user(&app, Method::POST, "/api/v1/opportunities", &agent, Some(json!({"title": "Botón de ofertar", "description": "Igual.", "department": "diseno-servicios"}))).await.body;
+        let path = format!("/api/v1/opportunities/{}/transitions", copy["id"]);
+        assert_eq!(assert_problem(&as_user(&app, Method::POST, &path, &agent, Some(json!({"to": "duplicate"}))).await, 422), ["duplicate_of"]);
+        let dup = as_user(&app, Method::POST, &path, &agent, Some(json!({"to": "duplicate", "duplicate_of": id}))).await.body;
+        assert_eq!((dup["status"].as_str(), dup["duplicate_of"].clone()), (Some("duplicate"), id.clone()));
+        let bad = as_user(&app, Method::POST, "/api/v1/opportunities", &agent, Some(json!({"title": "", "description": "x", "department": "marte"}))).await;
+        assert_eq!(assert_problem(&bad, 422), ["title"]);
+        let unknown = as_user(&app, Method::POST, "/api/v1/opportunities", &agent, Some(json!({"title": "x", "description": "x", "department": "marte"}))).await;
+        assert_eq!(assert_problem(&unknown, 422), ["department"]);
+        assert_problem(&as_user(&app, Method::POST, "/api/v1/opportunities", &dept, Some(json!({"title": "x", "description": "x", "department": "diseno-servicios"}))).await, 403);
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE opportunity_events;
+DROP TABLE opportunity_tickets;
+DROP TABLE opportunities;
