@@ -93,10 +93,7 @@ pub fn get_requester(conn: &mut DbConnection, id: i64) -> Result<RequesterView, 
 }
 
 pub fn list_requesters(conn: &mut DbConnection, f: &RequesterFilter) -> Result<Page<RequesterView>, AppError> {
-    let limit = f.limit.unwrap_or(25);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::field("limit", "debe estar entre 1 y 100"));
-    }
+    let limit = crate::tickets::store::page_limit(f.limit)?;
     let mut query = requesters::table.select(RequesterRow::as_select()).into_boxed();
     if let Some(email) = &f.email {
         query = query.filter(requesters::email.eq(email.trim().to_lowercase()));

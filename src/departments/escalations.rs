@@ -10,7 +10,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Actor, Principal};
-use crate::db::schema::{agents, departments, escalations, messages, queues, requesters, tickets};
+use crate::db::schema::{departments, escalations, messages, queues, requesters, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::{EscalationMode, EscalationStatus, EventKind, Role, Status, Visibility};
@@ -256,10 +256,7 @@ pub fn escalate(
 fn may_see(conn: &mut DbConnection, who: &Principal, department: i64) -> Result<bool, AppError> {
     Ok(match who.role {
         Role::Admin | Role::Supervisor => true,
-        Role::Department => {
-            let own: Option<i64> = agents::table.find(who.agent_id).select(agents::department_id).first(conn)?;
-            own == Some(department)
-        }
+        Role::Department => super::own_department(conn, who)? == Some(department),
         _ => false,
     })
 }

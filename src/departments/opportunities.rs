@@ -12,9 +12,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
-use crate::db::schema::{
-    agents, categories, departments, opportunities, opportunity_events, opportunity_tickets, tickets,
-};
+use crate::db::schema::{categories, departments, opportunities, opportunity_events, opportunity_tickets, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::opportunity::{OpportunityStatus, Side};
@@ -94,14 +92,6 @@ pub struct OpportunityFilter {
     pub status: Option<OpportunityStatus>,
     /// Department slug (department members always see only their own).
     pub department: Option<String>,
-}
-
-/// The department a member belongs to; `None` for Atención Usuaria's staff and admins.
-fn own_department(conn: &mut DbConnection, who: &Principal) -> Result<Option<i64>, AppError> {
-    match who.role {
-        Role::Department => Ok(agents::table.find(who.agent_id).select(agents::department_id).first(conn)?),
-        _ => Ok(None),
-    }
 }
 
 fn may_read(who: &Principal) -> bool {
@@ -224,7 +214,7 @@ fn view(conn: &mut DbConnection, row: Row) -> Result<OpportunityView, AppError> 
 /// One opportunity, if `who` may see it (department members: only their department's; others
 /// get 404, which does not reveal that it exists).
 pub fn get(conn: &mut DbConnection, who: &Principal, id: i64) -> Result<OpportunityView, AppError> {
-    let only = own_department(conn, who)?;
+    let only = super::own_department(conn, who)?;
     let row = rows(conn, Some(id), &OpportunityFilter::default(), only)?.pop();
     match row {
         Some(row) if may_read(who) => view(conn, row),
@@ -236,7 +226,7 @@ pub fn list(conn: &mut DbConnection, who: &Principal, f: &OpportunityFilter) -> 
     if !may_read(who) {
         return Err(AppError::Forbidden);
     }
-    let only = own_department(conn, who)?;
+    let only = super::own_department(conn, who)?;
     rows(conn, None, f, only)?.into_iter().map(|r| view(conn, r)).collect()
 }
 

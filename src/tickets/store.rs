@@ -527,12 +527,18 @@ pub fn like_pattern(words: &str) -> String {
     pattern
 }
 
-/// Newest first; the cursor is the last id seen, so pages stay stable while tickets arrive.
-pub fn list(conn: &mut DbConnection, filter: &TicketFilter) -> Result<Page<TicketView>, AppError> {
-    let limit = filter.limit.unwrap_or(25);
+/// The page size of a list: 25 by default, 1–100.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
+    let limit = limit.unwrap_or(25);
     if !(1..=100).contains(&limit) {
         return Err(AppError::field("limit", "debe estar entre 1 y 100"));
     }
+    Ok(limit)
+}
+
+/// Newest first; the cursor is the last id seen, so pages stay stable while tickets arrive.
+pub fn list(conn: &mut DbConnection, filter: &TicketFilter) -> Result<Page<TicketView>, AppError> {
+    let limit = page_limit(filter.limit)?;
     let mut query = joined_tickets!().into_boxed();
     if let Some(status) = &filter.status {
         query = query.filter(tickets::status.eq_any(status_list(status)?));

@@ -351,6 +351,29 @@ fn queue_slug(conn: &mut DbConnection, settings: &PhoneSettings, row: &CallRow) 
     }
 }
 
+/// A ticket of the phone channel about a call of `requester_id`, written by the service; routing
+/// rules see the number that was dialled.
+fn call_ticket(requester_id: i64, subject: String, body: String, queue: String, s: &CallSummary) -> NewTicketInput {
+    NewTicketInput {
+        subject,
+        body,
+        body_html: None,
+        requester_id: Some(requester_id),
+        requester: RequesterData::default(),
+        channel: crate::domain::Channel::Phone,
+        priority: Priority::Normal,
+        category: None,
+        queue: Some(queue),
+        assignee_id: None,
+        tags: Vec::new(),
+        kind: TicketKind::Standard,
+        origin: crate::routing::rules::Origin {
+            mailbox: None,
+            called_number: s.to.clone().filter(|_| s.direction == Direction::Inbound),
+        },
+    }
+}
+
 /// The open callback task owed to this requester, if any.
 fn open_callback(conn: &mut DbConnection, requester_id: i64) -> Result<Option<i64>, AppError> {
     Ok(tickets::table
@@ -418,24 +441,8 @@ fn on_answered(
     let answered = s.answered_at.unwrap_or(s.queued_at);
     let queue = queue_slug(conn, settings, row)?;
     let wait = s.wait.map(|w| w.num_seconds()).unwrap_or(0);
-    let input = NewTicketInput {
-        subject,
-        body: format!("{what} el {} (cola {queue}, espera {wait} s).", local(answered)),
-        body_html: None,
-        requester_id: Some(requester_id),
-        requester: RequesterData::default(),
-        channel: crate::domain::Channel::Phone,
-        priority: Priority::Normal,
-        category: None,
-        queue: Some(queue),
-        assignee_id: row.agent_id,
-        tags: Vec::new(),
-        kind: TicketKind::Standard,
-        origin: crate::routing::rules::Origin {
-            mailbox: None,
-            called_number: s.to.clone().filter(|_| s.direction == Direction::Inbound),
-        },
-    };
+    let body = format!("{what} el {} (cola {queue}, espera {wait} s).", local(answered));
+    let input = NewTicketInput { assignee_id: row.agent_id, ..call_ticket(requester_id, subject, body, queue, s) };
     let ticket = store::create(conn, Some(Actor::System), input)?;
     row.ticket_id = Some(ticket.id);
     row.ticket_created = true;
@@ -503,24 +510,12 @@ fn on_missed(
     let queue = queue_slug(conn, settings, row)?;
     let ended = s.ended_at.unwrap_or(s.queued_at);
     let wait = s.wait.map(|w| w.num_seconds()).unwrap_or(0);
-    let input = NewTicketInput {
-        subject: format!("Devolver llamada a {number}"),
-        body: format!(
-            "Llamada no atendida el {} en la cola {queue}: el llamante colgó tras {wait} s de espera.",
-            local(ended)
-        ),
-        body_html: None,
-        requester_id: Some(requester_id),
-        requester: RequesterData::default(),
-        channel: crate::domain::Channel::Phone,
-        priority: Priority::Normal,
-        category: None,
-        queue: Some(queue),
-        assignee_id: None,
-        tags: Vec::new(),
-        kind: TicketKind::Callback,
-        origin: crate::routing::rules::Origin { mailbox: None, called_number: s.to.clone() },
-    };
+    let subject = format!("Devolver llamada a {number}");
+    let body = format!(
+        "Llamada no atendida el {} en la cola {queue}: el llamante colgó tras {wait} s de espera.",
+        local(ended)
+    );
+    let input = NewTicketInput { kind: TicketKind::Callback, ..call_ticket(requester_id, subject, body, queue, s) };
     let ticket = store::create(conn, Some(Actor::System), input)?;
     row.callback_ticket_id = Some(ticket.id);
     row.callback_created = true;
@@ -688,10 +683,7 @@ pub struct CallFilter {
 
 /// Newest first, by cursor.
 pub fn list(conn: &mut DbConnection, f: &CallFilter) -> Result<Page<CallView>, AppError> {
-    let limit = f.limit.unwrap_or(25);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::field("limit", "debe estar entre 1 y 100"));
-    }
+    let limit = store::page_limit(f.limit)?;
     let mut query = calls::table.select(CallRow::as_select()).into_boxed();
     if let Some(cursor) = &f.cursor {
         query = query.filter(calls::id.lt(store::decode_cursor(cursor)?));
