@@ -185,7 +185,16 @@ pub mod perm {
             }
         )+};
     }
-    markers!(CreateTickets, WorkTickets, ReadReference, ManageReference, ManageRequesters, ReadAgents, ManageAgents);
+    markers!(
+        CreateTickets,
+        WorkTickets,
+        ReadReference,
+        ManageReference,
+        ManageRequesters,
+        ReadAgents,
+        ManageAgents,
+        MonitorService
+    );
 }
 
 /// An authenticated caller holding the permission `P`.

@@ -22,6 +22,7 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub phone: PhoneSettings,
     pub routing: RoutingSettings,
+    pub kpi: KpiSettings,
     pub log: LogSettings,
 }
 
@@ -98,6 +99,18 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedisSettings {
     pub url: String,
+    /// Start of every key (inside a hash tag), so installations and tests can share a Redis.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KpiSettings {
+    /// How often the projector reads new events (0 disables it).
+    pub poll_interval_ms: u64,
+    /// Answer target T of the service level, in seconds.
+    pub answer_target_secs: i64,
+    /// Service level target of the wallboard's colours.
+    pub service_level_target: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod idempotency;
+pub mod kpi;
 pub mod metrics;
 pub mod routing;
 pub mod seed;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use atencion::config::Settings;
 use atencion::domain::Role;
+use atencion::kpi::{KpiStore, Live};
 use atencion::startup::{open_database, Application};
 use atencion::{auth, directory, seed, telemetry};
 
@@ -31,6 +32,18 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         tickets: usize,
     },
+    /// Live KPIs.
+    Kpi {
+        #[command(subcommand)]
+        command: KpiCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KpiCommand {
+    /// Recompute the live KPIs in Redis from the database's event logs (the service also does
+    /// this at start when Redis holds none, and after Redis was unreachable).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -102,6 +115,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!("demo cargada: {created} tickets");
             }
+        }
+        Command::Kpi { command: KpiCommand::Rebuild } => {
+            let Some(url) = settings.redis_url() else {
+                println!("sin Redis configurado: los KPI en vivo se reconstruyen solos al iniciar el servicio");
+                return Ok(());
+            };
+            let db = open_database(&settings).await?;
+            let store = KpiStore::redis(redis::Client::open(url)?, &settings.redis.key_prefix);
+            let live = Live::new(store, settings.kpi.answer_target_secs, settings.kpi.service_level_target);
+            live.rebuild(&db).await.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            let figures = live.realtime(atencion::domain::live::Window::Today).await;
+            let all = figures.scopes.iter().find(|s| s.scope == "all");
+            println!(
+                "KPI en vivo reconstruidos: {} tickets abiertos, {} creados hoy",
+                all.map_or(0, |s| s.backlog_total),
+                all.map_or(0, |s| s.window.created)
+            );
         }
     }
     Ok(())

@@ -24,6 +24,7 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     pub redis: Option<redis::Client>,
     pub attachments: std::sync::Arc<crate::channels::email::intake::FileStore>,
+    pub live: std::sync::Arc<crate::kpi::Live>,
 }
 
 /// Connects to the configured database and applies pending migrations.
@@ -45,6 +46,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pub db: Db,
+    pub live: std::sync::Arc<crate::kpi::Live>,
 }
 
 impl Application {
@@ -77,7 +79,21 @@ impl Application {
             let interval = std::time::Duration::from_secs(settings.routing.rotation_interval_secs);
             tokio::spawn(crate::routing::rotation::run(db.clone(), interval));
         }
+        let store = match &redis {
+            Some(client) => crate::kpi::KpiStore::redis(client.clone(), &settings.redis.key_prefix),
+            None => crate::kpi::KpiStore::memory(),
+        };
+        let live = std::sync::Arc::new(crate::kpi::Live::new(
+            store,
+            settings.kpi.answer_target_secs,
+            settings.kpi.service_level_target,
+        ));
+        if settings.kpi.poll_interval_ms > 0 {
+            let interval = std::time::Duration::from_millis(settings.kpi.poll_interval_ms);
+            tokio::spawn(crate::kpi::run(db.clone(), live.clone(), interval));
+        }
         let state = web::Data::new(AppState {
+            live: live.clone(),
             db: db.clone(),
             rate_limiter: RateLimiter::new(settings.web_form.rate_limit_per_minute),
             tokens: TokenCache::default(),
@@ -107,6 +123,7 @@ impl Application {
                 .route("/", web::get().to(web_channel::page))
                 .route("/formulario", web::get().to(web_channel::page))
                 .route("/casos/{token}", web::get().to(web_channel::case::case_page))
+                .route("/wallboard", web::get().to(crate::kpi::wallboard::page))
                 .default_service(web::to(not_found))
         })
         .listen(listener)?
@@ -115,7 +132,7 @@ impl Application {
             server = server.workers(workers);
         }
         tracing::info!(port, "listening");
-        Ok(Application { port, server: server.run(), db })
+        Ok(Application { port, server: server.run(), db, live })
     }
 
     pub fn port(&self) -> u16 {

@@ -421,6 +421,7 @@ diesel::table! {
 diesel::joinable!(queue_members -> queues (queue_id));
 diesel::joinable!(queue_members -> agents (agent_id));
 diesel::joinable!(agent_skills -> agents (agent_id));
+diesel::joinable!(agent_presence_log -> agents (agent_id));
 diesel::joinable!(ticket_watchers -> tickets (ticket_id));
 diesel::joinable!(rotation_log -> rotation_plans (plan_id));
 

@@ -4,6 +4,7 @@ pub mod assignment;
 pub mod calendar;
 pub mod call;
 pub mod kpi;
+pub mod live;
 pub mod opportunity;
 pub mod phone;
 pub mod routing;

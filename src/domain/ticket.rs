@@ -78,7 +78,8 @@ string_enum!(
     /// unanswered call the ticket already owes a call back for; `callback_requested`: the ticket
     /// became a callback task; `merged`: folded into another ticket; `routed`: routing rules applied;
     /// `escalated` / `escalation_answered`: sent to another department, and its answer;
-    /// `opportunity_outcome`: an improvement opportunity this ticket is evidence of was closed.
+    /// `opportunity_outcome`: an improvement opportunity this ticket is evidence of was closed;
+    /// `sla_met`: an SLA clock stopped before its target.
     EventKind {
         Created => "created",
         MessageAdded => "message_added",
@@ -92,6 +93,7 @@ string_enum!(
         SlaPolicyApplied => "sla_policy_applied",
         SlaWarning => "sla_warning",
         SlaBreached => "sla_breached",
+        SlaMet => "sla_met",
         Linked => "linked",
         CallAnswered => "call_answered",
         CallMissed => "call_missed",

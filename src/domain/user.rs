@@ -31,6 +31,8 @@ pub enum Permission {
     ReadAgents,
     /// Create or change agents and their tokens.
     ManageAgents,
+    /// Watch the service: live KPIs, wallboard and reports.
+    MonitorService,
 }
 
 impl Role {
@@ -41,7 +43,7 @@ impl Role {
             CreateTickets => matches!(self, Admin | Supervisor | Agent | Integration),
             WorkTickets | ManageRequesters => matches!(self, Admin | Supervisor | Agent),
             ReadReference => matches!(self, Admin | Supervisor | Agent | Department),
-            ManageReference | ReadAgents => matches!(self, Admin | Supervisor),
+            ManageReference | ReadAgents | MonitorService => matches!(self, Admin | Supervisor),
             ManageAgents => self == Admin,
         }
     }
@@ -54,14 +56,22 @@ mod tests {
 
     #[test]
     fn permission_matrix() {
-        let all =
-            [CreateTickets, WorkTickets, ReadReference, ManageReference, ManageRequesters, ReadAgents, ManageAgents];
+        let all = [
+            CreateTickets,
+            WorkTickets,
+            ReadReference,
+            ManageReference,
+            ManageRequesters,
+            ReadAgents,
+            ManageAgents,
+            MonitorService,
+        ];
         let expect = |role: Role| -> Vec<bool> { all.iter().map(|p| role.can(*p)).collect() };
-        assert_eq!(expect(Role::Admin), [true; 7]);
-        assert_eq!(expect(Role::Supervisor), [true, true, true, true, true, true, false]);
-        assert_eq!(expect(Role::Agent), [true, true, true, false, true, false, false]);
-        assert_eq!(expect(Role::Department), [false, false, true, false, false, false, false]);
-        assert_eq!(expect(Role::Integration), [true, false, false, false, false, false, false]);
+        assert_eq!(expect(Role::Admin), [true; 8]);
+        assert_eq!(expect(Role::Supervisor), [true, true, true, true, true, true, false, true]);
+        assert_eq!(expect(Role::Agent), [true, true, true, false, true, false, false, false]);
+        assert_eq!(expect(Role::Department), [false, false, true, false, false, false, false, false]);
+        assert_eq!(expect(Role::Integration), [true, false, false, false, false, false, false, false]);
     }
 
     #[test]

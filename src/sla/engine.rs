@@ -135,12 +135,37 @@ pub fn refresh(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> R
     let events = sla_events(&rows);
     let metrics = replay(conn, &events, now)?;
     write_deadlines(conn, ticket_id, &metrics)?;
+    record_met(conn, ticket_id, &rows, &metrics)?;
     let policy = rows
         .iter()
         .rev()
         .find(|r| r.kind == EventKind::SlaPolicyApplied.as_str())
         .and_then(|r| applied_policy(&r.data.0));
     Ok(TicketSla { ticket_id, policy, metrics })
+}
+
+/// Records `sla_met` once per metric instance that stopped in time, so live KPIs can count met
+/// clocks from the event log as they count breached ones.
+fn record_met(
+    conn: &mut DbConnection,
+    ticket_id: i64,
+    rows: &[EventRow],
+    metrics: &[MetricTimeline],
+) -> Result<(), AppError> {
+    let recorded = |m: &MetricTimeline| {
+        rows.iter().any(|r| {
+            r.kind == EventKind::SlaMet.as_str()
+                && r.data.0.get("metric").and_then(Value::as_str) == Some(m.metric.as_str())
+                && r.data.0.get("instance").and_then(Value::as_u64) == Some(u64::from(m.instance))
+        })
+    };
+    for m in metrics.iter().filter(|m| m.state == sla::MetricState::Met && m.target_minutes.is_some()) {
+        if let (Some(at), false) = (m.met_at, recorded(m)) {
+            let data = serde_json::json!({ "metric": m.metric, "instance": m.instance, "started_at": m.started_at });
+            record(conn, ticket_id, EventKind::SlaMet, Actor::System, data, UtcTime::from(at))?;
+        }
+    }
+    Ok(())
 }
 
 /// The ticket's SLA as of `now`, without changing anything.

@@ -120,3 +120,42 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
     };
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
 }
+
+#[test]
+fn kpi_rebuild_fills_redis_from_the_database() {
+    let cli = Cli::new();
+    assert!(cli.run(&["migrate"]).status.success());
+    let out = cli.run(&["kpi", "rebuild"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout(&out), "sin Redis configurado: los KPI en vivo se reconstruyen solos al iniciar el servicio");
+    let Some(url) = crate::helpers::redis_url() else { return };
+    assert!(cli.run(&["seed-demo", "--tickets", "30"]).status.success());
+    let mut conn = diesel::SqliteConnection::establish(&cli.database_url()["sqlite://".len()..]).unwrap();
+    let open: i64 = diesel::sql_query("SELECT COUNT(*) AS n FROM tickets WHERE status NOT IN ('solved', 'closed')")
+        .get_result::<Count>(&mut conn)
+        .unwrap()
+        .n;
+    let prefix = format!("t{:016x}", rand::random::<u64>());
+    let out = cli
+        .command(&["kpi", "rebuild"])
+        .env("ATENCION__REDIS__URL", &url)
+        .env("ATENCION__REDIS__KEY_PREFIX", &prefix)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).starts_with(&format!("KPI en vivo reconstruidos: {open} tickets abiertos")),
+        "{}",
+        stdout(&out)
+    );
+    let mut redis = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let tracked: i64 = redis::cmd("HLEN").arg(format!("{{{prefix}}}:kpi:tracked")).query(&mut redis).unwrap();
+    assert!(tracked >= open, "{tracked} tracked for {open} open tickets");
+    let _: i64 = redis::cmd("DEL").arg(format!("{{{prefix}}}:kpi:tracked")).query(&mut redis).unwrap();
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}

@@ -25,11 +25,14 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin: String,
     pub db: Db,
+    pub live: std::sync::Arc<atencion::kpi::Live>,
     pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
     _files: tempfile::TempDir,
     /// (base URL, schema) of a Postgres test schema, dropped with the app.
     pg_schema: Option<(String, String)>,
+    /// (Redis URL, key prefix) of the app's live KPIs, deleted with the app.
+    redis_keys: Option<(String, String)>,
 }
 
 impl Drop for TestApp {
@@ -37,6 +40,15 @@ impl Drop for TestApp {
     /// `DROP DATABASE` (and checkpoint) slow. Best effort: a lock held by a still-running
     /// background task must not hang the suite.
     fn drop(&mut self) {
+        if let Some((url, prefix)) = self.redis_keys.take() {
+            if let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) {
+                let keys: Vec<String> =
+                    redis::cmd("KEYS").arg(format!("{{{prefix}}}:*")).query(&mut conn).unwrap_or_default();
+                if !keys.is_empty() {
+                    let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut conn);
+                }
+            }
+        }
         if let Some((base, schema)) = self.pg_schema.take() {
             if let Ok(mut conn) = PgConnection::establish(&base) {
                 let _ = conn.batch_execute(&format!("SET lock_timeout = '3s'; DROP SCHEMA IF EXISTS {schema} CASCADE"));
@@ -116,17 +128,31 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
             settings.database.url = create_schema(&base, &schema);
             pg_schema = Some((base, schema));
             settings.redis.url = redis_url().unwrap_or_default();
+            settings.redis.key_prefix = format!("t{:016x}", rand::random::<u64>());
         }
     }
     let files = tempfile::tempdir().expect("temp dir");
     settings.email.attachments_dir = files.path().join("attachments").display().to_string();
     customize(&mut settings);
+    let redis_keys = settings.redis_url().map(|url| (url.to_owned(), settings.redis.key_prefix.clone()));
     let app = Application::build(settings).await.expect("app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db.clone();
+    let live = app.live.clone();
     tokio::spawn(app.run_until_stopped());
     let admin = db.write(|c| token_for(c, Role::Admin, "Admin de prueba")).await.expect("admin token");
-    TestApp { address, client: reqwest::Client::new(), admin, db, backend, _dir: dir, _files: files, pg_schema }
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        admin,
+        db,
+        live,
+        backend,
+        _dir: dir,
+        _files: files,
+        pg_schema,
+        redis_keys,
+    }
 }
 
 /// Creates an agent with `role` and returns a fresh token for it.

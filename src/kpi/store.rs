@@ -1,0 +1,432 @@
+//! Where the live state is kept: Redis in production, this process's memory by default. Both
+//! follow the same rules (see `domain::live`): counters are applied once per event id, tracked
+//! contributions replace older ones, minute counters expire after `MINUTES_KEPT`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use redis::aio::MultiplexedConnection;
+use redis::AsyncConnectionConfig;
+
+use crate::domain::calendar::DEFAULT_TIME_ZONE as SANTIAGO;
+use crate::domain::live::{self, Mark, Op, Snapshot};
+
+/// Applies one event's ops atomically: the dedup check, the counters and the tracked
+/// contributions, in one round trip. Every key shares one hash tag, as Redis Cluster requires of
+/// a script's keys.
+/// KEYS: 1 seen-set of the event's minute, 2 gauges, 3 tracked contributions, 4 waiting list,
+/// then two per count (minute, day). ARGV: event id ('' = no dedup), seen-set expiry, number of
+/// ops, then per op `C field by minute_expiry day_expiry` or `T member version marks`.
+const APPLY_SCRIPT: &str = r#"
+if ARGV[1] ~= '' then
+  if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+  redis.call('EXPIREAT', KEYS[1], ARGV[2])
+end
+local function each(marks, member, undo)
+  for item in string.gmatch(marks, '[^\n]+') do
+    local kind, a, b = string.match(item, '^(%a)\t([^\t]*)\t?(.*)$')
+    if kind == 'g' then
+      if undo then
+        if redis.call('HINCRBY', KEYS[2], a, -1) <= 0 then redis.call('HDEL', KEYS[2], a) end
+      else
+        redis.call('HINCRBY', KEYS[2], a, 1)
+      end
+    elseif kind == 'w' then
+      if undo then redis.call('ZREM', KEYS[4], a .. '|' .. member)
+      else redis.call('ZADD', KEYS[4], b, a .. '|' .. member) end
+    end
+  end
+end
+local a, k = 4, 5
+for _ = 1, tonumber(ARGV[3]) do
+  if ARGV[a] == 'C' then
+    redis.call('HINCRBY', KEYS[k], ARGV[a + 1], ARGV[a + 2])
+    redis.call('EXPIREAT', KEYS[k], ARGV[a + 3])
+    redis.call('HINCRBY', KEYS[k + 1], ARGV[a + 1], ARGV[a + 2])
+    redis.call('EXPIREAT', KEYS[k + 1], ARGV[a + 4])
+    a, k = a + 5, k + 2
+  else
+    local member, version, marks = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
+    a = a + 4
+    local old = redis.call('HGET', KEYS[3], member)
+    local apply = true
+    if old then
+      local v, rest = string.match(old, '^(%-?%d+)\n?(.*)$')
+      if tonumber(v) > version then apply = false else each(rest, member, true) end
+    end
+    if apply then
+      each(marks, member, false)
+      if marks == '' then redis.call('HDEL', KEYS[3], member)
+      else redis.call('HSET', KEYS[3], member, version .. '\n' .. marks) end
+    end
+  end
+end
+return 1
+"#;
+
+/// Raises a cursor, never lowers it (several replicas share it).
+const RAISE_CURSOR: &str = r#"
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"#;
+
+pub enum KpiStore {
+    Memory(Mutex<MemoryState>),
+    Redis(RedisStore),
+}
+
+#[derive(Default)]
+pub struct MemoryState {
+    seen: HashMap<i64, HashSet<String>>,
+    minutes: BTreeMap<i64, HashMap<String, i64>>,
+    days: BTreeMap<NaiveDate, HashMap<String, i64>>,
+    gauges: HashMap<String, i64>,
+    tracked: HashMap<String, (i64, Vec<Mark>)>,
+    /// "scope|member" → since (ms).
+    waiting: HashMap<String, i64>,
+    cursors: HashMap<String, i64>,
+}
+
+pub struct RedisStore {
+    client: redis::Client,
+    prefix: String,
+    connection: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    apply: redis::Script,
+    raise: redis::Script,
+}
+
+pub type StoreResult<T> = Result<T, redis::RedisError>;
+
+impl KpiStore {
+    pub fn memory() -> KpiStore {
+        KpiStore::Memory(Mutex::new(MemoryState::default()))
+    }
+
+    pub fn redis(client: redis::Client, key_prefix: &str) -> KpiStore {
+        KpiStore::Redis(RedisStore {
+            client,
+            prefix: key_prefix.to_owned(),
+            connection: tokio::sync::Mutex::new(None),
+            apply: redis::Script::new(APPLY_SCRIPT),
+            raise: redis::Script::new(RAISE_CURSOR),
+        })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KpiStore::Memory(_) => "memory",
+            KpiStore::Redis(_) => "redis",
+        }
+    }
+
+    /// Applies `ops` unless the event `id` (non-empty) was already applied; `Ok(false)` then.
+    /// `minute` is the event's own minute, where its id is remembered.
+    pub async fn apply(&self, id: &str, minute: i64, ops: &[Op]) -> StoreResult<bool> {
+        match self {
+            KpiStore::Memory(state) => Ok(state.lock().expect("kpi state").apply(id, minute, ops)),
+            KpiStore::Redis(r) => r.apply(id, minute, ops).await,
+        }
+    }
+
+    pub async fn snapshot(&self, now: DateTime<Utc>) -> StoreResult<Snapshot> {
+        match self {
+            KpiStore::Memory(state) => Ok(state.lock().expect("kpi state").snapshot(now)),
+            KpiStore::Redis(r) => r.snapshot(now).await,
+        }
+    }
+
+    pub async fn cursor(&self, name: &str) -> StoreResult<i64> {
+        match self {
+            KpiStore::Memory(state) => Ok(state.lock().expect("kpi state").cursors.get(name).copied().unwrap_or(0)),
+            KpiStore::Redis(r) => {
+                let mut conn = r.connection().await?;
+                let value: Option<i64> = redis::cmd("GET")
+                    .arg(r.key(&format!("cursor:{name}")))
+                    .query_async(&mut conn)
+                    .await
+                    .inspect_err(|_| r.forget())?;
+                Ok(value.unwrap_or(0))
+            }
+        }
+    }
+
+    pub async fn raise_cursor(&self, name: &str, to: i64) -> StoreResult<()> {
+        match self {
+            KpiStore::Memory(state) => {
+                let mut state = state.lock().expect("kpi state");
+                let cursor = state.cursors.entry(name.to_owned()).or_default();
+                *cursor = (*cursor).max(to);
+                Ok(())
+            }
+            KpiStore::Redis(r) => {
+                let mut conn = r.connection().await?;
+                let _: i64 = r
+                    .raise
+                    .key(r.key(&format!("cursor:{name}")))
+                    .arg(to)
+                    .invoke_async(&mut conn)
+                    .await
+                    .inspect_err(|_| r.forget())?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Forgets everything (before a rebuild).
+    pub async fn reset(&self) -> StoreResult<()> {
+        match self {
+            KpiStore::Memory(state) => {
+                *state.lock().expect("kpi state") = MemoryState::default();
+                Ok(())
+            }
+            KpiStore::Redis(r) => r.reset().await,
+        }
+    }
+
+    /// Whether the store holds no live state at all (a new Redis, or one that was flushed).
+    pub async fn is_empty(&self) -> StoreResult<bool> {
+        match self {
+            KpiStore::Memory(state) => {
+                let state = state.lock().expect("kpi state");
+                Ok(state.cursors.is_empty() && state.tracked.is_empty())
+            }
+            KpiStore::Redis(r) => {
+                let mut conn = r.connection().await?;
+                let exists: i64 = redis::cmd("EXISTS")
+                    .arg(r.key("cursor:ticket_events"))
+                    .arg(r.key("tracked"))
+                    .query_async(&mut conn)
+                    .await
+                    .inspect_err(|_| r.forget())?;
+                Ok(exists == 0)
+            }
+        }
+    }
+}
+
+impl MemoryState {
+    fn apply(&mut self, id: &str, minute: i64, ops: &[Op]) -> bool {
+        if !id.is_empty() && !self.seen.entry(minute).or_default().insert(id.to_owned()) {
+            return false;
+        }
+        for op in ops {
+            match op {
+                Op::Count { minute, day, field, by } => {
+                    *self.minutes.entry(*minute).or_default().entry(field.clone()).or_default() += by;
+                    *self.days.entry(*day).or_default().entry(field.clone()).or_default() += by;
+                }
+                Op::Track { member, version, marks } => self.track(member, *version, marks),
+            }
+        }
+        self.expire(Utc::now());
+        true
+    }
+
+    fn track(&mut self, member: &str, version: i64, marks: &[Mark]) {
+        if let Some((stored, old)) = self.tracked.get(member) {
+            if *stored > version {
+                return;
+            }
+            for mark in old.clone() {
+                self.mark(&mark, member, true);
+            }
+        }
+        for mark in marks {
+            self.mark(mark, member, false);
+        }
+        if marks.is_empty() {
+            self.tracked.remove(member);
+        } else {
+            self.tracked.insert(member.to_owned(), (version, marks.to_vec()));
+        }
+    }
+
+    fn mark(&mut self, mark: &Mark, member: &str, undo: bool) {
+        match mark {
+            Mark::Gauge(field) => {
+                let value = self.gauges.entry(field.clone()).or_default();
+                *value += if undo { -1 } else { 1 };
+                if *value <= 0 && undo {
+                    self.gauges.remove(field);
+                }
+            }
+            Mark::Waiting { scope, since_ms } => {
+                let key = format!("{scope}|{member}");
+                if undo {
+                    self.waiting.remove(&key);
+                } else {
+                    self.waiting.insert(key, *since_ms);
+                }
+            }
+        }
+    }
+
+    /// Drops what Redis would have expired by `now`.
+    fn expire(&mut self, now: DateTime<Utc>) {
+        let oldest = live::unix_minute(now) - live::MINUTES_KEPT - 10;
+        self.minutes = self.minutes.split_off(&oldest);
+        self.seen.retain(|m, _| *m >= oldest);
+        let today = now.with_timezone(&SANTIAGO).date_naive();
+        self.days.retain(|d, _| *d >= today - TimeDelta::days(2));
+    }
+
+    fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
+        let today = now.with_timezone(&SANTIAGO).date_naive();
+        Snapshot {
+            gauges: self.gauges.clone(),
+            waiting: self
+                .waiting
+                .iter()
+                .filter_map(|(key, since)| {
+                    key.split_once('|').map(|(scope, member)| (scope.to_owned(), member.to_owned(), *since))
+                })
+                .collect(),
+            minutes: self.minutes.range(live::minutes_needed(now)).map(|(m, c)| (*m, c.clone())).collect(),
+            today: self.days.get(&today).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+impl RedisStore {
+    /// `{prefix}:kpi:…`: the hash tag keeps every key in one cluster slot, as the script needs.
+    fn key(&self, name: &str) -> String {
+        format!("{{{}}}:kpi:{name}", self.prefix)
+    }
+
+    /// The shared connection, opened on first use and again after a failure, with short
+    /// timeouts: a Redis outage must slow nothing down.
+    async fn connection(&self) -> StoreResult<MultiplexedConnection> {
+        let mut slot = self.connection.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(conn.clone());
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        let conn = self.client.get_multiplexed_async_connection_with_config(&config).await?;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    fn forget(&self) {
+        if let Ok(mut slot) = self.connection.try_lock() {
+            *slot = None;
+        }
+    }
+
+    async fn apply(&self, id: &str, minute: i64, ops: &[Op]) -> StoreResult<bool> {
+        let mut invocation = self.apply.prepare_invoke();
+        invocation
+            .key(self.key(&format!("seen:{minute}")))
+            .key(self.key("gauges"))
+            .key(self.key("tracked"))
+            .key(self.key("waiting"))
+            .arg(id)
+            .arg(live::minute_expiry(minute).timestamp())
+            .arg(ops.len());
+        for op in ops {
+            match op {
+                Op::Count { minute, day, field, by } => {
+                    invocation.key(self.key(&format!("m:{minute}"))).key(self.key(&format!("d:{day}")));
+                    let day_expiry = day_start(*day + TimeDelta::days(3)).timestamp();
+                    invocation
+                        .arg("C")
+                        .arg(field)
+                        .arg(by)
+                        .arg(live::minute_expiry(*minute).timestamp())
+                        .arg(day_expiry);
+                }
+                Op::Track { member, version, marks } => {
+                    let marks: Vec<String> = marks.iter().map(Mark::encode).collect();
+                    invocation.arg("T").arg(member).arg(version).arg(marks.join("\n"));
+                }
+            }
+        }
+        let mut conn = self.connection().await?;
+        let applied: i64 = invocation.invoke_async(&mut conn).await.inspect_err(|_| self.forget())?;
+        Ok(applied == 1)
+    }
+
+    async fn snapshot(&self, now: DateTime<Utc>) -> StoreResult<Snapshot> {
+        let today = now.with_timezone(&SANTIAGO).date_naive();
+        let minutes: Vec<i64> = live::minutes_needed(now).collect();
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL").arg(self.key("gauges"));
+        pipe.cmd("ZRANGE").arg(self.key("waiting")).arg(0).arg(-1).arg("WITHSCORES");
+        pipe.cmd("HGETALL").arg(self.key(&format!("d:{today}")));
+        for minute in &minutes {
+            pipe.cmd("HGETALL").arg(self.key(&format!("m:{minute}")));
+        }
+        let mut conn = self.connection().await?;
+        let mut values: Vec<redis::Value> = pipe.query_async(&mut conn).await.inspect_err(|_| self.forget())?;
+        let buckets = values.split_off(3);
+        let mut first = values.into_iter().map(Some);
+        let mut next = || first.next().flatten().unwrap_or(redis::Value::Nil);
+        let gauges: HashMap<String, i64> = redis::from_redis_value(next())?;
+        let waiting: Vec<(String, f64)> = redis::from_redis_value(next())?;
+        let today: HashMap<String, i64> = redis::from_redis_value(next())?;
+        let buckets: Vec<HashMap<String, i64>> =
+            buckets.into_iter().map(redis::from_redis_value).collect::<Result<_, _>>()?;
+        Ok(Snapshot {
+            gauges,
+            waiting: waiting
+                .into_iter()
+                .filter_map(|(key, since)| {
+                    key.split_once('|').map(|(scope, member)| (scope.to_owned(), member.to_owned(), since as i64))
+                })
+                .collect(),
+            minutes: minutes.into_iter().zip(buckets).filter(|(_, c)| !c.is_empty()).collect(),
+            today,
+        })
+    }
+
+    async fn reset(&self) -> StoreResult<()> {
+        let mut conn = self.connection().await?;
+        let pattern = self.key("*");
+        let keys: Vec<String> = {
+            let mut iter: redis::AsyncIter<String> = conn.scan_match(&pattern).await.inspect_err(|_| self.forget())?;
+            let mut keys = Vec::new();
+            while let Some(key) = futures_util::StreamExt::next(&mut iter).await {
+                keys.push(key?);
+            }
+            keys
+        };
+        for chunk in keys.chunks(500) {
+            let _: i64 = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await.inspect_err(|_| self.forget())?;
+        }
+        Ok(())
+    }
+}
+
+use redis::AsyncCommands as _;
+
+/// Midnight of a Santiago date, in UTC.
+pub fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    SANTIAGO
+        .from_local_datetime(&midnight)
+        .earliest()
+        // Chile's DST starts at midnight: 00:00 may not exist, 01:00 does.
+        .unwrap_or_else(|| {
+            SANTIAGO.from_local_datetime(&(midnight + TimeDelta::hours(1))).earliest().expect("01:00 exists")
+        })
+        .with_timezone(&Utc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn santiago_days_start_at_local_midnight_even_on_the_dst_change() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(day_start(d("2026-12-02")).to_rfc3339(), "2026-12-02T03:00:00+00:00");
+        assert_eq!(day_start(d("2026-07-02")).to_rfc3339(), "2026-07-02T04:00:00+00:00");
+        // 2026-09-06: clocks jump from 00:00 to 01:00.
+        assert_eq!(day_start(d("2026-09-06")).to_rfc3339(), "2026-09-06T04:00:00+00:00");
+    }
+}

@@ -1,0 +1,144 @@
+//! `/wallboard`: the supervisors' screen. One self-contained page (no CDN): it reads the KPI
+//! stream with the supervisor's token, taken from the address's fragment (`#token=…`, never sent
+//! to the server or its logs) or typed in, and keeps it for the browser session only.
+
+use actix_web::HttpResponse;
+
+pub async fn page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+        ))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .body(PAGE)
+}
+
+const PAGE: &str = r##"<!doctype html>
+<html lang="es-CL">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Panel en vivo · Atención Usuaria</title>
+<style>
+  :root { --bg:#0f1720; --tile:#1b2633; --text:#f2f5f8; --muted:#9fb0c2; --green:#1f9d55; --amber:#d69e2e; --red:#e53e3e; --grey:#4a5568; }
+  * { box-sizing: border-box; }
+  body { margin:0; font-family: system-ui, "Segoe UI", Roboto, sans-serif; background:var(--bg); color:var(--text); }
+  header { display:flex; justify-content:space-between; align-items:baseline; padding:1rem 2rem; }
+  h1 { font-size:2.2rem; margin:0; }
+  #estado { font-size:1.3rem; color:var(--muted); }
+  #estado.desactualizado { color:var(--amber); font-weight:700; }
+  main { display:grid; grid-template-columns:repeat(auto-fill, minmax(26rem, 1fr)); gap:1.2rem; padding:0 2rem 2rem; }
+  .tile { background:var(--tile); border-radius:1rem; padding:1.2rem 1.5rem; border-top:0.8rem solid var(--grey); }
+  .tile.verde { border-top-color:var(--green); } .tile.ambar { border-top-color:var(--amber); } .tile.rojo { border-top-color:var(--red); }
+  .tile h2 { font-size:1.8rem; margin:0 0 .6rem; }
+  .nivel { font-size:4.5rem; font-weight:800; line-height:1; }
+  .nivel small { font-size:1.2rem; font-weight:400; color:var(--muted); display:block; }
+  dl { display:grid; grid-template-columns:1fr auto; gap:.3rem 1rem; font-size:1.5rem; margin:.8rem 0 0; }
+  dt { color:var(--muted); } dd { margin:0; font-weight:700; text-align:right; }
+  .alerta { color:var(--red); }
+  form { padding:2rem; font-size:1.4rem; } input { font-size:1.2rem; width:30rem; max-width:100%; }
+</style>
+</head>
+<body>
+<header><h1>Atención Usuaria · Panel en vivo</h1><div id="estado">Conectando…</div></header>
+<form id="acceso" hidden>
+  <label>Token de supervisor <input id="token" type="password" autocomplete="off"></label>
+  <button>Ver panel</button>
+</form>
+<main id="paneles"></main>
+<script>
+"use strict";
+const state = document.getElementById("estado");
+const board = document.getElementById("paneles");
+const form = document.getElementById("acceso");
+const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fromHash) { sessionStorage.setItem("token", fromHash); history.replaceState(null, "", location.pathname); }
+let token = sessionStorage.getItem("token");
+
+const pct = v => v == null ? "—" : Math.round(v * 100) + " %";
+const secs = v => {
+  if (v == null) return "—";
+  v = Math.round(v);
+  return v < 60 ? v + " s" : Math.floor(v / 60) + " min " + String(v % 60).padStart(2, "0") + " s";
+};
+function colour(level, target) {
+  if (level == null) return "";
+  if (level >= target) return "verde";
+  return level >= target - 0.1 ? "ambar" : "rojo";
+}
+function cell(dl, label, value, cls) {
+  const dt = document.createElement("dt"); dt.textContent = label;
+  const dd = document.createElement("dd"); dd.textContent = value; if (cls) dd.className = cls;
+  dl.append(dt, dd);
+}
+function tile(s, data) {
+  const t = document.createElement("section");
+  const w = s.window;
+  t.className = "tile " + colour(w.service_level, data.service_level_target);
+  t.dataset.scope = s.scope;
+  const h = document.createElement("h2"); h.textContent = s.label || s.scope;
+  const level = document.createElement("div"); level.className = "nivel"; level.dataset.kpi = "nivel";
+  level.textContent = pct(w.service_level);
+  const sub = document.createElement("small");
+  sub.textContent = "nivel de servicio (meta " + pct(data.service_level_target) + " en " + data.answer_target_secs + " s)";
+  level.append(sub);
+  const dl = document.createElement("dl");
+  const a = s.agents || {};
+  cell(dl, "En espera ahora", s.waiting, s.waiting > 0 ? "alerta" : "");
+  cell(dl, "Espera más larga", secs(s.longest_wait_seconds));
+  cell(dl, "Tickets abiertos", s.backlog_total);
+  cell(dl, "Creados (" + data.window + " min)", w.created);
+  cell(dl, "Agentes disponibles / ocupados", (a.available || 0) + " / " + (a.busy || 0));
+  cell(dl, "En post-llamada / ausentes", (a.after_call_work || 0) + " / " + (a.away || 0));
+  cell(dl, "ASA / AHT", secs(w.asa_seconds) + " / " + secs(w.aht_seconds));
+  cell(dl, "Abandono", pct(w.abandonment_rate));
+  cell(dl, "SLA vencidos / en riesgo", s.breached + " / " + s.at_risk, s.breached > 0 ? "alerta" : "");
+  t.append(h, level, dl);
+  return t;
+}
+function render(data) {
+  const shown = data.scopes.filter(s => s.scope === "all" || s.scope.startsWith("q:"));
+  board.replaceChildren(...shown.map(s => tile(s, data)));
+  const at = new Date(data.generated_at).toLocaleTimeString("es-CL", { timeZone: "America/Santiago" });
+  state.textContent = data.stale ? "Datos posiblemente desactualizados · " + at : "Actualizado " + at;
+  state.className = data.stale ? "desactualizado" : "";
+  document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+}
+async function listen() {
+  if (!token) { form.hidden = false; state.textContent = "Ingrese su token"; return; }
+  try {
+    const res = await fetch("/api/v1/kpis/stream?window=15", { headers: { Authorization: "Bearer " + token } });
+    if (res.status === 401 || res.status === 403) {
+      sessionStorage.removeItem("token"); token = null; form.hidden = false;
+      state.textContent = "Token no válido o sin permiso de supervisor"; return;
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
+        const data = block.split("\n").filter(l => l.startsWith("data: ")).map(l => l.slice(6)).join("\n");
+        if (data) render(JSON.parse(data));
+      }
+    }
+  } catch (e) { /* reconnect below */ }
+  state.textContent = "Reconectando…"; state.className = "desactualizado";
+  setTimeout(listen, 2000);
+}
+form.addEventListener("submit", ev => {
+  ev.preventDefault();
+  token = document.getElementById("token").value.trim();
+  sessionStorage.setItem("token", token); form.hidden = true; listen();
+});
+listen();
+</script>
+</body>
+</html>
+"##;
