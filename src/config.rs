@@ -22,6 +22,7 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub phone: PhoneSettings,
     pub routing: RoutingSettings,
+    pub departments: DepartmentSettings,
     pub log: LogSettings,
 }
 
@@ -67,6 +68,23 @@ pub struct RoutingSettings {
     pub rotation_interval_secs: u64,
 }
 
+/// Delivery of what is sent to departments: their Redis stream and webhooks.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DepartmentSettings {
+    /// How often each replica publishes pending deliveries (0 disables both workers).
+    pub poll_interval_ms: u64,
+    /// How long a webhook receiver has to answer.
+    pub webhook_timeout_ms: u64,
+    /// First retry delay after a failed webhook request; doubles with every failure.
+    pub retry_base_ms: u64,
+    /// Consecutive failures after which a department's webhook is disabled.
+    pub max_consecutive_failures: i32,
+    /// PEM file of an in-house certificate authority that webhook receivers may use; empty: the
+    /// public roots only.
+    #[serde(default)]
+    pub webhook_ca_file: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct PhoneSettings {
     /// A caller who hangs up within this many seconds of waiting is a short abandon (a
@@ -98,6 +116,8 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedisSettings {
     pub url: String,
+    /// Prefix of every key this service writes.
+    pub key_prefix: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

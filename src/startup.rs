@@ -77,6 +77,13 @@ impl Application {
             let interval = std::time::Duration::from_secs(settings.routing.rotation_interval_secs);
             tokio::spawn(crate::routing::rotation::run(db.clone(), interval));
         }
+        if settings.departments.poll_interval_ms > 0 {
+            tokio::spawn(crate::departments::webhooks::run(db.clone(), settings.departments.clone()));
+            if let Some(client) = redis.clone() {
+                let prefix = settings.redis.key_prefix.clone();
+                tokio::spawn(crate::departments::stream::run(db.clone(), client, prefix, settings.departments.clone()));
+            }
+        }
         let state = web::Data::new(AppState {
             db: db.clone(),
             rate_limiter: RateLimiter::new(settings.web_form.rate_limit_per_minute),

@@ -97,6 +97,7 @@ pub fn test_settings() -> Settings {
     // Tests drive the SLA scanner themselves, so its timing is theirs.
     settings.sla.scan_interval_secs = 0;
     settings.routing.rotation_interval_secs = 0;
+    settings.departments.poll_interval_ms = 0;
     settings
 }
 
@@ -118,6 +119,8 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
             settings.redis.url = redis_url().unwrap_or_default();
         }
     }
+    // Tests share one Redis: each app writes under its own prefix.
+    settings.redis.key_prefix = format!("t{:016x}", rand::random::<u64>());
     let files = tempfile::tempdir().expect("temp dir");
     settings.email.attachments_dir = files.path().join("attachments").display().to_string();
     customize(&mut settings);
