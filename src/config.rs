@@ -23,6 +23,7 @@ pub struct Settings {
     pub phone: PhoneSettings,
     pub routing: RoutingSettings,
     pub kpi: KpiSettings,
+    pub departments: DepartmentSettings,
     pub log: LogSettings,
 }
 
@@ -66,6 +67,23 @@ pub struct SlaSettings {
 pub struct RoutingSettings {
     /// How often each replica checks whether a rotation plan reached its next period (0 disables).
     pub rotation_interval_secs: u64,
+}
+
+/// Delivery of what is sent to departments: their Redis stream and webhooks.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DepartmentSettings {
+    /// How often each replica publishes pending deliveries (0 disables both workers).
+    pub poll_interval_ms: u64,
+    /// How long a webhook receiver has to answer.
+    pub webhook_timeout_ms: u64,
+    /// First retry delay after a failed webhook request; doubles with every failure.
+    pub retry_base_ms: u64,
+    /// Consecutive failures after which a department's webhook is disabled.
+    pub max_consecutive_failures: i32,
+    /// PEM file of an in-house certificate authority that webhook receivers may use; empty: the
+    /// public roots only.
+    #[serde(default)]
+    pub webhook_ca_file: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

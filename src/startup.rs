@@ -92,6 +92,13 @@ impl Application {
             let interval = std::time::Duration::from_millis(settings.kpi.poll_interval_ms);
             tokio::spawn(crate::kpi::run(db.clone(), live.clone(), interval));
         }
+        if settings.departments.poll_interval_ms > 0 {
+            tokio::spawn(crate::departments::webhooks::run(db.clone(), settings.departments.clone()));
+            if let Some(client) = redis.clone() {
+                let prefix = settings.redis.key_prefix.clone();
+                tokio::spawn(crate::departments::stream::run(db.clone(), client, prefix, settings.departments.clone()));
+            }
+        }
         let state = web::Data::new(AppState {
             live: live.clone(),
             db: db.clone(),

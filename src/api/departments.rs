@@ -1,14 +1,17 @@
-//! Escalations to departments: from a ticket, and each department's own list and answers.
+//! Escalations to departments: from a ticket, and each department's own list and answers; its
+//! queue (inbox, delivery log and webhook).
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 
 use super::extract::Json;
 use super::tickets::read_ticket;
 use crate::auth::{perm, Auth, Principal};
+use crate::departments::delivery::{self, AckRequest, AckResult, DeliveryLogPage, FeedQuery, InboxPage};
 use crate::departments::escalations::{self, AnswerRequest, EscalateRequest, EscalationFilter, EscalationView};
 use crate::departments::opportunities::{
     self, LinkTickets, OpportunityFilter, OpportunityInput, OpportunityView, TransitionRequest,
 };
+use crate::departments::webhooks::{self, WebhookInput, WebhookView};
 use crate::error::{AppError, Problem};
 use crate::startup::AppState;
 use crate::tickets::store;
@@ -160,4 +163,103 @@ pub async fn link_opportunity_tickets(
 ) -> Result<web::Json<OpportunityView>, AppError> {
     let (id, req) = (id.into_inner(), body.into_value()?);
     Ok(web::Json(state.db.write(move |c| opportunities::add_tickets(c, &who, id, req)).await?))
+}
+
+/// The department's inbox: what was sent to it (escalations, the requester's replies on them,
+/// opportunities), oldest first; by default only what it has not acknowledged. Each item carries
+/// the idempotency `key` that the stream and the webhook also use.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path), FeedQuery),
+    responses((status = 200, body = InboxPage), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/departments/{id}/inbox")]
+pub async fn inbox(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+    query: web::Query<FeedQuery>,
+) -> Result<web::Json<InboxPage>, AppError> {
+    let (id, query) = (id.into_inner(), query.into_inner());
+    Ok(web::Json(state.db.read(move |c| delivery::inbox(c, &who, id, &query)).await?))
+}
+
+/// Acknowledge inbox items: `ids`, or everything `up_to` a cursor.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)), request_body = AckRequest,
+    responses((status = 200, body = AckResult), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[post("/departments/{id}/inbox/ack")]
+pub async fn ack_inbox(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+    body: Json<AckRequest>,
+) -> Result<web::Json<AckResult>, AppError> {
+    let (id, req) = (id.into_inner(), body.into_value()?);
+    Ok(web::Json(state.db.write(move |c| delivery::ack(c, &who, id, req)).await?))
+}
+
+/// How each delivery went: on the Redis stream, and every webhook request with its answer.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path), FeedQuery),
+    responses((status = 200, body = DeliveryLogPage), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/departments/{id}/deliveries")]
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+    query: web::Query<FeedQuery>,
+) -> Result<web::Json<DeliveryLogPage>, AppError> {
+    let (id, query) = (id.into_inner(), query.into_inner());
+    Ok(web::Json(state.db.read(move |c| delivery::log(c, &who, id, &query)).await?))
+}
+
+/// The department's webhook (admins, supervisors and the department); the secret is never shown.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)),
+    responses((status = 200, body = WebhookView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/departments/{id}/webhook")]
+pub async fn get_webhook(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<WebhookView>, AppError> {
+    let id = id.into_inner();
+    Ok(web::Json(state.db.read(move |c| webhooks::get(c, &who, id)).await?))
+}
+
+/// Set the department's webhook (admins): URL and signing secret. Setting it again enables it,
+/// forgets its failures and makes what was waiting due at once.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)), request_body = WebhookInput,
+    responses((status = 200, body = WebhookView), (status = 201, body = WebhookView),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[put("/departments/{id}/webhook")]
+pub async fn put_webhook(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+    body: Json<WebhookInput>,
+) -> Result<HttpResponse, AppError> {
+    let (id, input) = (id.into_inner(), body.into_value()?);
+    let (view, created) = state.db.write(move |c| webhooks::put(c, &who, id, input)).await?;
+    Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(view))
+}
+
+/// Remove the department's webhook (admins); what was waiting for it is cancelled.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[delete("/departments/{id}/webhook")]
+pub async fn delete_webhook(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    state.db.write(move |c| webhooks::delete(c, &who, id)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -36,6 +36,8 @@ use crate::channels::web;
         departments::escalate, departments::ticket_escalations, departments::department_escalations,
         departments::answer, departments::create_opportunity, departments::list_opportunities,
         departments::get_opportunity, departments::transition_opportunity, departments::link_opportunity_tickets,
+        departments::inbox, departments::ack_inbox, departments::deliveries,
+        departments::get_webhook, departments::put_webhook, departments::delete_webhook,
         routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
         routing::test_rules, routing::get_queue_routing, routing::patch_queue_routing, routing::next_ticket,
         routing::get_agent_routing, routing::patch_agent_routing, routing::set_presence,
@@ -48,7 +50,7 @@ use crate::channels::web;
     modifiers(&Security),
     tags(
         (name = "tickets", description = "Tickets, messages and their event log"),
-        (name = "departments", description = "Escalations and improvement opportunities sent to other departments, and their answers"),
+        (name = "departments", description = "Escalations and improvement opportunities sent to other departments, their answers, and how departments receive them (inbox, Redis stream, signed webhooks)"),
         (name = "email", description = "Inbound mail, the outbox and the quarantine"),
         (name = "kpis", description = "Contact-center figures: live KPIs (JSON and Server-Sent Events), their rebuild, and the staffing forecast"),
         (name = "phone", description = "PBX call events (native and CTI push), call records and blocked numbers"),

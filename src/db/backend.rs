@@ -245,3 +245,85 @@ pub fn next_waiting(conn: &mut DbConnection, queue: i64, skip: &[i64]) -> QueryR
     };
     Ok(rows.into_iter().next().map(|r| (r.id, r.channel)))
 }
+
+/// Serialises the deliveries of `department` until the end of the transaction, so their ids grow
+/// in commit order (an inbox cursor never skips a row that committed late). SQLite's single
+/// writer already does.
+pub fn lock_department_feed(conn: &mut DbConnection, department: i64) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(1684369524, $1::int4)")
+                .bind::<BigInt, _>(department)
+                .execute(pg)?;
+        }
+        DbConnection::Sqlite(_) => {}
+    }
+    Ok(())
+}
+
+/// Leases department deliveries: `set` (with `$1` = `lease_until`) on up to `limit` (`$3`) rows
+/// that `due` (with `$2` = `now`, selecting `d.id` from `department_deliveries d`) picks. On
+/// Postgres concurrent workers skip each other's rows; SQLite's single writer does the same.
+fn lease_deliveries(
+    conn: &mut DbConnection,
+    set: &str,
+    due: &str,
+    now: super::types::UtcTime,
+    lease_until: super::types::UtcTime,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    let lock = match conn {
+        DbConnection::Pg(_) => "FOR UPDATE OF d SKIP LOCKED",
+        DbConnection::Sqlite(_) => "",
+    };
+    let query = diesel::sql_query(format!(
+        "UPDATE department_deliveries SET {set} WHERE id IN ({due} ORDER BY d.id LIMIT $3 {lock}) RETURNING id"
+    ))
+    .bind::<super::types::Tstz, _>(lease_until)
+    .bind::<super::types::Tstz, _>(now)
+    .bind::<BigInt, _>(limit);
+    let rows: Vec<Id> = match conn {
+        DbConnection::Pg(pg) => query.load(pg)?,
+        DbConnection::Sqlite(lite) => query.load(lite)?,
+    };
+    let mut ids: Vec<i64> = rows.into_iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Deliveries not yet on their department's Redis stream (and not leased by another worker).
+pub fn lease_stream_deliveries(
+    conn: &mut DbConnection,
+    now: super::types::UtcTime,
+    lease_until: super::types::UtcTime,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    lease_deliveries(
+        conn,
+        "stream_lease_until = $1",
+        "SELECT d.id FROM department_deliveries d WHERE d.streamed_at IS NULL \
+         AND (d.stream_lease_until IS NULL OR d.stream_lease_until <= $2)",
+        now,
+        lease_until,
+        limit,
+    )
+}
+
+/// Deliveries due on an enabled webhook that is not backing off.
+pub fn lease_webhook_deliveries(
+    conn: &mut DbConnection,
+    now: super::types::UtcTime,
+    lease_until: super::types::UtcTime,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    lease_deliveries(
+        conn,
+        "webhook_status = 'sending', webhook_next_at = $1",
+        "SELECT d.id FROM department_deliveries d JOIN department_webhooks w ON w.department_id = d.department_id \
+         WHERE d.webhook_status IN ('pending', 'sending') AND d.webhook_next_at <= $2 \
+         AND w.enabled AND (w.retry_at IS NULL OR w.retry_at <= $2)",
+        now,
+        lease_until,
+        limit,
+    )
+}

@@ -487,6 +487,59 @@ diesel::joinable!(opportunity_tickets -> opportunities (opportunity_id));
 diesel::joinable!(opportunity_tickets -> tickets (ticket_id));
 diesel::joinable!(opportunity_events -> opportunities (opportunity_id));
 
+diesel::table! {
+    department_deliveries (id) {
+        id -> BigInt,
+        department_id -> BigInt,
+        item_kind -> Text,
+        item_id -> BigInt,
+        event -> Text,
+        idempotency_key -> Text,
+        payload -> crate::db::types::Json,
+        created_at -> crate::db::types::Tstz,
+        acknowledged_at -> Nullable<crate::db::types::Tstz>,
+        acknowledged_by -> Nullable<BigInt>,
+        stream_lease_until -> Nullable<crate::db::types::Tstz>,
+        stream_entry_id -> Nullable<Text>,
+        streamed_at -> Nullable<crate::db::types::Tstz>,
+        webhook_status -> Nullable<Text>,
+        webhook_attempts -> Integer,
+        webhook_next_at -> Nullable<crate::db::types::Tstz>,
+        webhook_delivered_at -> Nullable<crate::db::types::Tstz>,
+    }
+}
+
+diesel::table! {
+    department_webhooks (department_id) {
+        department_id -> BigInt,
+        url -> Text,
+        secret -> Text,
+        enabled -> Bool,
+        consecutive_failures -> Integer,
+        retry_at -> Nullable<crate::db::types::Tstz>,
+        disabled_reason -> Nullable<Text>,
+        disabled_at -> Nullable<crate::db::types::Tstz>,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    department_webhook_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        url -> Text,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+        at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::joinable!(department_deliveries -> departments (department_id));
+diesel::joinable!(department_webhooks -> departments (department_id));
+diesel::joinable!(department_webhook_attempts -> department_deliveries (delivery_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
     queues,
@@ -523,4 +576,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     opportunities,
     opportunity_tickets,
     opportunity_events,
+    department_deliveries,
+    department_webhooks,
+    department_webhook_attempts,
 );

@@ -13,7 +13,7 @@ use crate::auth::{Actor, Principal};
 use crate::db::schema::{departments, escalations, messages, queues, requesters, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
-use crate::domain::{EscalationMode, EscalationStatus, EventKind, Role, Status, Visibility};
+use crate::domain::{EscalationMode, EscalationStatus, EventKind, Status, Visibility};
 use crate::error::AppError;
 use crate::tickets::model::{body_text, line, CreateMessageRequest, Errors, UpdateTicketRequest};
 use crate::tickets::store;
@@ -249,16 +249,9 @@ pub fn escalate(
         .get_result(conn)?;
     let data = json!({ "escalation_id": escalation, "department": slug, "mode": req.mode, "reason": reason });
     store::record(conn, id, EventKind::Escalated, actor, data, at)?;
-    one(conn, escalation)
-}
-
-/// Admins and supervisors see every department; a department member only their own.
-fn may_see(conn: &mut DbConnection, who: &Principal, department: i64) -> Result<bool, AppError> {
-    Ok(match who.role {
-        Role::Admin | Role::Supervisor => true,
-        Role::Department => super::own_department(conn, who)? == Some(department),
-        _ => false,
-    })
+    let view = one(conn, escalation)?;
+    super::delivery::escalation_created(conn, &view)?;
+    Ok(view)
 }
 
 /// A department's escalations; 404 for anyone outside it (its existence is not revealed).
@@ -268,7 +261,7 @@ pub fn for_department(
     department: i64,
     status: Option<EscalationStatus>,
 ) -> Result<Vec<EscalationView>, AppError> {
-    if !may_see(conn, who, department)? {
+    if !super::may_see(conn, who, department)? {
         return Err(AppError::NotFound("el departamento"));
     }
     load(conn, Filter::Department(department, status))
@@ -303,7 +296,7 @@ pub fn answer(
     let body = body_text(&mut errors, "body", &req.body);
     errors.finish()?;
     let current = one(conn, id)?;
-    if !may_see(conn, who, current.department_id)? {
+    if !super::may_see(conn, who, current.department_id)? {
         return Err(AppError::NotFound("la derivación"));
     }
     if current.status == EscalationStatus::Answered {

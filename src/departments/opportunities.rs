@@ -389,5 +389,7 @@ pub fn transition(
             store::record(conn, *ticket, EventKind::OpportunityOutcome, who.actor(), data.clone(), UtcTime::now())?;
         }
     }
-    get(conn, who, id)
+    let view = get(conn, who, id)?;
+    super::delivery::opportunity_moved(conn, &view, from, who)?;
+    Ok(view)
 }

@@ -807,6 +807,10 @@ pub fn add_message(
     if target != current {
         crate::routing::assign::after_change(conn, id, t.assignee_id, &t.status)?;
     }
+    if author == AuthorType::Requester {
+        // Departments waiting on this ticket hear about the reply (last: it takes their lock).
+        crate::departments::delivery::requester_replied(conn, id, message_id)?;
+    }
     message(conn, message_id)
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-async fn department(app: &TestApp, slug: &str) -> i64 {
+pub(crate) async fn department(app: &TestApp, slug: &str) -> i64 {
     let all = app.get("/api/v1/departments").await.body;
     all.as_array().unwrap().iter().find(|d| d["slug"] == slug).unwrap_or_else(|| panic!("{slug}"))["id"]
         .as_i64()
@@ -17,7 +17,7 @@ async fn department(app: &TestApp, slug: &str) -> i64 {
 }
 
 /// A member of `department` and their token.
-async fn member(app: &TestApp, department: i64, name: &str) -> (i64, String) {
+pub(crate) async fn member(app: &TestApp, department: i64, name: &str) -> (i64, String) {
     let created =
         app.post("/api/v1/agents", json!({"name": name, "role": "department", "department_id": department})).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);

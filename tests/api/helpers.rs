@@ -109,6 +109,7 @@ pub fn test_settings() -> Settings {
     // Tests drive the SLA scanner themselves, so its timing is theirs.
     settings.sla.scan_interval_secs = 0;
     settings.routing.rotation_interval_secs = 0;
+    settings.departments.poll_interval_ms = 0;
     settings
 }
 
@@ -128,9 +129,10 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
             settings.database.url = create_schema(&base, &schema);
             pg_schema = Some((base, schema));
             settings.redis.url = redis_url().unwrap_or_default();
-            settings.redis.key_prefix = format!("t{:016x}", rand::random::<u64>());
         }
     }
+    // Tests share one Redis: each app writes under its own prefix.
+    settings.redis.key_prefix = format!("t{:016x}", rand::random::<u64>());
     let files = tempfile::tempdir().expect("temp dir");
     settings.email.attachments_dir = files.path().join("attachments").display().to_string();
     customize(&mut settings);

@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod browser;
 mod cli;
+mod delivery;
 mod departments;
 mod directory;
 mod email;
