@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod idempotency;
 pub mod metrics;
+pub mod reports;
 pub mod routing;
 pub mod seed;
 pub mod sla;

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod kpis;
 pub mod openapi;
 pub mod phone;
+pub mod reports;
 pub mod routing;
 pub mod sla;
 pub mod system;
@@ -79,6 +80,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(phone::block_number)
         .service(phone::unblock_number)
         .service(kpis::staffing)
+        .service(reports::volume)
+        .service(reports::response_times)
+        .service(reports::sla)
+        .service(reports::abandonment)
+        .service(reports::backlog)
+        .service(reports::agents)
+        .service(reports::staffing)
         .service(departments::escalate)
         .service(departments::ticket_escalations)
         .service(departments::department_escalations)

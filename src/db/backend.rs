@@ -245,3 +245,22 @@ pub fn next_waiting(conn: &mut DbConnection, queue: i64, skip: &[i64]) -> QueryR
     };
     Ok(rows.into_iter().next().map(|r| (r.id, r.channel)))
 }
+
+/// SQL text of the instant `t`, for report queries that inline their period boundaries (computed
+/// here in America/Santiago, so their number varies; they are never user text).
+pub fn timestamp_literal(conn: &DbConnection, t: chrono::DateTime<chrono::Utc>) -> String {
+    let text = super::types::sqlite_text(&t);
+    match conn {
+        DbConnection::Pg(_) => format!("TIMESTAMPTZ '{text}'"),
+        // The stored form (RFC 3339 text in UTC, microseconds), which compares chronologically.
+        DbConnection::Sqlite(_) => format!("'{text}'"),
+    }
+}
+
+/// SQL expression: whole seconds from the timestamp expression `from` to `to`, rounded.
+pub fn seconds_between(conn: &DbConnection, from: &str, to: &str) -> String {
+    match conn {
+        DbConnection::Pg(_) => format!("CAST(round(EXTRACT(EPOCH FROM ({to} - {from}))) AS BIGINT)"),
+        DbConnection::Sqlite(_) => format!("CAST(round((julianday({to}) - julianday({from})) * 86400.0) AS INTEGER)"),
+    }
+}
