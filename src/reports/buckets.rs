@@ -66,16 +66,25 @@ pub fn half_hours(date: NaiveDate) -> Vec<Bucket> {
     buckets
 }
 
-/// `WITH b(k, lo, hi) AS (VALUES …)`: bucket `k` spans `[lo, hi)`. Reports join their rows on it,
-/// so each bucket is one index range scan.
-pub fn values_cte(conn: &DbConnection, buckets: &[Bucket]) -> String {
-    let mut sql = String::from("WITH b(k, lo, hi) AS (VALUES ");
-    for (k, b) in buckets.iter().enumerate() {
-        let sep = if k == 0 { "" } else { ", " };
-        let (lo, hi) = (backend::timestamp_literal(conn, b.start), backend::timestamp_literal(conn, b.end));
-        let _ = write!(sql, "{sep}({k}, {lo}, {hi})");
+/// SQL: the index of the bucket that `column` (a timestamp) falls in, for rows already limited to
+/// `column >= buckets[0].start`: a balanced tree of comparisons with the buckets' starts, so a row
+/// costs log₂ n comparisons, the SQL is the same on both backends, and the rows come from one
+/// index range scan. Values at or past the last bucket's start map to the last bucket.
+pub fn bucket_index(conn: &DbConnection, column: &str, buckets: &[Bucket]) -> String {
+    fn node(conn: &DbConnection, column: &str, buckets: &[Bucket], lo: usize, hi: usize, sql: &mut String) {
+        if lo == hi {
+            let _ = write!(sql, "{lo}");
+            return;
+        }
+        let mid = (lo + hi).div_ceil(2);
+        let _ = write!(sql, "CASE WHEN {column} < {} THEN ", backend::timestamp_literal(conn, buckets[mid].start));
+        node(conn, column, buckets, lo, mid - 1, sql);
+        sql.push_str(" ELSE ");
+        node(conn, column, buckets, mid, hi, sql);
+        sql.push_str(" END");
     }
-    sql.push(')');
+    let mut sql = String::new();
+    node(conn, column, buckets, 0, buckets.len().saturating_sub(1), &mut sql);
     sql
 }
 
@@ -105,6 +114,36 @@ mod tests {
         assert_eq!(half_hours(date(2026, 9, 6)).len(), 46);
         assert_eq!(half_hours(date(2026, 4, 4)).len(), 50);
         assert_eq!(half_hours(date(2026, 3, 2)).len(), 48);
+    }
+
+    #[test]
+    fn bucket_index_finds_the_bucket_of_every_instant() {
+        use diesel::{Connection, RunQueryDsl};
+
+        #[derive(diesel::QueryableByName)]
+        struct K {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            k: i32,
+        }
+        let mut conn = DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
+        let seven = days(date(2026, 3, 1), date(2026, 3, 7));
+        let second = TimeDelta::seconds(1);
+        let probes = [
+            (0, seven[0].start),
+            (0, seven[1].start - second),
+            (1, seven[1].start),
+            (3, seven[3].start + TimeDelta::hours(12)),
+            (5, seven[6].start - second),
+            (6, seven[6].start),
+            (6, seven[6].end + TimeDelta::days(30)),
+        ];
+        for (expected, at) in probes {
+            let instant = backend::timestamp_literal(&conn, at);
+            let sql = format!("SELECT {} AS k", bucket_index(&conn, &instant, &seven));
+            let DbConnection::Sqlite(lite) = &mut conn else { unreachable!() };
+            let found: K = diesel::sql_query(sql).get_result(lite).unwrap();
+            assert_eq!(found.k, expected, "{at}");
+        }
     }
 
     #[test]

@@ -13,9 +13,9 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::buckets::{self, values_cte, TIME_ZONE};
+use super::buckets::{self, bucket_index, TIME_ZONE};
 use super::params::{AbandonmentParams, Interval, Period, StaffingParams};
-use super::{load, rate, tenths, Report};
+use super::{load, rate, snapshot, tenths, Report};
 use crate::db::schema::{agents, queues};
 use crate::db::{backend, DbConnection};
 use crate::domain::kpi::{self, Counters, StaffingInput};
@@ -92,6 +92,12 @@ pub struct StaffingRow {
     pub occupancy: Option<f64>,
 }
 
+/// `c.queued_at` within the period.
+fn queued_in(conn: &DbConnection, period: &Period) -> String {
+    let (start, end) = (backend::timestamp_literal(conn, period.start), backend::timestamp_literal(conn, period.end));
+    format!("c.queued_at >= {start} AND c.queued_at < {end}")
+}
+
 #[derive(QueryableByName)]
 struct CallCounts {
     #[diesel(sql_type = Integer)]
@@ -128,48 +134,51 @@ fn counters(c: &CallCounts) -> Counters {
 /// service level for the answer target and the ASA. Every period is listed for every queue that
 /// has calls in the range.
 pub fn abandonment(conn: &mut DbConnection, p: &AbandonmentParams) -> Result<Report<AbandonmentRow>, AppError> {
-    let periods = match p.interval {
-        Interval::Day => buckets::days(p.period.from, p.period.to),
-        Interval::Week => buckets::weeks(p.period.from, p.period.to),
-    };
-    let count = |condition: &str| format!("sum(CASE WHEN {condition} THEN 1 ELSE 0 END)");
-    let sql = format!(
-        "{cte} SELECT b.k AS k, COALESCE(q.slug, c.queue_name) AS grp, count(*) AS offered, {answered} AS answered, \
-         {within} AS within, {abandoned} AS abandoned, {short} AS short, \
-         CAST(sum(CASE WHEN c.outcome = 'answered' THEN COALESCE(c.wait_seconds, 0) ELSE 0 END) AS BIGINT) AS wait \
-         FROM b JOIN calls c ON c.queued_at >= b.lo AND c.queued_at < b.hi LEFT JOIN queues q ON q.id = c.queue_id \
-         WHERE c.direction = 'in' AND c.outcome IS NOT NULL AND c.outcome <> 'rejected' \
-         GROUP BY b.k, COALESCE(q.slug, c.queue_name)",
-        cte = values_cte(conn, &periods),
-        answered = count("c.outcome = 'answered'"),
-        within = count(&format!("c.outcome = 'answered' AND c.wait_seconds <= {}", p.answer_secs)),
-        abandoned = count("c.outcome IN ('abandoned', 'short_abandoned')"),
-        short = count("c.outcome = 'short_abandoned'"),
+    snapshot(conn, |conn| {
+        let periods = match p.interval {
+            Interval::Day => buckets::days(p.period.from, p.period.to),
+            Interval::Week => buckets::weeks(p.period.from, p.period.to),
+        };
+        let count = |condition: &str| format!("sum(CASE WHEN {condition} THEN 1 ELSE 0 END)");
+        let sql = format!(
+        "SELECT k, grp, count(*) AS offered, {answered} AS answered, {within} AS within, {abandoned} AS abandoned, \
+         {short} AS short, CAST(sum(CASE WHEN outcome = 'answered' THEN COALESCE(wait_seconds, 0) ELSE 0 END) AS BIGINT) AS wait \
+         FROM (SELECT {k} AS k, COALESCE(q.slug, c.queue_name) AS grp, c.outcome AS outcome, c.wait_seconds AS wait_seconds \
+         FROM calls c LEFT JOIN queues q ON q.id = c.queue_id \
+         WHERE {queued} AND c.direction = 'in' AND c.outcome IS NOT NULL AND c.outcome <> 'rejected') x \
+         GROUP BY k, grp",
+        k = bucket_index(conn, "c.queued_at", &periods),
+        queued = queued_in(conn, &p.period),
+        answered = count("outcome = 'answered'"),
+        within = count(&format!("outcome = 'answered' AND wait_seconds <= {}", p.answer_secs)),
+        abandoned = count("outcome IN ('abandoned', 'short_abandoned')"),
+        short = count("outcome = 'short_abandoned'"),
     );
-    let found: Vec<CallCounts> = load(conn, &sql)?;
-    let queues: BTreeSet<Option<String>> = found.iter().map(|c| c.grp.clone()).collect();
-    let found: HashMap<(i32, Option<String>), CallCounts> =
-        found.into_iter().map(|c| ((c.k, c.grp.clone()), c)).collect();
-    let mut rows = Vec::with_capacity(periods.len() * queues.len());
-    for (k, bucket) in periods.iter().enumerate() {
-        for queue in &queues {
-            let c = found.get(&(k as i32, queue.clone()));
-            let kpis = c.map(counters).unwrap_or_default();
-            rows.push(AbandonmentRow {
-                period: bucket.period,
-                queue: queue.clone(),
-                offered: c.map_or(0, |c| c.offered),
-                answered: c.map_or(0, |c| c.answered),
-                answered_within_target: c.map_or(0, |c| c.within),
-                abandoned: c.map_or(0, |c| c.abandoned),
-                short_abandoned: c.map_or(0, |c| c.short),
-                abandonment_rate: rate(kpis.abandonment_rate()),
-                service_level: rate(kpis.service_level()),
-                asa_secs: tenths(kpis.asa_seconds()),
-            });
+        let found: Vec<CallCounts> = load(conn, &sql)?;
+        let queues: BTreeSet<Option<String>> = found.iter().map(|c| c.grp.clone()).collect();
+        let found: HashMap<(i32, Option<String>), CallCounts> =
+            found.into_iter().map(|c| ((c.k, c.grp.clone()), c)).collect();
+        let mut rows = Vec::with_capacity(periods.len() * queues.len());
+        for (k, bucket) in periods.iter().enumerate() {
+            for queue in &queues {
+                let c = found.get(&(k as i32, queue.clone()));
+                let kpis = c.map(counters).unwrap_or_default();
+                rows.push(AbandonmentRow {
+                    period: bucket.period,
+                    queue: queue.clone(),
+                    offered: c.map_or(0, |c| c.offered),
+                    answered: c.map_or(0, |c| c.answered),
+                    answered_within_target: c.map_or(0, |c| c.within),
+                    abandoned: c.map_or(0, |c| c.abandoned),
+                    short_abandoned: c.map_or(0, |c| c.short),
+                    abandonment_rate: rate(kpis.abandonment_rate()),
+                    service_level: rate(kpis.service_level()),
+                    asa_secs: tenths(kpis.asa_seconds()),
+                });
+            }
         }
-    }
-    Ok(Report::new("abandonment", &p.period, rows))
+        Ok(Report::new("abandonment", &p.period, rows))
+    })
 }
 
 #[derive(QueryableByName)]
@@ -188,9 +197,11 @@ struct AgentCount {
 /// Per agent with any work in the range: tickets assigned and solved, replies, calls handled and
 /// their AHT. Ordered by name.
 pub fn agents(conn: &mut DbConnection, period: &Period) -> Result<Report<AgentRow>, AppError> {
-    let (start, end) = (backend::timestamp_literal(conn, period.start), backend::timestamp_literal(conn, period.end));
-    let within = |column: &str| format!("{column} >= {start} AND {column} < {end}");
-    let sql = format!(
+    snapshot(conn, |conn| {
+        let (start, end) =
+            (backend::timestamp_literal(conn, period.start), backend::timestamp_literal(conn, period.end));
+        let within = |column: &str| format!("{column} >= {start} AND {column} < {end}");
+        let sql = format!(
         "SELECT 1 AS kind, t.assignee_id AS agent, count(*) AS n, CAST(0 AS BIGINT) AS secs FROM tickets t \
          WHERE {created} AND t.assignee_id IS NOT NULL GROUP BY t.assignee_id \
          UNION ALL SELECT 2 AS kind, t.assignee_id AS agent, count(*) AS n, CAST(0 AS BIGINT) AS secs FROM tickets t \
@@ -205,35 +216,38 @@ pub fn agents(conn: &mut DbConnection, period: &Period) -> Result<Report<AgentRo
         written = within("m.created_at"),
         queued = within("c.queued_at"),
     );
-    let found: Vec<AgentCount> = load(conn, &sql)?;
-    let ids: BTreeSet<i64> = found.iter().map(|c| c.agent).collect();
-    let names: Vec<(i64, String)> =
-        agents::table.filter(agents::id.eq_any(&ids)).select((agents::id, agents::name)).load(conn)?;
-    let mut rows: HashMap<i64, (AgentRow, Counters)> = names
-        .into_iter()
-        .map(|(id, name)| (id, (AgentRow { agent_id: id, agent: name, ..AgentRow::default() }, Counters::default())))
-        .collect();
-    for c in found {
-        let Some((row, calls)) = rows.get_mut(&c.agent) else { continue };
-        match c.kind {
-            1 => row.tickets_assigned = c.n,
-            2 => row.tickets_solved = c.n,
-            3 => row.replies = c.n,
-            _ => {
-                row.calls_handled = c.n;
-                (calls.handled, calls.handle_seconds_total) = (c.n as u64, c.secs as u64);
+        let found: Vec<AgentCount> = load(conn, &sql)?;
+        let ids: BTreeSet<i64> = found.iter().map(|c| c.agent).collect();
+        let names: Vec<(i64, String)> =
+            agents::table.filter(agents::id.eq_any(&ids)).select((agents::id, agents::name)).load(conn)?;
+        let mut rows: HashMap<i64, (AgentRow, Counters)> = names
+            .into_iter()
+            .map(|(id, name)| {
+                (id, (AgentRow { agent_id: id, agent: name, ..AgentRow::default() }, Counters::default()))
+            })
+            .collect();
+        for c in found {
+            let Some((row, calls)) = rows.get_mut(&c.agent) else { continue };
+            match c.kind {
+                1 => row.tickets_assigned = c.n,
+                2 => row.tickets_solved = c.n,
+                3 => row.replies = c.n,
+                _ => {
+                    row.calls_handled = c.n;
+                    (calls.handled, calls.handle_seconds_total) = (c.n as u64, c.secs as u64);
+                }
             }
         }
-    }
-    let mut rows: Vec<AgentRow> = rows
-        .into_values()
-        .map(|(mut row, calls)| {
-            row.aht_secs = tenths(calls.aht_seconds());
-            row
-        })
-        .collect();
-    rows.sort_by(|a, b| (&a.agent, a.agent_id).cmp(&(&b.agent, b.agent_id)));
-    Ok(Report::new("agents", period, rows))
+        let mut rows: Vec<AgentRow> = rows
+            .into_values()
+            .map(|(mut row, calls)| {
+                row.aht_secs = tenths(calls.aht_seconds());
+                row
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.agent, a.agent_id).cmp(&(&b.agent, b.agent_id)));
+        Ok(Report::new("agents", period, rows))
+    })
 }
 
 #[derive(QueryableByName)]
@@ -251,72 +265,77 @@ struct IntervalLoad {
 /// Per 30-minute interval of the day: the calls that arrived (of `queue`, or all) and their AHT,
 /// and the agents Erlang C requires for the targets (`domain::kpi::staffing`).
 pub fn staffing(conn: &mut DbConnection, p: &StaffingParams) -> Result<Report<StaffingRow>, AppError> {
-    let queue_filter = match &p.queue {
-        Some(slug) => {
-            let id: i64 = queues::table
-                .filter(queues::slug.eq(slug))
-                .select(queues::id)
-                .first(conn)
-                .optional()?
-                .ok_or_else(|| AppError::field("queue", format!("no existe la cola «{slug}»")))?;
-            format!(" AND c.queue_id = {id}")
-        }
-        None => String::new(),
-    };
-    let intervals = buckets::half_hours(p.date);
-    let sql = format!(
-        "{cte} SELECT b.k AS k, count(*) AS arrivals, sum(CASE WHEN c.outcome = 'answered' THEN 1 ELSE 0 END) AS handled, \
-         CAST(sum(CASE WHEN c.outcome = 'answered' THEN {HANDLE_SECS} ELSE 0 END) AS BIGINT) AS handle_secs \
-         FROM b JOIN calls c ON c.queued_at >= b.lo AND c.queued_at < b.hi \
-         WHERE c.direction = 'in' AND (c.outcome IS NULL OR c.outcome <> 'rejected'){queue_filter} GROUP BY b.k",
-        cte = values_cte(conn, &intervals),
-    );
-    let found: HashMap<i32, IntervalLoad> = load::<IntervalLoad>(conn, &sql)?.into_iter().map(|l| (l.k, l)).collect();
-    let day = Counters {
-        handled: found.values().map(|l| l.handled as u64).sum(),
-        handle_seconds_total: found.values().map(|l| l.handle_secs as u64).sum(),
-        ..Counters::default()
-    };
-    let rows = intervals
-        .iter()
-        .enumerate()
-        .map(|(k, interval)| {
-            let measured = found.get(&(k as i32));
-            let (arrivals, handled) = measured.map_or((0, 0), |l| (l.arrivals, l.handled));
-            let own = Counters {
-                handled: handled as u64,
-                handle_seconds_total: measured.map_or(0, |l| l.handle_secs as u64),
-                ..Counters::default()
-            };
-            let aht = own.aht_seconds().or_else(|| day.aht_seconds());
-            let forecast = aht.and_then(|aht| {
-                kpi::staffing(&StaffingInput {
-                    arrivals: arrivals as f64,
-                    interval_secs: (interval.end - interval.start).num_seconds() as f64,
-                    aht_secs: aht,
-                    target_service_level: p.target_service_level,
-                    answer_secs: p.answer_secs,
-                    max_occupancy: p.max_occupancy,
-                    shrinkage: p.shrinkage,
-                })
-                .ok()
-            });
-            let local = |t: DateTime<chrono::Utc>| t.with_timezone(&TIME_ZONE).fixed_offset();
-            StaffingRow {
-                start: local(interval.start),
-                end: local(interval.end),
-                arrivals,
-                handled,
-                aht_secs: tenths(aht),
-                traffic: forecast.as_ref().map(|s| (s.traffic * 1000.0).round() / 1000.0),
-                agents: forecast.as_ref().map(|s| s.agents),
-                scheduled: forecast.as_ref().map(|s| s.scheduled),
-                probability_of_waiting: rate(forecast.as_ref().map(|s| s.probability_of_waiting)),
-                service_level: rate(forecast.as_ref().map(|s| s.service_level)),
-                asa_secs: tenths(forecast.as_ref().map(|s| s.asa_seconds)),
-                occupancy: rate(forecast.as_ref().map(|s| s.occupancy)),
+    snapshot(conn, |conn| {
+        let queue_filter = match &p.queue {
+            Some(slug) => {
+                let id: i64 = queues::table
+                    .filter(queues::slug.eq(slug))
+                    .select(queues::id)
+                    .first(conn)
+                    .optional()?
+                    .ok_or_else(|| AppError::field("queue", format!("no existe la cola «{slug}»")))?;
+                format!(" AND c.queue_id = {id}")
             }
-        })
-        .collect();
-    Ok(Report::new("staffing", &Period::new(p.date, p.date), rows))
+            None => String::new(),
+        };
+        let intervals = buckets::half_hours(p.date);
+        let sql = format!(
+            "SELECT k, count(*) AS arrivals, sum(CASE WHEN handle IS NULL THEN 0 ELSE 1 END) AS handled, \
+         CAST(COALESCE(sum(handle), 0) AS BIGINT) AS handle_secs \
+         FROM (SELECT {k} AS k, CASE WHEN c.outcome = 'answered' THEN {HANDLE_SECS} END AS handle FROM calls c \
+         WHERE {queued} AND c.direction = 'in' AND (c.outcome IS NULL OR c.outcome <> 'rejected'){queue_filter}) x \
+         GROUP BY k",
+            k = bucket_index(conn, "c.queued_at", &intervals),
+            queued = queued_in(conn, &Period::new(p.date, p.date)),
+        );
+        let found: HashMap<i32, IntervalLoad> =
+            load::<IntervalLoad>(conn, &sql)?.into_iter().map(|l| (l.k, l)).collect();
+        let day = Counters {
+            handled: found.values().map(|l| l.handled as u64).sum(),
+            handle_seconds_total: found.values().map(|l| l.handle_secs as u64).sum(),
+            ..Counters::default()
+        };
+        let rows = intervals
+            .iter()
+            .enumerate()
+            .map(|(k, interval)| {
+                let measured = found.get(&(k as i32));
+                let (arrivals, handled) = measured.map_or((0, 0), |l| (l.arrivals, l.handled));
+                let own = Counters {
+                    handled: handled as u64,
+                    handle_seconds_total: measured.map_or(0, |l| l.handle_secs as u64),
+                    ..Counters::default()
+                };
+                let aht = own.aht_seconds().or_else(|| day.aht_seconds());
+                let forecast = aht.and_then(|aht| {
+                    kpi::staffing(&StaffingInput {
+                        arrivals: arrivals as f64,
+                        interval_secs: (interval.end - interval.start).num_seconds() as f64,
+                        aht_secs: aht,
+                        target_service_level: p.target_service_level,
+                        answer_secs: p.answer_secs,
+                        max_occupancy: p.max_occupancy,
+                        shrinkage: p.shrinkage,
+                    })
+                    .ok()
+                });
+                let local = |t: DateTime<chrono::Utc>| t.with_timezone(&TIME_ZONE).fixed_offset();
+                StaffingRow {
+                    start: local(interval.start),
+                    end: local(interval.end),
+                    arrivals,
+                    handled,
+                    aht_secs: tenths(aht),
+                    traffic: forecast.as_ref().map(|s| (s.traffic * 1000.0).round() / 1000.0),
+                    agents: forecast.as_ref().map(|s| s.agents),
+                    scheduled: forecast.as_ref().map(|s| s.scheduled),
+                    probability_of_waiting: rate(forecast.as_ref().map(|s| s.probability_of_waiting)),
+                    service_level: rate(forecast.as_ref().map(|s| s.service_level)),
+                    asa_secs: tenths(forecast.as_ref().map(|s| s.asa_seconds)),
+                    occupancy: rate(forecast.as_ref().map(|s| s.occupancy)),
+                }
+            })
+            .collect();
+        Ok(Report::new("staffing", &Period::new(p.date, p.date), rows))
+    })
 }

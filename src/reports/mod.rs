@@ -17,11 +17,11 @@ mod tickets;
 use chrono::NaiveDate;
 use diesel::pg::Pg;
 use diesel::sqlite::Sqlite;
-use diesel::QueryableByName;
+use diesel::{Connection, QueryableByName};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::DbConnection;
+use crate::db::{backend, DbConnection};
 use crate::error::AppError;
 
 pub use buckets::TIME_ZONE;
@@ -63,6 +63,17 @@ impl<R> Report<R> {
     }
 }
 
+/// Runs one report in a read-only transaction, so that all its statements see one snapshot.
+fn snapshot<T>(
+    conn: &mut DbConnection,
+    report: impl FnOnce(&mut DbConnection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    conn.transaction(|c| {
+        backend::prepare_report(c)?;
+        report(c)
+    })
+}
+
 /// Runs one report query. The SQL is the same on both backends (the differences are in
 /// `db::backend`); only the row decoding is per backend.
 fn load<R>(conn: &mut DbConnection, sql: &str) -> Result<Vec<R>, AppError>
@@ -75,7 +86,7 @@ where
     })
 }
 
-/// `part ÷ whole` rounded to 4 decimals; `None` when `whole` is 0.
+/// A ratio rounded to 4 decimals.
 fn rate(value: Option<f64>) -> Option<f64> {
     value.map(|v| (v * 10_000.0).round() / 10_000.0)
 }

@@ -16,9 +16,9 @@ use diesel::QueryableByName;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::buckets::{self, values_cte, Bucket};
+use super::buckets::{self, bucket_index, Bucket};
 use super::params::{GroupBy, GroupParams, Interval, Period, SeriesParams};
-use super::{load, rate, Report};
+use super::{load, rate, snapshot, Report};
 use crate::db::{backend, DbConnection};
 use crate::domain::kpi::Counters;
 use crate::error::AppError;
@@ -106,19 +106,34 @@ fn created_in(conn: &DbConnection, period: &Period) -> String {
     format!("t.created_at >= {start} AND t.created_at < {end}")
 }
 
-/// `f`: per ticket created in the period, its group, creation, resolution and first reply
-/// (`replied_at`), plus `extra` columns.
-fn ticket_facts(conn: &DbConnection, by: GroupBy, period: &Period, extra: &str, filter: &str) -> String {
+/// The period's ticket ids lie in a narrow range (ids grow with creation time), so per-ticket
+/// facts are read with one index range scan over `span` and joined, instead of one lookup per
+/// ticket. A ticket created out of order only widens the range; the joins keep the result exact.
+const SPAN: &str = "span AS (SELECT min(id) AS lo, max(id) AS hi FROM t0)";
+
+/// `x.ticket_id` within `span`.
+fn in_span(alias: &str) -> String {
+    format!("{alias}.ticket_id >= span.lo AND {alias}.ticket_id <= span.hi")
+}
+
+/// CTEs `t0` (the tickets created in the period: id, group, creation, resolution), `span` and `f`
+/// (`t0` with `replied_at`, the first reply).
+fn ticket_facts(conn: &DbConnection, by: GroupBy, period: &Period) -> String {
     let (grp, join) = group_sql(by);
-    let created = created_in(conn, period);
     format!(
-        "raw AS (SELECT {grp} AS grp, t.created_at AS created_at, t.solved_at AS solved_at, t.closed_at AS closed_at, \
-         (SELECT min(m.created_at) FROM messages m WHERE m.ticket_id = t.id AND m.author_type = 'agent' \
-          AND m.visibility = 'public' AND m.created_at > t.created_at) AS message_at, \
-         (SELECT min(e.created_at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'call_answered') AS call_at\
-         {extra} FROM tickets t{join} WHERE {created}{filter}), \
-         f AS (SELECT raw.*, CASE WHEN message_at IS NULL THEN call_at \
-         WHEN call_at IS NULL OR message_at <= call_at THEN message_at ELSE call_at END AS replied_at FROM raw)"
+        "t0 AS MATERIALIZED (SELECT t.id AS id, {grp} AS grp, t.created_at AS created_at, t.solved_at AS solved_at, \
+         t.closed_at AS closed_at FROM tickets t{join} WHERE {created}), {SPAN}, \
+         replies AS (SELECT t0.id AS id, min(m.created_at) AS at FROM span, messages m JOIN t0 ON t0.id = m.ticket_id \
+         WHERE {messages} AND m.author_type = 'agent' AND m.visibility = 'public' AND m.created_at > t0.created_at \
+         GROUP BY t0.id \
+         UNION ALL SELECT e.ticket_id AS id, min(e.created_at) AS at FROM span, ticket_events e \
+         WHERE {events} AND e.kind = 'call_answered' GROUP BY e.ticket_id), \
+         f AS (SELECT t0.id AS id, t0.grp AS grp, t0.created_at AS created_at, t0.solved_at AS solved_at, \
+         t0.closed_at AS closed_at, r.at AS replied_at FROM t0 \
+         LEFT JOIN (SELECT id, min(at) AS at FROM replies GROUP BY id) r ON r.id = t0.id)",
+        created = created_in(conn, period),
+        messages = in_span("m"),
+        events = in_span("e"),
     )
 }
 
@@ -137,24 +152,27 @@ struct Count {
 /// Tickets created per period and group. Every period is listed for every group that has
 /// tickets in the range (0 where it had none).
 pub fn volume(conn: &mut DbConnection, p: &SeriesParams) -> Result<Report<VolumeRow>, AppError> {
-    let periods = series(&p.period, p.interval);
-    let (grp, join) = group_sql(p.by);
-    let sql = format!(
-        "{} SELECT 0 AS kind, b.k AS k, {grp} AS grp, count(*) AS n FROM b \
-         JOIN tickets t ON t.created_at >= b.lo AND t.created_at < b.hi{join} GROUP BY b.k, {grp}",
-        values_cte(conn, &periods)
-    );
-    let counts: Vec<Count> = load(conn, &sql)?;
-    let groups: BTreeSet<Option<String>> = counts.iter().map(|c| c.grp.clone()).collect();
-    let found: HashMap<(i32, Option<String>), i64> = counts.into_iter().map(|c| ((c.k, c.grp), c.n)).collect();
-    let mut rows = Vec::with_capacity(periods.len() * groups.len());
-    for (k, bucket) in periods.iter().enumerate() {
-        for group in &groups {
-            let tickets = found.get(&(k as i32, group.clone())).copied().unwrap_or(0);
-            rows.push(VolumeRow { period: bucket.period, group: group.clone(), tickets });
+    snapshot(conn, |conn| {
+        let periods = series(&p.period, p.interval);
+        let (grp, join) = group_sql(p.by);
+        let sql = format!(
+            "SELECT 0 AS kind, k, grp, count(*) AS n FROM (SELECT {k} AS k, {grp} AS grp FROM tickets t{join} \
+         WHERE {created}) x GROUP BY k, grp",
+            k = bucket_index(conn, "t.created_at", &periods),
+            created = created_in(conn, &p.period),
+        );
+        let counts: Vec<Count> = load(conn, &sql)?;
+        let groups: BTreeSet<Option<String>> = counts.iter().map(|c| c.grp.clone()).collect();
+        let found: HashMap<(i32, Option<String>), i64> = counts.into_iter().map(|c| ((c.k, c.grp), c.n)).collect();
+        let mut rows = Vec::with_capacity(periods.len() * groups.len());
+        for (k, bucket) in periods.iter().enumerate() {
+            for group in &groups {
+                let tickets = found.get(&(k as i32, group.clone())).copied().unwrap_or(0);
+                rows.push(VolumeRow { period: bucket.period, group: group.clone(), tickets });
+            }
         }
-    }
-    Ok(Report::new("volume", &p.period, rows))
+        Ok(Report::new("volume", &p.period, rows))
+    })
 }
 
 #[derive(QueryableByName)]
@@ -175,10 +193,11 @@ struct Durations {
 /// First-reply and resolution time percentiles per group, computed in the database with window
 /// functions (rank ⌈p·n/100⌉ of the sorted durations, as `kpi::percentile`).
 pub fn response_times(conn: &mut DbConnection, p: &GroupParams) -> Result<Report<ResponseTimesRow>, AppError> {
-    let reply = backend::seconds_between(conn, "created_at", "replied_at");
-    let resolution = backend::seconds_between(conn, "created_at", "solved_at");
-    let sql = format!(
-        "WITH {facts}, \
+    snapshot(conn, |conn| {
+        let reply = backend::seconds_between(conn, "created_at", "replied_at");
+        let resolution = backend::seconds_between(conn, "created_at", "solved_at");
+        let sql = format!(
+            "WITH {facts}, \
          d AS (SELECT grp, 1 AS metric, {reply} AS secs FROM f WHERE replied_at IS NOT NULL \
          UNION ALL SELECT grp, 2 AS metric, {resolution} AS secs FROM f WHERE solved_at IS NOT NULL), \
          r AS (SELECT grp, metric, secs, row_number() OVER (PARTITION BY grp, metric ORDER BY secs) AS rn, \
@@ -186,19 +205,21 @@ pub fn response_times(conn: &mut DbConnection, p: &GroupParams) -> Result<Report
          SELECT grp, metric, max(n) AS n, max(CASE WHEN rn = (n * 50 + 99) / 100 THEN secs END) AS p50, \
          max(CASE WHEN rn = (n * 90 + 99) / 100 THEN secs END) AS p90 FROM r GROUP BY grp, metric \
          UNION ALL SELECT grp, 0 AS metric, count(*) AS n, NULL AS p50, NULL AS p90 FROM f GROUP BY grp",
-        facts = ticket_facts(conn, p.by, &p.period, "", ""),
-    );
-    let found: Vec<Durations> = load(conn, &sql)?;
-    let mut rows: BTreeMap<Option<String>, ResponseTimesRow> = BTreeMap::new();
-    for d in found {
-        let row = rows.entry(d.grp.clone()).or_insert_with(|| ResponseTimesRow { group: d.grp, ..Default::default() });
-        match d.metric {
-            0 => row.tickets = d.n,
-            1 => (row.first_reply_count, row.first_reply_p50_secs, row.first_reply_p90_secs) = (d.n, d.p50, d.p90),
-            _ => (row.resolution_count, row.resolution_p50_secs, row.resolution_p90_secs) = (d.n, d.p50, d.p90),
+            facts = ticket_facts(conn, p.by, &p.period),
+        );
+        let found: Vec<Durations> = load(conn, &sql)?;
+        let mut rows: BTreeMap<Option<String>, ResponseTimesRow> = BTreeMap::new();
+        for d in found {
+            let row =
+                rows.entry(d.grp.clone()).or_insert_with(|| ResponseTimesRow { group: d.grp, ..Default::default() });
+            match d.metric {
+                0 => row.tickets = d.n,
+                1 => (row.first_reply_count, row.first_reply_p50_secs, row.first_reply_p90_secs) = (d.n, d.p50, d.p90),
+                _ => (row.resolution_count, row.resolution_p50_secs, row.resolution_p90_secs) = (d.n, d.p50, d.p90),
+            }
         }
-    }
-    Ok(Report::new("response-times", &p.period, rows.into_values().collect()))
+        Ok(Report::new("response-times", &p.period, rows.into_values().collect()))
+    })
 }
 
 #[derive(QueryableByName)]
@@ -221,99 +242,116 @@ struct SlaCounts {
     res_running: i64,
 }
 
-/// `EXISTS` a fired breach of `metric` for ticket `t`.
-fn breached(metric: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM sla_deadlines d WHERE d.ticket_id = t.id AND d.metric = '{metric}' \
-         AND d.kind = 'breach' AND d.fired_at IS NOT NULL)"
-    )
-}
-
 /// SLA compliance of the first-reply and resolution metrics per group (see [`SlaRow`]). Only
 /// tickets an SLA policy applied to count (an `sla_policy_applied` event). Metrics with several
 /// instances per ticket (next reply, periodic update, callback) are left to the live KPIs.
 pub fn sla(conn: &mut DbConnection, p: &GroupParams) -> Result<Report<SlaRow>, AppError> {
-    let extra = format!(", {} AS fr_breached, {} AS res_breached", breached("first_reply"), breached("resolution"));
-    let filter =
-        " AND EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'sla_policy_applied')";
-    let count = |condition: &str| format!("sum(CASE WHEN {condition} THEN 1 ELSE 0 END)");
-    let open = "solved_at IS NULL AND closed_at IS NULL";
-    let sql = format!(
-        "WITH {facts} SELECT grp, count(*) AS tickets, \
+    snapshot(conn, |conn| {
+        let count = |condition: &str| format!("sum(CASE WHEN {condition} THEN 1 ELSE 0 END)");
+        let open = "solved_at IS NULL AND closed_at IS NULL";
+        let sql = format!(
+            "WITH {facts}, \
+         breaches AS (SELECT d.ticket_id AS id, max(CASE WHEN d.metric = 'first_reply' THEN 1 ELSE 0 END) AS fr, \
+         max(CASE WHEN d.metric = 'resolution' THEN 1 ELSE 0 END) AS res FROM span, sla_deadlines d \
+         WHERE {deadlines} AND d.kind = 'breach' AND d.fired_at IS NOT NULL GROUP BY d.ticket_id), \
+         policy AS (SELECT DISTINCT e.ticket_id AS id FROM span, ticket_events e \
+         WHERE {events} AND e.kind = 'sla_policy_applied'), \
+         s AS (SELECT f.grp AS grp, f.replied_at AS replied_at, f.solved_at AS solved_at, f.closed_at AS closed_at, \
+         COALESCE(b.fr, 0) AS fr_breached, COALESCE(b.res, 0) AS res_breached \
+         FROM f JOIN policy ON policy.id = f.id LEFT JOIN breaches b ON b.id = f.id) \
+         SELECT grp, count(*) AS tickets, \
          {} AS fr_met, {} AS fr_breached, {} AS fr_running, {} AS res_met, {} AS res_breached, {} AS res_running \
-         FROM f GROUP BY grp",
-        count("NOT fr_breached AND replied_at IS NOT NULL"),
-        count("fr_breached"),
-        count(&format!("NOT fr_breached AND replied_at IS NULL AND {open}")),
-        count("NOT res_breached AND solved_at IS NOT NULL"),
-        count("res_breached"),
-        count(&format!("NOT res_breached AND {open}")),
-        facts = ticket_facts(conn, p.by, &p.period, &extra, filter),
-    );
-    let mut found: Vec<SlaCounts> = load(conn, &sql)?;
-    found.sort_by(|a, b| a.grp.cmp(&b.grp));
-    let mut rows = Vec::with_capacity(found.len() * 2);
-    for c in found {
-        for (metric, met, breached, running) in [
-            ("first_reply", c.fr_met, c.fr_breached, c.fr_running),
-            ("resolution", c.res_met, c.res_breached, c.res_running),
-        ] {
-            let counters = Counters { sla_met: met as u64, sla_breached: breached as u64, ..Counters::default() };
-            rows.push(SlaRow {
-                group: c.grp.clone(),
-                metric: metric.to_owned(),
-                tickets: c.tickets,
-                met,
-                breached,
-                running,
-                cancelled: c.tickets - met - breached - running,
-                compliance: rate(counters.sla_compliance()),
-            });
+         FROM s GROUP BY grp",
+            count("fr_breached = 0 AND replied_at IS NOT NULL"),
+            count("fr_breached = 1"),
+            count(&format!("fr_breached = 0 AND replied_at IS NULL AND {open}")),
+            count("res_breached = 0 AND solved_at IS NOT NULL"),
+            count("res_breached = 1"),
+            count(&format!("res_breached = 0 AND {open}")),
+            facts = ticket_facts(conn, p.by, &p.period),
+            deadlines = in_span("d"),
+            events = in_span("e"),
+        );
+        let mut found: Vec<SlaCounts> = load(conn, &sql)?;
+        found.sort_by(|a, b| a.grp.cmp(&b.grp));
+        let mut rows = Vec::with_capacity(found.len() * 2);
+        for c in found {
+            for (metric, met, breached, running) in [
+                ("first_reply", c.fr_met, c.fr_breached, c.fr_running),
+                ("resolution", c.res_met, c.res_breached, c.res_running),
+            ] {
+                let counters = Counters { sla_met: met as u64, sla_breached: breached as u64, ..Counters::default() };
+                rows.push(SlaRow {
+                    group: c.grp.clone(),
+                    metric: metric.to_owned(),
+                    tickets: c.tickets,
+                    met,
+                    breached,
+                    running,
+                    cancelled: c.tickets - met - breached - running,
+                    compliance: rate(counters.sla_compliance()),
+                });
+            }
         }
-    }
-    Ok(Report::new("sla", &p.period, rows))
+        Ok(Report::new("sla", &p.period, rows))
+    })
 }
 
-/// Open tickets at the end of each day per group: those open at the start of the range, plus
-/// each day's created minus resolved. A ticket counts as open from creation until its current
+/// Open tickets at the end of each day per group. Counted backwards from now, so the cost follows
+/// the activity since the range began, not the whole history: open at instant E = open now +
+/// resolved since E − created since E. A ticket counts as open from creation until its current
 /// resolution (an earlier solve undone by a reopening is not seen).
 pub fn backlog(conn: &mut DbConnection, p: &GroupParams) -> Result<Report<BacklogRow>, AppError> {
-    let days = buckets::days(p.period.from, p.period.to);
-    let (grp, join) = group_sql(p.by);
-    let start = backend::timestamp_literal(conn, p.period.start);
-    let resolved = "COALESCE(t.solved_at, t.closed_at)";
-    let sql = format!(
-        "{cte} \
-         SELECT 0 AS kind, 0 AS k, {grp} AS grp, count(*) AS n FROM tickets t{join} \
-         WHERE t.solved_at IS NULL AND t.closed_at IS NULL AND t.created_at < {start} GROUP BY {grp} \
-         UNION ALL SELECT 0 AS kind, 0 AS k, {grp} AS grp, count(*) AS n FROM tickets t{join} \
-         WHERE {resolved} >= {start} AND t.created_at < {start} GROUP BY {grp} \
-         UNION ALL SELECT 1 AS kind, b.k AS k, {grp} AS grp, count(*) AS n FROM b \
-         JOIN tickets t ON t.created_at >= b.lo AND t.created_at < b.hi{join} GROUP BY b.k, {grp} \
-         UNION ALL SELECT 2 AS kind, b.k AS k, {grp} AS grp, count(*) AS n FROM b \
-         JOIN tickets t ON {resolved} >= b.lo AND {resolved} < b.hi{join} GROUP BY b.k, {grp}",
-        cte = values_cte(conn, &days),
-    );
-    let counts: Vec<Count> = load(conn, &sql)?;
-    let groups: BTreeSet<Option<String>> = counts.iter().map(|c| c.grp.clone()).collect();
-    let mut opening: HashMap<Option<String>, i64> = HashMap::new();
-    let mut daily: HashMap<(i32, i32, Option<String>), i64> = HashMap::new();
-    for c in counts {
-        match c.kind {
-            0 => *opening.entry(c.grp).or_default() += c.n,
-            kind => *daily.entry((kind, c.k, c.grp)).or_default() += c.n,
+    snapshot(conn, |conn| {
+        let days = buckets::days(p.period.from, p.period.to);
+        // One more bucket for everything after the range.
+        let mut buckets = days.clone();
+        buckets.push(Bucket { period: p.period.to, start: p.period.end, end: p.period.end });
+        let (grp, join) = group_sql(p.by);
+        let start = backend::timestamp_literal(conn, p.period.start);
+        let resolved = "COALESCE(t.solved_at, t.closed_at)";
+        let sql = format!(
+            "SELECT 0 AS kind, 0 AS k, grp, count(*) AS n FROM (SELECT {grp} AS grp FROM tickets t{join} \
+         WHERE t.solved_at IS NULL AND t.closed_at IS NULL) x GROUP BY grp \
+         UNION ALL SELECT 1 AS kind, k, grp, count(*) AS n FROM (SELECT {created_k} AS k, {grp} AS grp \
+         FROM tickets t{join} WHERE t.created_at >= {start}) x GROUP BY k, grp \
+         UNION ALL SELECT 2 AS kind, k, grp, count(*) AS n FROM (SELECT {resolved_k} AS k, {grp} AS grp \
+         FROM tickets t{join} WHERE {resolved} >= {start}) x GROUP BY k, grp",
+            created_k = bucket_index(conn, "t.created_at", &buckets),
+            resolved_k = bucket_index(conn, resolved, &buckets),
+        );
+        let counts: Vec<Count> = load(conn, &sql)?;
+        let groups: BTreeSet<Option<String>> = counts.iter().map(|c| c.grp.clone()).collect();
+        let mut open_now: HashMap<Option<String>, i64> = HashMap::new();
+        // Per group, created (kind 1) and resolved (kind 2) per bucket.
+        let mut per_bucket: HashMap<(i32, Option<String>), Vec<i64>> = HashMap::new();
+        for c in counts {
+            match c.kind {
+                0 => *open_now.entry(c.grp).or_default() += c.n,
+                kind => per_bucket.entry((kind, c.grp)).or_insert_with(|| vec![0; buckets.len()])[c.k as usize] += c.n,
+            }
         }
-    }
-    let mut rows = Vec::with_capacity(days.len() * groups.len());
-    for group in &groups {
-        let mut open = opening.get(group).copied().unwrap_or(0);
-        for (k, day) in days.iter().enumerate() {
-            let of = |kind: i32| daily.get(&(kind, k as i32, group.clone())).copied().unwrap_or(0);
-            let (created, resolved) = (of(1), of(2));
-            open += created - resolved;
-            rows.push(BacklogRow { date: day.period, group: group.clone(), created, resolved, open_at_end: open });
+        let none = vec![0; buckets.len()];
+        let mut rows = Vec::with_capacity(days.len() * groups.len());
+        for group in &groups {
+            let created = per_bucket.get(&(1, group.clone())).unwrap_or(&none);
+            let resolved = per_bucket.get(&(2, group.clone())).unwrap_or(&none);
+            // Walking back from now: after day k come the buckets k + 1 … (the last is "after the range").
+            let mut open = open_now.get(group).copied().unwrap_or(0);
+            let mut group_rows = Vec::with_capacity(days.len());
+            for k in (0..days.len()).rev() {
+                open += resolved[k + 1] - created[k + 1];
+                group_rows.push(BacklogRow {
+                    date: days[k].period,
+                    group: group.clone(),
+                    created: created[k],
+                    resolved: resolved[k],
+                    open_at_end: open,
+                });
+            }
+            rows.extend(group_rows);
         }
-    }
-    rows.sort_by(|a, b| (a.date, &a.group).cmp(&(b.date, &b.group)));
-    Ok(Report::new("backlog", &p.period, rows))
+        rows.sort_by(|a, b| (a.date, &a.group).cmp(&(b.date, &b.group)));
+        Ok(Report::new("backlog", &p.period, rows))
+    })
 }
