@@ -83,7 +83,8 @@ pub struct BacklogRow {
     pub open_at_end: i64,
 }
 
-/// The SQL naming a ticket's group (`t` is the ticket), and the join it needs.
+/// The SQL naming a ticket's group (`t` is the ticket), and the join it needs, for queries that
+/// carry the group through per-ticket rows.
 fn group_sql(by: GroupBy) -> (&'static str, &'static str) {
     match by {
         GroupBy::Channel => ("t.channel", ""),
@@ -91,6 +92,22 @@ fn group_sql(by: GroupBy) -> (&'static str, &'static str) {
         GroupBy::Segment => ("r.segment", " JOIN requesters r ON r.id = t.requester_id"),
         GroupBy::Queue => ("q.slug", " LEFT JOIN queues q ON q.id = t.queue_id"),
     }
+}
+
+/// `kind, k, grp, n`: the tickets matching `filter` counted per bucket (`k`, an SQL expression) and
+/// group. Queues and categories are counted by id and named afterwards, which keeps the join off
+/// the per-ticket rows.
+fn count_by(by: GroupBy, kind: i32, k: &str, filter: &str) -> String {
+    let (key, join, label, label_join) = match by {
+        GroupBy::Channel => ("t.channel", "", "x.key", ""),
+        GroupBy::Category => ("t.category_id", "", "c.slug", " LEFT JOIN categories c ON c.id = x.key"),
+        GroupBy::Segment => ("r.segment", " JOIN requesters r ON r.id = t.requester_id", "x.key", ""),
+        GroupBy::Queue => ("t.queue_id", "", "q.slug", " LEFT JOIN queues q ON q.id = x.key"),
+    };
+    format!(
+        "SELECT {kind} AS kind, x.k AS k, {label} AS grp, x.n AS n FROM (SELECT k, key, count(*) AS n FROM \
+         (SELECT {k} AS k, {key} AS key FROM tickets t{join} WHERE {filter}) y GROUP BY k, key) x{label_join}"
+    )
 }
 
 fn series(period: &Period, interval: Interval) -> Vec<Bucket> {
@@ -154,13 +171,8 @@ struct Count {
 pub fn volume(conn: &mut DbConnection, p: &SeriesParams) -> Result<Report<VolumeRow>, AppError> {
     snapshot(conn, |conn| {
         let periods = series(&p.period, p.interval);
-        let (grp, join) = group_sql(p.by);
-        let sql = format!(
-            "SELECT 0 AS kind, k, grp, count(*) AS n FROM (SELECT {k} AS k, {grp} AS grp FROM tickets t{join} \
-         WHERE {created}) x GROUP BY k, grp",
-            k = bucket_index(conn, "t.created_at", &periods),
-            created = created_in(conn, &p.period),
-        );
+        let k = bucket_index(conn, "t.created_at", &periods);
+        let sql = count_by(p.by, 0, &k, &created_in(conn, &p.period));
         let counts: Vec<Count> = load(conn, &sql)?;
         let groups: BTreeSet<Option<String>> = counts.iter().map(|c| c.grp.clone()).collect();
         let found: HashMap<(i32, Option<String>), i64> = counts.into_iter().map(|c| ((c.k, c.grp), c.n)).collect();
@@ -191,7 +203,8 @@ struct Durations {
 }
 
 /// First-reply and resolution time percentiles per group, computed in the database with window
-/// functions (rank ⌈p·n/100⌉ of the sorted durations, as `kpi::percentile`).
+/// functions (rank ⌈p·n/100⌉ of the sorted durations, as `kpi::percentile`). Both windows share one
+/// ordering, so the durations are sorted once.
 pub fn response_times(conn: &mut DbConnection, p: &GroupParams) -> Result<Report<ResponseTimesRow>, AppError> {
     snapshot(conn, |conn| {
         let reply = backend::seconds_between(conn, "created_at", "replied_at");
@@ -201,7 +214,8 @@ pub fn response_times(conn: &mut DbConnection, p: &GroupParams) -> Result<Report
          d AS (SELECT grp, 1 AS metric, {reply} AS secs FROM f WHERE replied_at IS NOT NULL \
          UNION ALL SELECT grp, 2 AS metric, {resolution} AS secs FROM f WHERE solved_at IS NOT NULL), \
          r AS (SELECT grp, metric, secs, row_number() OVER (PARTITION BY grp, metric ORDER BY secs) AS rn, \
-         count(*) OVER (PARTITION BY grp, metric) AS n FROM d) \
+         count(*) OVER (PARTITION BY grp, metric ORDER BY secs ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) \
+         AS n FROM d) \
          SELECT grp, metric, max(n) AS n, max(CASE WHEN rn = (n * 50 + 99) / 100 THEN secs END) AS p50, \
          max(CASE WHEN rn = (n * 90 + 99) / 100 THEN secs END) AS p90 FROM r GROUP BY grp, metric \
          UNION ALL SELECT grp, 0 AS metric, count(*) AS n, NULL AS p50, NULL AS p90 FROM f GROUP BY grp",
@@ -307,19 +321,14 @@ pub fn backlog(conn: &mut DbConnection, p: &GroupParams) -> Result<Report<Backlo
         // One more bucket for everything after the range.
         let mut buckets = days.clone();
         buckets.push(Bucket { period: p.period.to, start: p.period.end, end: p.period.end });
-        let (grp, join) = group_sql(p.by);
         let start = backend::timestamp_literal(conn, p.period.start);
         let resolved = "COALESCE(t.solved_at, t.closed_at)";
-        let sql = format!(
-            "SELECT 0 AS kind, 0 AS k, grp, count(*) AS n FROM (SELECT {grp} AS grp FROM tickets t{join} \
-         WHERE t.solved_at IS NULL AND t.closed_at IS NULL) x GROUP BY grp \
-         UNION ALL SELECT 1 AS kind, k, grp, count(*) AS n FROM (SELECT {created_k} AS k, {grp} AS grp \
-         FROM tickets t{join} WHERE t.created_at >= {start}) x GROUP BY k, grp \
-         UNION ALL SELECT 2 AS kind, k, grp, count(*) AS n FROM (SELECT {resolved_k} AS k, {grp} AS grp \
-         FROM tickets t{join} WHERE {resolved} >= {start}) x GROUP BY k, grp",
-            created_k = bucket_index(conn, "t.created_at", &buckets),
-            resolved_k = bucket_index(conn, resolved, &buckets),
-        );
+        let sql = [
+            count_by(p.by, 0, "0", "t.solved_at IS NULL AND t.closed_at IS NULL"),
+            count_by(p.by, 1, &bucket_index(conn, "t.created_at", &buckets), &format!("t.created_at >= {start}")),
+            count_by(p.by, 2, &bucket_index(conn, resolved, &buckets), &format!("{resolved} >= {start}")),
+        ]
+        .join(" UNION ALL ");
         let counts: Vec<Count> = load(conn, &sql)?;
         let groups: BTreeSet<Option<String>> = counts.iter().map(|c| c.grp.clone()).collect();
         let mut open_now: HashMap<Option<String>, i64> = HashMap::new();
