@@ -4,9 +4,9 @@
 //! [`csv::to_csv`], to CSV, so no report has export code of its own.
 //!
 //! Dates are America/Santiago calendar days. Periods (days, Monday-first weeks, half hours) are
-//! turned into UTC instants here, DST included, and joined as a small table of `[start, end)`
-//! boundaries: the SQL compares plain timestamps, is the same on both backends, and on Postgres each
-//! period is an index range scan.
+//! turned into UTC instants here, DST included, and a row finds its period through a tree of
+//! timestamp comparisons: the SQL compares plain timestamps, is the same on both backends, and a
+//! report reads its range with one index range scan. Each report runs in one read-only transaction.
 
 mod buckets;
 mod calls;
