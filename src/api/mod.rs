@@ -7,6 +7,7 @@ pub mod extract;
 pub mod kpis;
 pub mod openapi;
 pub mod phone;
+pub mod reports;
 pub mod routing;
 pub mod sla;
 pub mod system;
@@ -82,6 +83,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(kpis::realtime)
         .service(kpis::stream)
         .service(kpis::rebuild)
+        .service(reports::volume)
+        .service(reports::response_times)
+        .service(reports::sla)
+        .service(reports::abandonment)
+        .service(reports::backlog)
+        .service(reports::agents)
+        .service(reports::staffing)
         .service(departments::escalate)
         .service(departments::ticket_escalations)
         .service(departments::department_escalations)

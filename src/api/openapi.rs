@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::ServerBuilder;
 use utoipa::{Modify, OpenApi};
 
-use super::{departments, directory, email, kpis, phone, routing, sla, system, tickets};
+use super::{departments, directory, email, kpis, phone, reports, routing, sla, system, tickets};
 use crate::channels::web;
 
 #[derive(OpenApi)]
@@ -33,6 +33,8 @@ use crate::channels::web;
         phone::native_event, phone::cti_push, phone::list_calls, phone::get_call, phone::link_call,
         phone::list_blocked, phone::block_number, phone::unblock_number,
         kpis::staffing, kpis::realtime, kpis::stream, kpis::rebuild,
+        reports::volume, reports::response_times, reports::sla, reports::abandonment, reports::backlog,
+        reports::agents, reports::staffing,
         departments::escalate, departments::ticket_escalations, departments::department_escalations,
         departments::answer, departments::create_opportunity, departments::list_opportunities,
         departments::get_opportunity, departments::transition_opportunity, departments::link_opportunity_tickets,
@@ -53,6 +55,7 @@ use crate::channels::web;
         (name = "departments", description = "Escalations and improvement opportunities sent to other departments, their answers, and how departments receive them (inbox, Redis stream, signed webhooks)"),
         (name = "email", description = "Inbound mail, the outbox and the quarantine"),
         (name = "kpis", description = "Contact-center figures: live KPIs (JSON and Server-Sent Events), their rebuild, and the staffing forecast"),
+        (name = "reports", description = "Historical reports (America/Santiago days), as JSON or CSV (`Accept: text/csv`)"),
         (name = "phone", description = "PBX call events (native and CTI push), call records and blocked numbers"),
         (name = "routing", description = "Routing rules, queue strategies and members, presence, pull mode and rotation plans"),
         (name = "sla", description = "Business calendars, SLA policies and each ticket's clocks"),

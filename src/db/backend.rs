@@ -326,4 +326,34 @@ pub fn lease_webhook_deliveries(
         lease_until,
         limit,
     )
+/// SQL text of the instant `t`, for report queries that inline their period boundaries (computed
+/// here in America/Santiago, so their number varies; they are never user text).
+pub fn timestamp_literal(conn: &DbConnection, t: chrono::DateTime<chrono::Utc>) -> String {
+    let text = super::types::sqlite_text(&t);
+    match conn {
+        DbConnection::Pg(_) => format!("TIMESTAMPTZ '{text}'"),
+        // The stored form (RFC 3339 text in UTC, microseconds), which compares chronologically.
+        DbConnection::Sqlite(_) => format!("'{text}'"),
+    }
+}
+
+/// SQL expression: whole seconds from the timestamp expression `from` to `to`, rounded.
+pub fn seconds_between(conn: &DbConnection, from: &str, to: &str) -> String {
+    match conn {
+        // date_part is double precision; EXTRACT would compute in (slower) numeric.
+        DbConnection::Pg(_) => format!("CAST(round(date_part('epoch', {to} - {from})) AS BIGINT)"),
+        DbConnection::Sqlite(_) => format!("CAST(round((julianday({to}) - julianday({from})) * 86400.0) AS INTEGER)"),
+    }
+}
+
+/// Prepares the current transaction for report queries. On Postgres: read only, no JIT (compiling
+/// the large plans of a report takes longer than running them) and room to sort in memory.
+pub fn prepare_report(conn: &mut DbConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConnection::Pg(pg) => {
+            pg.batch_execute("SET TRANSACTION READ ONLY; SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
+        }
+        DbConnection::Sqlite(_) => Ok(()),
+    }
 }

@@ -427,6 +427,12 @@ impl Iterator for OpenIntervals<'_> {
     }
 }
 
+/// The instant local `date` begins in `tz`: its midnight, or the instant the clocks jump to when
+/// midnight falls in a spring-forward gap (as in Chile). `None` only at the ends of chrono's range.
+pub fn local_day_start(tz: &Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
+    resolve_local(tz, date, 0, false)
+}
+
 /// The instant of local `date` + `minute` (1440 = next midnight) under the module's DST rule.
 fn resolve_local(tz: &Tz, date: NaiveDate, minute: u16, latest: bool) -> Option<DateTime<Utc>> {
     let local: NaiveDateTime = if minute >= MINUTES_PER_DAY {
