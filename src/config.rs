@@ -37,9 +37,16 @@ pub struct EmailSettings {
     pub auto_replies_per_sender_per_day: i64,
     pub attachments_dir: String,
     pub templates: String,
+    /// Days a satisfaction survey link stays valid.
+    #[serde(default = "survey_expiry_days")]
+    pub survey_expiry_days: i64,
     /// IMAP mailboxes to poll (`[[email.mailboxes]]`).
     #[serde(default)]
     pub mailboxes: Vec<crate::channels::email::imap::MailboxSettings>,
+}
+
+fn survey_expiry_days() -> i64 {
+    7
 }
 
 impl EmailSettings {

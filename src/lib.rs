@@ -13,6 +13,7 @@ pub mod error;
 pub mod idempotency;
 pub mod kpi;
 pub mod metrics;
+pub mod quality;
 pub mod reports;
 pub mod routing;
 pub mod seed;

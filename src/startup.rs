@@ -131,6 +131,8 @@ impl Application {
                 .route("/formulario", web::get().to(web_channel::page))
                 .route("/casos/{token}", web::get().to(web_channel::case::case_page))
                 .route("/wallboard", web::get().to(crate::kpi::wallboard::page))
+                .route("/encuesta/{token}", web::get().to(crate::quality::page::survey_page))
+                .route("/encuesta/{token}", web::post().to(crate::quality::page::survey_submit))
                 .default_service(web::to(not_found))
         })
         .listen(listener)?

@@ -19,7 +19,8 @@ pub fn init(settings: &LogSettings) {
 }
 
 /// Request spans without secrets: the CTI push carries its token in the path (its connectors
-/// cannot send headers), so that segment is masked and query strings are left out.
+/// cannot send headers) and survey links carry theirs, so those segments are masked and query
+/// strings are left out.
 pub struct RedactedSpans;
 
 impl RootSpanBuilder for RedactedSpans {
@@ -40,12 +41,17 @@ impl RootSpanBuilder for RedactedSpans {
     }
 }
 
-/// Masks the segment after `/cti/`.
+/// Path segments that are credentials: the CTI token and the satisfaction survey's link.
+const SECRET_SEGMENTS: &[&str] = &["/cti/", "/encuesta/", "/public/surveys/"];
+
+/// Masks what follows any of [`SECRET_SEGMENTS`].
 pub fn redact_path(path: &str) -> String {
-    match path.find("/cti/") {
-        Some(i) => format!("{}/cti/***", &path[..i]),
-        None => path.to_owned(),
+    for segment in SECRET_SEGMENTS {
+        if let Some(i) = path.find(segment) {
+            return format!("{}{segment}***", &path[..i]);
+        }
     }
+    path.to_owned()
 }
 
 #[cfg(test)]
@@ -56,5 +62,7 @@ mod tests {
     fn cti_tokens_never_reach_the_logs() {
         assert_eq!(redact_path("/api/v1/channels/phone/cti/atn_secret"), "/api/v1/channels/phone/cti/***");
         assert_eq!(redact_path("/api/v1/tickets/7"), "/api/v1/tickets/7");
+        assert_eq!(redact_path("/encuesta/7-1796333465-5f77bd30"), "/encuesta/***");
+        assert_eq!(redact_path("/api/v1/public/surveys/7-1-ab"), "/api/v1/public/surveys/***");
     }
 }

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod kpis;
 pub mod openapi;
 pub mod phone;
+pub mod quality;
 pub mod reports;
 pub mod routing;
 pub mod sla;
@@ -122,6 +123,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(routing::get_rotation)
         .service(routing::rotation_history)
         .service(routing::delete_rotation)
+        .service(quality::csat_figures)
+        .service(quality::answer_survey)
+        .service(quality::create_scorecard)
+        .service(quality::list_scorecards)
+        .service(quality::get_scorecard)
+        .service(quality::run_sampling)
+        .service(quality::list_evaluations)
+        .service(quality::create_evaluation)
+        .service(quality::get_evaluation)
+        .service(quality::submit_evaluation)
+        .service(quality::dispute)
+        .service(quality::resolve_dispute)
+        .service(quality::quality_report)
+        .service(quality::recurring_problems)
         .service(channels::web::submit)
         .service(channels::web::categories);
 }

@@ -326,6 +326,8 @@ pub fn lease_webhook_deliveries(
         lease_until,
         limit,
     )
+}
+
 /// SQL text of the instant `t`, for report queries that inline their period boundaries (computed
 /// here in America/Santiago, so their number varies; they are never user text).
 pub fn timestamp_literal(conn: &DbConnection, t: chrono::DateTime<chrono::Utc>) -> String {

@@ -540,6 +540,64 @@ diesel::joinable!(department_deliveries -> departments (department_id));
 diesel::joinable!(department_webhooks -> departments (department_id));
 diesel::joinable!(department_webhook_attempts -> department_deliveries (delivery_id));
 
+diesel::table! {
+    csat_responses (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        score -> Integer,
+        comment -> Nullable<Text>,
+        resolved -> Nullable<Bool>,
+        answered_at -> crate::db::types::Tstz,
+        agent_id -> Nullable<BigInt>,
+        queue_id -> Nullable<BigInt>,
+        channel -> Text,
+        category_id -> Nullable<BigInt>,
+        segment -> Text,
+    }
+}
+
+diesel::table! {
+    qa_scorecards (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Nullable<Text>,
+        criteria -> crate::db::types::Json,
+        active -> Bool,
+        created_by -> Nullable<BigInt>,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    qa_evaluations (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        agent_id -> BigInt,
+        queue_id -> Nullable<BigInt>,
+        channel -> Text,
+        scorecard_id -> Nullable<BigInt>,
+        period_from -> Nullable<crate::db::types::Tstz>,
+        period_to -> Nullable<crate::db::types::Tstz>,
+        reason -> Text,
+        status -> Text,
+        marks -> Nullable<crate::db::types::Json>,
+        score -> Nullable<Double>,
+        comment -> Nullable<Text>,
+        evaluator_id -> Nullable<BigInt>,
+        evaluated_at -> Nullable<crate::db::types::Tstz>,
+        dispute_reason -> Nullable<Text>,
+        disputed_at -> Nullable<crate::db::types::Tstz>,
+        resolution -> Nullable<Text>,
+        resolved_by -> Nullable<BigInt>,
+        resolved_at -> Nullable<crate::db::types::Tstz>,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::joinable!(csat_responses -> tickets (ticket_id));
+diesel::joinable!(qa_evaluations -> tickets (ticket_id));
+diesel::joinable!(qa_evaluations -> qa_scorecards (scorecard_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
     queues,
@@ -576,6 +634,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     opportunities,
     opportunity_tickets,
     opportunity_events,
+    csat_responses,
+    qa_scorecards,
+    qa_evaluations,
     department_deliveries,
     department_webhooks,
     department_webhook_attempts,

@@ -7,6 +7,7 @@ pub mod kpi;
 pub mod live;
 pub mod opportunity;
 pub mod phone;
+pub mod quality;
 pub mod routing;
 pub mod rut;
 pub mod sla;

@@ -79,7 +79,8 @@ string_enum!(
     /// became a callback task; `merged`: folded into another ticket; `routed`: routing rules applied;
     /// `escalated` / `escalation_answered`: sent to another department, and its answer;
     /// `opportunity_outcome`: an improvement opportunity this ticket is evidence of was closed;
-    /// `sla_met`: an SLA clock stopped before its target.
+    /// `sla_met`: an SLA clock stopped before its target;
+    /// `csat_answered`: the requester answered the satisfaction survey.
     EventKind {
         Created => "created",
         MessageAdded => "message_added",
@@ -103,6 +104,7 @@ string_enum!(
         Escalated => "escalated",
         EscalationAnswered => "escalation_answered",
         OpportunityOutcome => "opportunity_outcome",
+        CsatAnswered => "csat_answered",
     }
 );
 

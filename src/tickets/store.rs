@@ -616,6 +616,9 @@ fn change_status(
     diesel::update(tickets::table.find(t.id))
         .set((tickets::status.eq(to.as_str()), tickets::solved_at.eq(solved_at), tickets::closed_at.eq(closed_at)))
         .execute(conn)?;
+    if to == Status::Solved {
+        crate::quality::csat::on_solved(conn, t.id)?;
+    }
     record(conn, t.id, EventKind::StatusChanged, actor, json!({ "from": from, "to": to }), at)
 }
 

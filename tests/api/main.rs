@@ -14,6 +14,7 @@ mod imap;
 mod kpis;
 mod migrations;
 mod phone;
+mod quality;
 mod reports;
 mod routing;
 mod sla;

@@ -27,6 +27,13 @@ pub struct Templates {
     pub ack: Template,
     pub reply: Template,
     pub sla_notice: Template,
+    /// Older template files without a survey keep working with the built-in one.
+    #[serde(default = "built_in_survey")]
+    pub survey: Template,
+}
+
+fn built_in_survey() -> Template {
+    toml_from(BUILT_IN).expect("built-in templates are valid").survey
 }
 
 impl Templates {
@@ -185,13 +192,22 @@ pub fn compose(
         .select((tickets::number, tickets::subject, requesters::name, requesters::email))
         .first(conn)?;
     let Some(email) = email else { return Ok(None) };
-    let ccs: Vec<String> = ticket_ccs::table
-        .filter(ticket_ccs::ticket_id.eq(ticket_id))
-        .select(ticket_ccs::email)
-        .load::<String>(conn)?
-        .into_iter()
-        .filter(|cc| *cc != email && *cc != settings.address)
-        .collect();
+    let survey = row.kind == crate::quality::csat::SURVEY;
+    if survey && !crate::quality::csat::still_wanted(conn, ticket_id)? {
+        return Ok(None);
+    }
+    // The survey is the requester's own: no copies.
+    let ccs: Vec<String> = if survey {
+        Vec::new()
+    } else {
+        ticket_ccs::table
+            .filter(ticket_ccs::ticket_id.eq(ticket_id))
+            .select(ticket_ccs::email)
+            .load::<String>(conn)?
+            .into_iter()
+            .filter(|cc| *cc != email && *cc != settings.address)
+            .collect()
+    };
     let thread: Vec<String> = email_messages::table
         .filter(email_messages::ticket_id.eq(ticket_id))
         .order(email_messages::id.asc())
@@ -201,15 +217,25 @@ pub fn compose(
         Some(m) if row.kind != ACK => messages::table.find(m).select(messages::body_text).first::<String>(conn)?,
         _ => String::new(),
     };
-    let template = if row.kind == ACK { &templates.ack } else { &templates.reply };
+    let template = match row.kind.as_str() {
+        ACK => &templates.ack,
+        _ if survey => &templates.survey,
+        _ => &templates.reply,
+    };
     let greeting = if name.is_empty() { email.clone() } else { name.clone() };
-    let link = case_link(public_url, &settings.token_secret, ticket_id);
+    let (link, until) = if survey {
+        let expires = crate::quality::csat::expiry(row.created_at.0, settings.survey_expiry_days);
+        crate::quality::csat::link(public_url, &settings.token_secret, ticket_id, expires)
+    } else {
+        (case_link(public_url, &settings.token_secret, ticket_id), String::new())
+    };
     let values = [
         ("numero", number.as_str()),
         ("asunto", subject.as_str()),
         ("nombre", greeting.as_str()),
         ("mensaje", body.as_str()),
         ("enlace", link.as_str()),
+        ("vence", until.as_str()),
     ];
     let text = fill(&template.text, &values);
     let html = format!(
@@ -237,6 +263,8 @@ pub fn compose(
     add_header(&mut message, &settings.loop_header, &settings.address)?;
     if row.kind == ACK {
         add_header(&mut message, "Auto-Submitted", "auto-replied")?;
+    } else if survey {
+        add_header(&mut message, "Auto-Submitted", "auto-generated")?;
     }
     Ok(Some(Composed { message, full_id }))
 }
@@ -275,5 +303,6 @@ mod tests {
         assert_eq!(s, "[AU-2026-000001] Recibimos su solicitud: Clave");
         assert!(t.reply.text.contains("{mensaje}"));
         assert!(t.ack.text.contains("{enlace}") && t.reply.text.contains("{enlace}"));
+        assert!(t.survey.text.contains("{enlace}") && t.survey.text.contains("{vence}"));
     }
 }

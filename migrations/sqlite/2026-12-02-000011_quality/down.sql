@@ -1,0 +1,3 @@
+DROP TABLE qa_evaluations;
+DROP TABLE qa_scorecards;
+DROP TABLE csat_responses;
