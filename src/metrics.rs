@@ -1,4 +1,5 @@
-//! Prometheus metrics: request counts and latencies by route and status, tickets by channel.
+//! Prometheus metrics: request counts and latencies by route and status, tickets by channel,
+//! round trips to the live KPI store.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -28,6 +29,16 @@ pub fn handle() -> &'static PrometheusHandle {
 
 pub fn ticket_created(channel: Channel) {
     metrics::counter!("tickets_created_total", "channel" => channel.as_str()).increment(1);
+}
+
+/// One round trip to the live KPI store's Redis (a command or a pipeline), by what it was for.
+pub fn kpi_round_trip(purpose: &'static str) {
+    metrics::counter!("kpi_redis_round_trips_total", "purpose" => purpose).increment(1);
+}
+
+/// Event updates sent to the live KPI store's Redis.
+pub fn kpi_updates(n: usize) {
+    metrics::counter!("kpi_redis_updates_total").increment(n as u64);
 }
 
 /// Records every request under its route pattern (not the raw path, which would explode the

@@ -141,11 +141,12 @@ pub async fn stream(
         (state, view, changes, String::new(), true),
         |(state, view, mut changes, last, first)| async move {
             if !first {
+                // At most one frame per THROTTLE; a change made meanwhile is pushed right after it.
+                tokio::time::sleep(THROTTLE).await;
                 tokio::select! {
                     _ = changes.changed() => {}
                     _ = tokio::time::sleep(REFRESH) => {}
                 }
-                tokio::time::sleep(THROTTLE).await;
             }
             let body = {
                 let mut now = figures(&state, &view).await;

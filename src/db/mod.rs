@@ -121,6 +121,9 @@ pub struct Db {
     /// instead of letting them fail with "database is locked". On Postgres it is `readers`.
     writer: Pool,
     backend: Backend,
+    /// Bumped after every committed write, so this process's background loops (the live KPI
+    /// projector) react at once instead of at their next poll.
+    commits: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Db {
@@ -143,7 +146,8 @@ impl Db {
             Backend::Postgres => readers.clone(),
             Backend::Sqlite => build(1),
         };
-        Ok(Db { readers, writer, backend: url.backend() })
+        let commits = std::sync::Arc::new(tokio::sync::watch::channel(0).0);
+        Ok(Db { readers, writer, backend: url.backend(), commits })
     }
 
     pub fn backend(&self) -> Backend {
@@ -167,12 +171,21 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.writer.clone();
-        run_blocking(move || {
+        let result = run_blocking(move || {
             let mut pooled = pool.get().map_err(AppError::from_pool)?;
             let conn: &mut DbConnection = &mut pooled;
             conn.transaction(f)
         })
-        .await
+        .await;
+        if result.is_ok() {
+            self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        result
+    }
+
+    /// Changes after each write this process commits.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// Synchronous access for the CLI and start-up.

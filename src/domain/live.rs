@@ -147,6 +147,10 @@ pub struct WindowFigures {
     pub sla: BTreeMap<String, SlaFigures>,
     /// All metrics together.
     pub sla_compliance: Option<f64>,
+    /// Satisfaction surveys answered.
+    pub csat_responses: i64,
+    /// CSAT: share of answers scoring 6 or 7 (of 7); `null` without answers.
+    pub csat: Option<f64>,
 }
 
 /// The live state of one scope.
@@ -229,6 +233,8 @@ pub fn window_figures(counters: &HashMap<String, i64>, scope: &str, answer_targe
         first_reply_p90_seconds: histogram_percentile(&histogram, 90),
         sla,
         sla_compliance: ratio(met_all, met_all + breached_all),
+        csat_responses: get("csat_responses"),
+        csat: ratio(get("csat_satisfied"), get("csat_responses")),
     }
 }
 
@@ -427,6 +433,9 @@ mod tests {
         apply(&mut s, &count(&scopes, now, day(), "handle_sum", 800));
         apply(&mut s, &count(&scopes, now, day(), "sla_met:first_reply", 3));
         apply(&mut s, &count(&scopes, now, day(), "sla_breached:first_reply", 1));
+        // 4 surveys answered, 3 with 6 or 7.
+        apply(&mut s, &count(&scopes, now, day(), "csat_responses", 4));
+        apply(&mut s, &count(&scopes, now, day(), "csat_satisfied", 3));
         // An hour ago: outside the 15-minute window, inside today.
         apply(&mut s, &count(&scopes, now - TimeDelta::minutes(61), day(), "answered", 5));
         let figures = figures(&s, now, Window::Minutes(15), 20);
@@ -438,6 +447,7 @@ mod tests {
         assert_eq!(q.window.abandonment_rate, Some(1.0 / 9.0));
         assert_eq!(q.window.sla["first_reply"], SlaFigures { met: 3, breached: 1, compliance: Some(0.75) });
         assert_eq!(q.window.sla_compliance, Some(0.75));
+        assert_eq!((q.window.csat_responses, q.window.csat), (4, Some(0.75)));
         let today = super::figures(&s, now, Window::Today, 20);
         assert_eq!(today.iter().find(|f| f.scope == "all").unwrap().window.answered, 13);
         // A 45 s target also counts the waits in the 25–45 s buckets.

@@ -139,11 +139,10 @@ impl Live {
     }
 
     async fn apply(&self, batch: &Batch) -> Result<(), AppError> {
-        for (i, update) in batch.updates.iter().enumerate() {
-            if let Err(e) = self.store.apply(&update.id, update.minute, &update.ops).await {
-                self.mark_stale(batch.updates.len() - i);
-                return Err(unreachable(e));
-            }
+        if let Err(e) = self.store.apply_all(&batch.updates).await {
+            // Some may have been applied; the rebuild that follows makes that moot.
+            self.mark_stale(batch.updates.len());
+            return Err(unreachable(e));
         }
         if !batch.updates.is_empty() {
             self.changed.send_modify(|v| *v += 1);
@@ -210,6 +209,8 @@ pub async fn run(db: Db, live: std::sync::Arc<Live>, interval: Duration) {
         tracing::warn!(error = %e, "live KPIs not rebuilt at start");
         live.mark_stale(0);
     }
+    // Events this process writes are read as soon as they commit; other replicas' at the next poll.
+    let mut commits = db.commits();
     loop {
         match live.step(&db).await {
             // A full batch: more is waiting, read on at once.
@@ -217,6 +218,9 @@ pub async fn run(db: Db, live: std::sync::Arc<Live>, interval: Duration) {
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "live KPI step failed"),
         }
-        tokio::time::sleep(interval).await;
+        tokio::select! {
+            _ = commits.changed() => {}
+            _ = tokio::time::sleep(interval) => {}
+        }
     }
 }

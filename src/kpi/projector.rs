@@ -45,14 +45,7 @@ impl Source {
     }
 }
 
-/// What one event does to the live state; `id` (`t:12`, `c:7`, …) makes it idempotent, and is
-/// empty for tracked contributions, which are idempotent by version.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Update {
-    pub id: String,
-    pub minute: i64,
-    pub ops: Vec<Op>,
-}
+pub use super::store::Update;
 
 /// The updates of the rows after a cursor, and how far the cursor may move.
 #[derive(Debug, Default)]
@@ -210,6 +203,13 @@ fn ticket_counts(e: &EventRow, t: &TicketNow, h: &History) -> Vec<Op> {
     match e.kind.as_str() {
         "created" => ops.extend(count("created")),
         "status_changed" if str_of(&e.data.0, "to") == Some("solved") => ops.extend(count("solved")),
+        "csat_answered" => {
+            ops.extend(count("csat_responses"));
+            let score = e.data.0.get("score").and_then(Value::as_i64).unwrap_or(0);
+            if score >= i64::from(crate::domain::quality::SATISFIED_FROM) {
+                ops.extend(count("csat_satisfied"));
+            }
+        }
         "sla_breached" | "sla_met" => {
             let kind = if e.kind == "sla_met" { "sla_met" } else { "sla_breached" };
             if let Some(metric) = str_of(&e.data.0, "metric") {

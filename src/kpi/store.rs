@@ -100,6 +100,15 @@ pub struct RedisStore {
 
 pub type StoreResult<T> = Result<T, redis::RedisError>;
 
+/// What one event does to the live state; `id` (`t:12`, `c:7`, …) makes it idempotent, and is
+/// empty for tracked contributions, which are idempotent by version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    pub id: String,
+    pub minute: i64,
+    pub ops: Vec<Op>,
+}
+
 impl KpiStore {
     pub fn memory() -> KpiStore {
         KpiStore::Memory(Mutex::new(MemoryState::default()))
@@ -131,6 +140,21 @@ impl KpiStore {
         }
     }
 
+    /// Applies `updates` in order, each as [`KpiStore::apply`] does; on Redis in one round trip
+    /// (one pipeline, each event still its own atomic script).
+    pub async fn apply_all(&self, updates: &[Update]) -> StoreResult<()> {
+        match self {
+            KpiStore::Memory(state) => {
+                let mut state = state.lock().expect("kpi state");
+                for u in updates {
+                    state.apply(&u.id, u.minute, &u.ops);
+                }
+                Ok(())
+            }
+            KpiStore::Redis(r) => r.apply_all(updates).await,
+        }
+    }
+
     pub async fn snapshot(&self, now: DateTime<Utc>) -> StoreResult<Snapshot> {
         match self {
             KpiStore::Memory(state) => Ok(state.lock().expect("kpi state").snapshot(now)),
@@ -142,7 +166,7 @@ impl KpiStore {
         match self {
             KpiStore::Memory(state) => Ok(state.lock().expect("kpi state").cursors.get(name).copied().unwrap_or(0)),
             KpiStore::Redis(r) => {
-                let mut conn = r.connection().await?;
+                let mut conn = r.connection("cursor").await?;
                 let value: Option<i64> = redis::cmd("GET")
                     .arg(r.key(&format!("cursor:{name}")))
                     .query_async(&mut conn)
@@ -162,7 +186,7 @@ impl KpiStore {
                 Ok(())
             }
             KpiStore::Redis(r) => {
-                let mut conn = r.connection().await?;
+                let mut conn = r.connection("cursor").await?;
                 let _: i64 = r
                     .raise
                     .key(r.key(&format!("cursor:{name}")))
@@ -194,7 +218,7 @@ impl KpiStore {
                 Ok(state.cursors.is_empty() && state.tracked.is_empty())
             }
             KpiStore::Redis(r) => {
-                let mut conn = r.connection().await?;
+                let mut conn = r.connection("is_empty").await?;
                 let exists: i64 = redis::cmd("EXISTS")
                     .arg(r.key("cursor:ticket_events"))
                     .arg(r.key("tracked"))
@@ -298,7 +322,10 @@ impl RedisStore {
 
     /// The shared connection, opened on first use and again after a failure, with short
     /// timeouts: a Redis outage must slow nothing down.
-    async fn connection(&self) -> StoreResult<MultiplexedConnection> {
+    /// Every use is one round trip (a command or a pipeline), counted by `purpose` in
+    /// `kpi_redis_round_trips_total`.
+    async fn connection(&self, purpose: &'static str) -> StoreResult<MultiplexedConnection> {
+        crate::metrics::kpi_round_trip(purpose);
         let mut slot = self.connection.lock().await;
         if let Some(conn) = slot.as_ref() {
             return Ok(conn.clone());
@@ -317,37 +344,65 @@ impl RedisStore {
         }
     }
 
-    async fn apply(&self, id: &str, minute: i64, ops: &[Op]) -> StoreResult<bool> {
-        let mut invocation = self.apply.prepare_invoke();
-        invocation
-            .key(self.key(&format!("seen:{minute}")))
-            .key(self.key("gauges"))
-            .key(self.key("tracked"))
-            .key(self.key("waiting"))
-            .arg(id)
-            .arg(live::minute_expiry(minute).timestamp())
-            .arg(ops.len());
+    /// `EVALSHA` of the apply script for one event (see [`APPLY_SCRIPT`] for its keys and args).
+    fn apply_command(&self, id: &str, minute: i64, ops: &[Op]) -> redis::Cmd {
+        let mut keys =
+            vec![self.key(&format!("seen:{minute}")), self.key("gauges"), self.key("tracked"), self.key("waiting")];
+        let mut args: Vec<String> =
+            vec![id.to_owned(), live::minute_expiry(minute).timestamp().to_string(), ops.len().to_string()];
         for op in ops {
             match op {
                 Op::Count { minute, day, field, by } => {
-                    invocation.key(self.key(&format!("m:{minute}"))).key(self.key(&format!("d:{day}")));
+                    keys.push(self.key(&format!("m:{minute}")));
+                    keys.push(self.key(&format!("d:{day}")));
                     let day_expiry = day_start(*day + TimeDelta::days(3)).timestamp();
-                    invocation
-                        .arg("C")
-                        .arg(field)
-                        .arg(by)
-                        .arg(live::minute_expiry(*minute).timestamp())
-                        .arg(day_expiry);
+                    let minute_expiry = live::minute_expiry(*minute).timestamp();
+                    args.extend(["C".to_owned(), field.clone(), by.to_string(), minute_expiry.to_string()]);
+                    args.push(day_expiry.to_string());
                 }
                 Op::Track { member, version, marks } => {
                     let marks: Vec<String> = marks.iter().map(Mark::encode).collect();
-                    invocation.arg("T").arg(member).arg(version).arg(marks.join("\n"));
+                    args.extend(["T".to_owned(), member.clone(), version.to_string(), marks.join("\n")]);
                 }
             }
         }
-        let mut conn = self.connection().await?;
-        let applied: i64 = invocation.invoke_async(&mut conn).await.inspect_err(|_| self.forget())?;
-        Ok(applied == 1)
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.apply.get_hash()).arg(keys.len()).arg(keys).arg(args);
+        cmd
+    }
+
+    async fn apply(&self, id: &str, minute: i64, ops: &[Op]) -> StoreResult<bool> {
+        let applied: Vec<i64> = self.run_apply(&[self.apply_command(id, minute, ops)]).await?;
+        Ok(applied.first() == Some(&1))
+    }
+
+    async fn apply_all(&self, updates: &[Update]) -> StoreResult<()> {
+        crate::metrics::kpi_updates(updates.len());
+        let commands: Vec<redis::Cmd> = updates.iter().map(|u| self.apply_command(&u.id, u.minute, &u.ops)).collect();
+        for chunk in commands.chunks(1000) {
+            self.run_apply(chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the apply scripts in one pipeline; if Redis lost the script (restarted, flushed), loads
+    /// it and sends them again, which changes nothing already applied (scripts are idempotent).
+    async fn run_apply(&self, commands: &[redis::Cmd]) -> StoreResult<Vec<i64>> {
+        let mut pipe = redis::pipe();
+        for cmd in commands {
+            pipe.add_command(cmd.clone());
+        }
+        let mut conn = self.connection("apply").await?;
+        match pipe.query_async(&mut conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                crate::metrics::kpi_round_trip("apply");
+                crate::metrics::kpi_round_trip("apply");
+                let _: String =
+                    self.apply.prepare_invoke().load_async(&mut conn).await.inspect_err(|_| self.forget())?;
+                pipe.query_async(&mut conn).await.inspect_err(|_| self.forget())
+            }
+            other => other.inspect_err(|_| self.forget()),
+        }
     }
 
     async fn snapshot(&self, now: DateTime<Utc>) -> StoreResult<Snapshot> {
@@ -360,7 +415,7 @@ impl RedisStore {
         for minute in &minutes {
             pipe.cmd("HGETALL").arg(self.key(&format!("m:{minute}")));
         }
-        let mut conn = self.connection().await?;
+        let mut conn = self.connection("snapshot").await?;
         let mut values: Vec<redis::Value> = pipe.query_async(&mut conn).await.inspect_err(|_| self.forget())?;
         let buckets = values.split_off(3);
         let mut first = values.into_iter().map(Some);
@@ -384,7 +439,7 @@ impl RedisStore {
     }
 
     async fn reset(&self) -> StoreResult<()> {
-        let mut conn = self.connection().await?;
+        let mut conn = self.connection("reset").await?;
         let pattern = self.key("*");
         let keys: Vec<String> = {
             let mut iter: redis::AsyncIter<String> = conn.scan_match(&pattern).await.inspect_err(|_| self.forget())?;

@@ -40,7 +40,7 @@ fn at(base: DateTime<Utc>, seconds: i64) -> String {
 
 /// Polls the realtime figures until `ready` holds for the `scope` (the projector runs every
 /// 200 ms), failing with the last figures after 10 s.
-async fn figures_until(app: &TestApp, query: &str, scope: &str, ready: impl Fn(&Value) -> bool) -> Value {
+pub async fn figures_until(app: &TestApp, query: &str, scope: &str, ready: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let reply = app.get(&format!("/api/v1/kpis/realtime{query}")).await;
@@ -101,7 +101,7 @@ on_all_backends! {
         let presence = app.call(Method::PUT, &format!("/api/v1/agents/{agent_id}/presence"), Some(&app.admin), Some(&json!({"presence": "available"}))).await;
         assert_eq!(presence.status, StatusCode::OK, "{}", presence.body);
 
-        let s = figures_until(&app, "", &scope, |s| s["window"]["abandoned"] == 2 && s["window"]["solved"] == 1 && s["waiting"].as_i64() >= Some(1)).await;
+        let s = figures_until(&app, "", &scope, |s| s["window"]["offered"] == 5 && s["window"]["abandoned"] == 2 && s["window"]["solved"] == 1 && s["waiting"] == 3).await;
         let w = &s["window"];
         assert_eq!(s["label"], "Mesa de Ayuda", "{s}");
         assert_eq!((w["offered"].as_i64(), w["answered"].as_i64(), w["abandoned"].as_i64(), w["short_abandoned"].as_i64()), (Some(5), Some(2), Some(2), Some(1)));

@@ -169,6 +169,11 @@ async fn survey_end_to_end(backend: Backend) {
         (Some(agent_id.to_string().as_str()), Some("Javiera Soto"))
     );
     assert_eq!(group["responses"], 1);
+
+    // And in the live KPIs of its channel: one answer, satisfied.
+    let live =
+        crate::kpis::figures_until(&app, "?window=today", "ch:email", |s| s["window"]["csat_responses"] == 1).await;
+    assert_eq!(live["window"]["csat"].as_f64(), Some(1.0));
 }
 
 #[tokio::test]
