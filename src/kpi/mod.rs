@@ -61,6 +61,9 @@ pub struct Realtime {
     /// Updates skipped since start because the store was unreachable.
     pub skipped_updates: u64,
     pub scopes: Vec<ScopeFigures>,
+    /// Trend alerts raised today (America/Santiago), newest bucket first. Read from the database
+    /// with each snapshot: alerts are rare and already stored there, so they need no live state.
+    pub trend_alerts: Vec<crate::trends::TrendAlert>,
 }
 
 impl Live {
@@ -109,6 +112,7 @@ impl Live {
             service_level_target: self.service_level_target,
             skipped_updates: self.skipped.load(Ordering::Relaxed),
             scopes: live::figures(&snapshot, now, window, self.answer_target_secs),
+            trend_alerts: Vec::new(),
         }
     }
 
