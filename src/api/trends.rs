@@ -61,6 +61,6 @@ pub async fn scan(
     };
     let at = request.at.unwrap_or_else(Utc::now);
     let params = state.settings.trends.params();
-    let result = state.db.write(move |c| scanner::scan(c, at, &params)).await?;
+    let result = scanner::scan(&state.db, at, params).await?;
     Ok(HttpResponse::Ok().json(result))
 }

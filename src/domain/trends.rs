@@ -232,8 +232,11 @@ pub fn detect(current: &[Item], history: &[Vec<Item>], params: &Params) -> Vec<F
     }
     let mut findings = Vec::new();
     for (category, items) in by_category {
-        let past: Vec<Vec<&Item>> =
-            history.iter().map(|bucket| bucket.iter().filter(|i| i.category_id == category).collect()).collect();
+        // The keywords of each past ticket of the category, extracted once.
+        let past: Vec<Vec<Vec<String>>> = history
+            .iter()
+            .map(|bucket| bucket.iter().filter(|i| i.category_id == category).map(|i| keywords(&i.subject)).collect())
+            .collect();
         let counts: Vec<u64> = past.iter().map(|b| b.len() as u64).collect();
         let Some(evaluation) = evaluate(items.len() as u64, &counts, params) else { continue };
         let terms = term_sets(&items);
@@ -276,17 +279,15 @@ fn term_sets(items: &[&Item]) -> BTreeMap<String, BTreeSet<i64>> {
 fn keyword_spikes(
     category: i64,
     terms: &BTreeMap<String, BTreeSet<i64>>,
-    past: &[Vec<&Item>],
+    past: &[Vec<Vec<String>>],
     params: &Params,
 ) -> Vec<Finding> {
     let mut spiking: Vec<(&String, &BTreeSet<i64>, Evaluation)> = terms
         .iter()
         .filter(|(_, ids)| ids.len() as u64 >= params.min_count)
         .filter_map(|(term, ids)| {
-            let counts: Vec<u64> = past
-                .iter()
-                .map(|bucket| bucket.iter().filter(|i| keywords(&i.subject).contains(term)).count() as u64)
-                .collect();
+            let counts: Vec<u64> =
+                past.iter().map(|bucket| bucket.iter().filter(|terms| terms.contains(term)).count() as u64).collect();
             let evaluation = evaluate(ids.len() as u64, &counts, params)?;
             evaluation.spike.then_some((term, ids, evaluation))
         })

@@ -80,31 +80,56 @@ fn findings(
     Ok(trends::detect(&current, &history, params))
 }
 
-/// One scan as of `at`. Run it inside one transaction ([`Db::write`]).
-pub fn scan(conn: &mut DbConnection, at: DateTime<Utc>, params: &Params) -> Result<ScanResult, AppError> {
+/// A spike found by a scan: what [`raise`] stores and acts on.
+#[derive(Debug, Clone)]
+pub struct Spike {
+    granularity: Granularity,
+    bucket: Bucket,
+    finding: Finding,
+}
+
+/// Step one of a scan as of `at`, read only: the spikes of its last complete hour and day.
+/// Always in the same order (granularity, category, keyword), so concurrent scanners claim keys
+/// in the same order and never wait on each other in a cycle.
+pub fn detect(conn: &mut DbConnection, at: DateTime<Utc>, params: &Params) -> Result<Vec<Spike>, AppError> {
     let first: Option<UtcTime> =
         tickets::table.order(tickets::created_at).select(tickets::created_at).first(conn).optional()?;
     let first = first.map(|t| t.0);
-    let (hour, day) = (trends::last_hour(at), trends::last_day(at));
-    let mut spikes = 0;
-    let mut raised = Vec::new();
-    // Always in the same order (granularity, category, keyword), so concurrent scanners claim
-    // keys in the same order and never wait on each other in a cycle.
-    for (granularity, bucket) in [(Granularity::Day, day), (Granularity::Hour, hour)] {
+    let mut spikes = Vec::new();
+    for (granularity, bucket) in [(Granularity::Day, trends::last_day(at)), (Granularity::Hour, trends::last_hour(at))]
+    {
         for finding in findings(conn, bucket, granularity, params, first)? {
-            spikes += 1;
-            if let Some(alert) = raise(conn, granularity, bucket, &finding, params)? {
-                raised.push(alert);
-            }
+            spikes.push(Spike { granularity, bucket, finding });
         }
     }
-    Ok(ScanResult { at, hour, day, spikes, raised })
+    Ok(spikes)
+}
+
+/// Step two, in one transaction ([`Db::write`]): raises the spikes not raised before.
+pub fn raise_all(conn: &mut DbConnection, spikes: &[Spike], params: &Params) -> Result<Vec<TrendAlert>, AppError> {
+    let mut raised = Vec::new();
+    for s in spikes {
+        if let Some(alert) = raise(conn, s.granularity, s.bucket, &s.finding, params)? {
+            raised.push(alert);
+        }
+    }
+    Ok(raised)
+}
+
+/// One scan as of `at`: detection on a read connection, so the write transaction (SQLite's one
+/// writer) is held only while alerts are raised. Detection is deterministic, and a spike raised
+/// meanwhile by another replica is simply skipped.
+pub async fn scan(db: &Db, at: DateTime<Utc>, params: Params) -> Result<ScanResult, AppError> {
+    let spikes = db.read(move |c| detect(c, at, &params)).await?;
+    let count = spikes.len();
+    let raised = if spikes.is_empty() { Vec::new() } else { db.write(move |c| raise_all(c, &spikes, &params)).await? };
+    Ok(ScanResult { at, hour: trends::last_hour(at), day: trends::last_day(at), spikes: count, raised })
 }
 
 /// The background loop of one replica.
 pub async fn run(db: Db, interval: std::time::Duration, params: Params) {
     loop {
-        match db.write(move |c| scan(c, Utc::now(), &params)).await {
+        match scan(&db, Utc::now(), params).await {
             Ok(result) if !result.raised.is_empty() => {
                 tracing::info!(alerts = result.raised.len(), "trend alerts raised");
             }
