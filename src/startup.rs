@@ -75,10 +75,6 @@ impl Application {
             let interval = std::time::Duration::from_secs(settings.sla.scan_interval_secs);
             tokio::spawn(crate::sla::scanner::run(db.clone(), interval, settings.sla.scan_batch.max(1)));
         }
-        if settings.trends.enabled && settings.trends.scan_interval_secs > 0 {
-            let interval = std::time::Duration::from_secs(settings.trends.scan_interval_secs);
-            tokio::spawn(crate::trends::scanner::run(db.clone(), interval, settings.trends.params()));
-        }
         if settings.routing.rotation_interval_secs > 0 {
             let interval = std::time::Duration::from_secs(settings.routing.rotation_interval_secs);
             tokio::spawn(crate::routing::rotation::run(db.clone(), interval));
@@ -95,6 +91,10 @@ impl Application {
         if settings.kpi.poll_interval_ms > 0 {
             let interval = std::time::Duration::from_millis(settings.kpi.poll_interval_ms);
             tokio::spawn(crate::kpi::run(db.clone(), live.clone(), interval));
+        }
+        if settings.trends.enabled && settings.trends.scan_interval_secs > 0 {
+            let interval = std::time::Duration::from_secs(settings.trends.scan_interval_secs);
+            tokio::spawn(crate::trends::scanner::run(db.clone(), live.clone(), interval, settings.trends.params()));
         }
         if settings.departments.poll_interval_ms > 0 {
             tokio::spawn(crate::departments::webhooks::run(db.clone(), settings.departments.clone()));

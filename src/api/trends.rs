@@ -62,5 +62,8 @@ pub async fn scan(
     let at = request.at.unwrap_or_else(Utc::now);
     let params = state.settings.trends.params();
     let result = scanner::scan(&state.db, at, params).await?;
+    if !result.raised.is_empty() {
+        state.live.touch();
+    }
     Ok(HttpResponse::Ok().json(result))
 }

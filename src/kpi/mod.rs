@@ -62,7 +62,8 @@ pub struct Realtime {
     pub skipped_updates: u64,
     pub scopes: Vec<ScopeFigures>,
     /// Trend alerts raised today (America/Santiago), newest bucket first. Read from the database
-    /// with each snapshot: alerts are rare and already stored there, so they need no live state.
+    /// with each snapshot: alerts are rare and already stored there, so they need no live state
+    /// (streams are woken when this replica raises one, and re-read every few seconds anyway).
     pub trend_alerts: Vec<crate::trends::TrendAlert>,
 }
 
@@ -82,6 +83,11 @@ impl Live {
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
+    }
+
+    /// Wakes the streams for something read outside the store (trend alerts just raised).
+    pub fn touch(&self) {
+        self.changed.send_modify(|v| *v += 1);
     }
 
     pub fn is_stale(&self) -> bool {

@@ -126,12 +126,13 @@ pub async fn scan(db: &Db, at: DateTime<Utc>, params: Params) -> Result<ScanResu
     Ok(ScanResult { at, hour: trends::last_hour(at), day: trends::last_day(at), spikes: count, raised })
 }
 
-/// The background loop of one replica.
-pub async fn run(db: Db, interval: std::time::Duration, params: Params) {
+/// The background loop of one replica; `live` streams are woken when it raises alerts.
+pub async fn run(db: Db, live: std::sync::Arc<crate::kpi::Live>, interval: std::time::Duration, params: Params) {
     loop {
         match scan(&db, Utc::now(), params).await {
             Ok(result) if !result.raised.is_empty() => {
                 tracing::info!(alerts = result.raised.len(), "trend alerts raised");
+                live.touch();
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "trend scan failed; retrying later"),

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::email::{header, spawn_with_smtp, text_of, SmtpSink};
 use crate::helpers::*;
+use crate::kpis::next_event;
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -145,9 +146,22 @@ async fn injected_spike(backend: Backend) {
     let created = app.post("/api/v1/agents", json!({"name": "Pablo", "role": "agent", "email": "pablo@x.cl"})).await;
     assert_eq!(created.status, StatusCode::CREATED);
     let spike = spike_series(&app).await;
+    let mut stream =
+        app.client.get(format!("{}/api/v1/kpis/stream", app.address)).bearer_auth(&boss).send().await.unwrap();
+    assert_eq!(next_event(&mut stream).await["trend_alerts"], json!([]));
 
+    let scanned = Instant::now();
     let reply = scan(&app, &app.admin, SCAN_AT).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // The live KPI stream pushes the new alert at once (not at its next 5-second refresh).
+    loop {
+        let event = next_event(&mut stream).await;
+        if let Some([shown]) = event["trend_alerts"].as_array().map(Vec::as_slice) {
+            assert_eq!(shown["observed"], 20);
+            break;
+        }
+    }
+    assert!(scanned.elapsed() < StdDuration::from_secs(2), "pushed after {:?}", scanned.elapsed());
     assert_eq!(reply.body["hour"]["start"], "2026-11-18T18:00:00Z");
     assert_eq!(reply.body["day"]["start"], "2026-11-17T03:00:00Z");
     let raised = reply.body["raised"].as_array().unwrap();
