@@ -24,6 +24,7 @@ pub struct Settings {
     pub routing: RoutingSettings,
     pub kpi: KpiSettings,
     pub departments: DepartmentSettings,
+    pub trends: TrendSettings,
     pub log: LogSettings,
 }
 
@@ -68,6 +69,33 @@ pub struct SmtpSettings {
 pub struct SlaSettings {
     pub scan_interval_secs: u64,
     pub scan_batch: i64,
+}
+
+/// Trend and spike detection ([`crate::domain::trends`]).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrendSettings {
+    /// Whether each replica runs the periodic scan (the scan endpoint works either way).
+    pub enabled: bool,
+    pub scan_interval_secs: u64,
+    /// Weeks of history behind each baseline.
+    pub history_weeks: u32,
+    /// Width of the seasonal band, in standard deviations.
+    pub k: f64,
+    /// Significance of the Poisson tail test for small counts.
+    pub alpha: f64,
+    /// Fewest tickets in an hour or day that may raise an alert.
+    pub min_count: u64,
+}
+
+impl TrendSettings {
+    pub fn params(&self) -> crate::domain::trends::Params {
+        crate::domain::trends::Params {
+            history_weeks: self.history_weeks,
+            k: self.k,
+            alpha: self.alpha,
+            min_count: self.min_count,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,6 +216,11 @@ impl Settings {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                 anyhow::bail!("redis.url must start with redis:// or rediss://");
             }
+        }
+        let t = &self.trends;
+        let valid = (1..=52).contains(&t.history_weeks) && t.k > 0.0 && t.alpha > 0.0 && t.alpha < 1.0;
+        if !valid {
+            anyhow::bail!("trends: history_weeks must be 1–52, k above 0 and alpha between 0 and 1");
         }
         Ok(())
     }

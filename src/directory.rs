@@ -374,6 +374,9 @@ pub struct CategoryView {
     pub slug: String,
     pub name: String,
     pub parent_id: Option<i64>,
+    /// The department its problems belong to (improvement opportunities from trend alerts go
+    /// there); `null`: Atención Usuaria.
+    pub department_id: Option<i64>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -387,7 +390,7 @@ pub struct ReferenceInput {
     pub name: Option<String>,
     /// Queues only.
     pub description: Option<String>,
-    /// Queues only.
+    /// Queues and categories: the department it belongs to.
     pub department_id: Option<i64>,
     /// Departments only: the address that receives escalations.
     pub email: Option<String>,
@@ -436,7 +439,7 @@ fn validate_reference(
     }
     let misplaced: &[(&str, bool)] = &[
         ("description", input.description.is_some() && kind != ReferenceKind::Queue),
-        ("department_id", input.department_id.is_some() && kind != ReferenceKind::Queue),
+        ("department_id", input.department_id.is_some() && kind == ReferenceKind::Department),
         ("email", input.email.is_some() && kind != ReferenceKind::Department),
         ("parent_id", input.parent_id.is_some() && kind != ReferenceKind::Category),
     ];
@@ -450,14 +453,19 @@ fn validate_reference(
     Ok((Common { slug, name }, email))
 }
 
-pub fn save_queue(conn: &mut DbConnection, id: Option<i64>, input: ReferenceInput) -> Result<QueueView, AppError> {
-    let (common, _) = validate_reference(ReferenceKind::Queue, &input, id.is_none())?;
-    if let Some(dep) = input.department_id {
+fn department_exists(conn: &mut DbConnection, department: Option<i64>) -> Result<(), AppError> {
+    if let Some(dep) = department {
         let exists: i64 = departments::table.filter(departments::id.eq(dep)).count().get_result(conn)?;
         if exists == 0 {
             return Err(AppError::field("department_id", format!("no existe el departamento {dep}")));
         }
     }
+    Ok(())
+}
+
+pub fn save_queue(conn: &mut DbConnection, id: Option<i64>, input: ReferenceInput) -> Result<QueueView, AppError> {
+    let (common, _) = validate_reference(ReferenceKind::Queue, &input, id.is_none())?;
+    department_exists(conn, input.department_id)?;
     let id = match id {
         None => diesel::insert_into(queues::table)
             .values((
@@ -580,12 +588,14 @@ pub fn save_category(
             return Err(AppError::field("parent_id", format!("no existe la categoría {parent}")));
         }
     }
+    department_exists(conn, input.department_id)?;
     let id = match id {
         None => diesel::insert_into(categories::table)
             .values((
                 categories::slug.eq(common.slug.unwrap_or_default()),
                 categories::name.eq(common.name.unwrap_or_default()),
                 categories::parent_id.eq(input.parent_id),
+                categories::department_id.eq(input.department_id),
                 categories::active.eq(input.active.unwrap_or(true)),
                 categories::created_at.eq(UtcTime::now()),
             ))
@@ -598,6 +608,7 @@ pub fn save_category(
                     categories::slug.eq(common.slug.unwrap_or(current.slug)),
                     categories::name.eq(common.name.unwrap_or(current.name)),
                     categories::parent_id.eq(input.parent_id.or(current.parent_id)),
+                    categories::department_id.eq(input.department_id.or(current.department_id)),
                     categories::active.eq(input.active.unwrap_or(current.active)),
                 ))
                 .execute(conn)?;
@@ -619,6 +630,7 @@ pub fn get_category(conn: &mut DbConnection, id: i64) -> Result<CategoryView, Ap
         slug: c.slug,
         name: c.name,
         parent_id: c.parent_id,
+        department_id: c.department_id,
         active: c.active,
         created_at: c.created_at.0,
     })

@@ -21,3 +21,4 @@ pub mod sla;
 pub mod startup;
 pub mod telemetry;
 pub mod tickets;
+pub mod trends;

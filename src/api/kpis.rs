@@ -81,6 +81,11 @@ async fn view(state: &AppState, q: RealtimeQuery) -> Result<View, AppError> {
 
 async fn figures(state: &AppState, view: &View) -> Realtime {
     let mut figures = state.live.realtime(view.window).await;
+    // Today's trend alerts come from the database; if it cannot answer, the figures still do.
+    match state.db.read(|c| crate::trends::today(c, chrono::Utc::now())).await {
+        Ok(alerts) => figures.trend_alerts = alerts,
+        Err(e) => tracing::warn!(error = %e, "trend alerts not read for the live KPIs"),
+    }
     // Every queue has a tile, even before its first event.
     let wanted: Vec<&String> = match &view.only {
         Some(only) => vec![only],
@@ -102,8 +107,8 @@ async fn figures(state: &AppState, view: &View) -> Realtime {
 }
 
 /// Live KPIs per queue, channel and overall: backlog, waiting contacts, agents by state, service
-/// level, ASA, AHT, abandonment, first-reply percentiles and SLA compliance over the window.
-/// `stale: true` when the live store is unreachable or missed updates.
+/// level, ASA, AHT, abandonment, first-reply percentiles and SLA compliance over the window,
+/// plus today's trend alerts (`trend_alerts`). `stale: true` when the live store is unreachable or missed updates.
 #[utoipa::path(tag = "kpis", params(RealtimeQuery),
     responses((status = 200, body = Realtime), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),

@@ -13,6 +13,7 @@ pub mod routing;
 pub mod sla;
 pub mod system;
 pub mod tickets;
+pub mod trends;
 
 use actix_web::web;
 
@@ -137,6 +138,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(quality::resolve_dispute)
         .service(quality::quality_report)
         .service(quality::recurring_problems)
+        .service(trends::list_trends)
+        .service(trends::scan)
         .service(channels::web::submit)
         .service(channels::web::categories);
 }

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::ServerBuilder;
 use utoipa::{Modify, OpenApi};
 
-use super::{departments, directory, email, kpis, phone, quality, reports, routing, sla, system, tickets};
+use super::{departments, directory, email, kpis, phone, quality, reports, routing, sla, system, tickets, trends};
 use crate::channels::web;
 
 #[derive(OpenApi)]
@@ -48,7 +48,7 @@ use crate::channels::web;
         quality::csat_figures, quality::answer_survey, quality::create_scorecard, quality::list_scorecards,
         quality::get_scorecard, quality::run_sampling, quality::list_evaluations, quality::create_evaluation,
         quality::get_evaluation, quality::submit_evaluation, quality::dispute, quality::resolve_dispute,
-        quality::quality_report, quality::recurring_problems,
+        quality::quality_report, quality::recurring_problems, trends::list_trends, trends::scan,
         web::submit, web::categories,
         system::health, system::ready, system::metrics,
     ),
@@ -61,7 +61,7 @@ use crate::channels::web;
         (name = "kpis", description = "Contact-center figures: live KPIs (JSON and Server-Sent Events), their rebuild, and the staffing forecast"),
         (name = "reports", description = "Historical reports (America/Santiago days), as JSON or CSV (`Accept: text/csv`)"),
         (name = "phone", description = "PBX call events (native and CTI push), call records and blocked numbers"),
-        (name = "quality", description = "Satisfaction survey (CSAT) figures, QA scorecards, sampling, evaluations, disputes and the weekly quality report"),
+        (name = "quality", description = "Satisfaction survey (CSAT) figures, QA scorecards, sampling, evaluations, disputes, the weekly quality report, recurring problems and trend (spike) alerts"),
         (name = "routing", description = "Routing rules, queue strategies and members, presence, pull mode and rotation plans"),
         (name = "sla", description = "Business calendars, SLA policies and each ticket's clocks"),
         (name = "web form", description = "The public contact form (no authentication)"),

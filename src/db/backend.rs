@@ -328,6 +328,36 @@ pub fn lease_webhook_deliveries(
     )
 }
 
+/// Claims the trend alert with this key: inserts its row (the rest is filled in by the caller)
+/// and returns its id, or `None` when it exists already. On Postgres a concurrent insert of the
+/// same key waits for the first transaction and then does nothing, so with several replicas
+/// exactly one wins and acts on the alert; SQLite's single writer serialises them by itself.
+pub fn claim_trend_alert(
+    conn: &mut DbConnection,
+    granularity: &str,
+    category_id: i64,
+    keyword: &str,
+    bucket: (super::types::UtcTime, super::types::UtcTime),
+    now: super::types::UtcTime,
+) -> QueryResult<Option<i64>> {
+    let query = diesel::sql_query(
+        "INSERT INTO trend_alerts (granularity, category_id, keyword, bucket_start, bucket_end, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (granularity, category_id, keyword, bucket_start) DO NOTHING \
+         RETURNING id",
+    )
+    .bind::<Text, _>(granularity)
+    .bind::<BigInt, _>(category_id)
+    .bind::<Text, _>(keyword)
+    .bind::<super::types::Tstz, _>(bucket.0)
+    .bind::<super::types::Tstz, _>(bucket.1)
+    .bind::<super::types::Tstz, _>(now);
+    let rows: Vec<Id> = match conn {
+        DbConnection::Pg(pg) => query.load(pg)?,
+        DbConnection::Sqlite(lite) => query.load(lite)?,
+    };
+    Ok(rows.into_iter().next().map(|r| r.id))
+}
+
 /// SQL text of the instant `t`, for report queries that inline their period boundaries (computed
 /// here in America/Santiago, so their number varies; they are never user text).
 pub fn timestamp_literal(conn: &DbConnection, t: chrono::DateTime<chrono::Utc>) -> String {

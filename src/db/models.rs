@@ -157,6 +157,7 @@ pub struct CategoryRow {
     pub parent_id: Option<i64>,
     pub active: bool,
     pub created_at: UtcTime,
+    pub department_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

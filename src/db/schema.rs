@@ -33,6 +33,7 @@ diesel::table! {
         parent_id -> Nullable<BigInt>,
         active -> Bool,
         created_at -> crate::db::types::Tstz,
+        department_id -> Nullable<BigInt>,
     }
 }
 
@@ -459,6 +460,7 @@ diesel::table! {
         proposed_by -> Nullable<BigInt>,
         created_at -> crate::db::types::Tstz,
         updated_at -> crate::db::types::Tstz,
+        source -> Text,
     }
 }
 
@@ -598,6 +600,33 @@ diesel::joinable!(csat_responses -> tickets (ticket_id));
 diesel::joinable!(qa_evaluations -> tickets (ticket_id));
 diesel::joinable!(qa_evaluations -> qa_scorecards (scorecard_id));
 
+diesel::table! {
+    trend_alerts (id) {
+        id -> BigInt,
+        granularity -> Text,
+        category_id -> BigInt,
+        keyword -> Text,
+        bucket_start -> crate::db::types::Tstz,
+        bucket_end -> crate::db::types::Tstz,
+        observed -> BigInt,
+        baseline_mean -> Double,
+        baseline_sigma -> Double,
+        threshold -> BigInt,
+        p_value -> Double,
+        method -> Text,
+        detail -> Nullable<crate::db::types::Json>,
+        explanation -> Text,
+        department_id -> Nullable<BigInt>,
+        opportunity_id -> Nullable<BigInt>,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::joinable!(categories -> departments (department_id));
+diesel::joinable!(trend_alerts -> categories (category_id));
+diesel::joinable!(trend_alerts -> departments (department_id));
+diesel::joinable!(trend_alerts -> opportunities (opportunity_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
     queues,
@@ -640,4 +669,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     department_deliveries,
     department_webhooks,
     department_webhook_attempts,
+    trend_alerts,
 );

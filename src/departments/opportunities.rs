@@ -76,6 +76,8 @@ pub struct OpportunityView {
     pub duplicate_of: Option<i64>,
     /// `null` when proposed automatically.
     pub proposed_by: Option<i64>,
+    /// `agent` (drafted by a person) or `trend_detection` (proposed by a trend alert).
+    pub source: String,
     pub ticket_ids: Vec<i64>,
     /// Its impact: linked tickets and the distinct requesters behind them.
     pub ticket_count: usize,
@@ -112,6 +114,7 @@ type Row = (
     Option<i64>,
     UtcTime,
     UtcTime,
+    String,
 );
 
 fn rows(
@@ -137,6 +140,7 @@ fn rows(
             opportunities::proposed_by,
             opportunities::created_at,
             opportunities::updated_at,
+            opportunities::source,
         ))
         .order(opportunities::id.desc())
         .into_boxed();
@@ -158,8 +162,22 @@ fn rows(
 type EventRow = (Option<i64>, Option<String>, String, Option<String>, UtcTime);
 
 fn view(conn: &mut DbConnection, row: Row) -> Result<OpportunityView, AppError> {
-    let (id, title, description, department_id, department, category, priority, status, resolution, dup, by, at, up) =
-        row;
+    let (
+        id,
+        title,
+        description,
+        department_id,
+        department,
+        category,
+        priority,
+        status,
+        resolution,
+        dup,
+        by,
+        at,
+        up,
+        source,
+    ) = row;
     let bad = |what: &str| AppError::Internal(anyhow::anyhow!("opportunity {id} has an invalid {what}"));
     let linked: Vec<(i64, i64)> = opportunity_tickets::table
         .inner_join(tickets::table)
@@ -191,6 +209,7 @@ fn view(conn: &mut DbConnection, row: Row) -> Result<OpportunityView, AppError> 
         resolution,
         duplicate_of: dup,
         proposed_by: by,
+        source,
         ticket_count: linked.len(),
         requester_count: requesters.len(),
         ticket_ids: linked.into_iter().map(|(t, _)| t).collect(),
@@ -313,6 +332,7 @@ pub fn create(conn: &mut DbConnection, who: &Principal, input: OpportunityInput)
             opportunities::priority.eq(input.priority.unwrap_or(Priority::Normal).as_str()),
             opportunities::status.eq(OpportunityStatus::Draft.as_str()),
             opportunities::proposed_by.eq(who.agent_id),
+            opportunities::source.eq(FROM_AGENT),
             opportunities::created_at.eq(at),
             opportunities::updated_at.eq(at),
         ))
@@ -321,6 +341,43 @@ pub fn create(conn: &mut DbConnection, who: &Principal, input: OpportunityInput)
     link(conn, id, &input.ticket_ids)?;
     log(conn, id, Some(who.agent_id), None, OpportunityStatus::Draft, None)?;
     get(conn, who, id)
+}
+
+/// Where an opportunity came from.
+pub const FROM_AGENT: &str = "agent";
+pub const FROM_TRENDS: &str = "trend_detection";
+
+/// What trend detection proposes: a draft with no agent behind it.
+pub struct AutomaticProposal<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub department_id: i64,
+    pub category_id: Option<i64>,
+    pub ticket_ids: &'a [i64],
+}
+
+/// A draft proposed by the system (`proposed_by` is `null`, `source` tells why); Atención
+/// Usuaria reviews it and decides whether to send it. Returns its id.
+pub fn propose_automatic(conn: &mut DbConnection, p: AutomaticProposal<'_>, comment: &str) -> Result<i64, AppError> {
+    let at = UtcTime::now();
+    let id: i64 = diesel::insert_into(opportunities::table)
+        .values((
+            opportunities::title.eq(p.title),
+            opportunities::description.eq(p.description),
+            opportunities::category_id.eq(p.category_id),
+            opportunities::department_id.eq(p.department_id),
+            opportunities::priority.eq(Priority::Normal.as_str()),
+            opportunities::status.eq(OpportunityStatus::Draft.as_str()),
+            opportunities::proposed_by.eq(None::<i64>),
+            opportunities::source.eq(FROM_TRENDS),
+            opportunities::created_at.eq(at),
+            opportunities::updated_at.eq(at),
+        ))
+        .returning(opportunities::id)
+        .get_result(conn)?;
+    link(conn, id, p.ticket_ids)?;
+    log(conn, id, None, None, OpportunityStatus::Draft, Some(comment))?;
+    Ok(id)
 }
 
 /// Adds evidence tickets (Atención Usuaria, while the opportunity is open).

@@ -13,6 +13,7 @@ pub mod rut;
 pub mod sla;
 pub mod text;
 pub mod ticket;
+pub mod trends;
 pub mod user;
 
 pub use rut::Rut;

@@ -61,6 +61,10 @@ pub struct Realtime {
     /// Updates skipped since start because the store was unreachable.
     pub skipped_updates: u64,
     pub scopes: Vec<ScopeFigures>,
+    /// Trend alerts raised today (America/Santiago), newest bucket first. Read from the database
+    /// with each snapshot: alerts are rare and already stored there, so they need no live state
+    /// (streams are woken when this replica raises one, and re-read every few seconds anyway).
+    pub trend_alerts: Vec<crate::trends::TrendAlert>,
 }
 
 impl Live {
@@ -79,6 +83,11 @@ impl Live {
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
+    }
+
+    /// Wakes the streams for something read outside the store (trend alerts just raised).
+    pub fn touch(&self) {
+        self.changed.send_modify(|v| *v += 1);
     }
 
     pub fn is_stale(&self) -> bool {
@@ -109,6 +118,7 @@ impl Live {
             service_level_target: self.service_level_target,
             skipped_updates: self.skipped.load(Ordering::Relaxed),
             scopes: live::figures(&snapshot, now, window, self.answer_target_secs),
+            trend_alerts: Vec::new(),
         }
     }
 

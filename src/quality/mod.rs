@@ -23,7 +23,7 @@ pub struct Period {
 
 /// An instant: RFC 3339, or a date (`YYYY-MM-DD`) meaning midnight in Santiago; with `end`, a date
 /// means the end of that day (so `to=2026-12-31` includes the 31st).
-fn instant(field: &str, value: &str, end: bool) -> Result<DateTime<Utc>, FieldError> {
+pub(crate) fn instant(field: &str, value: &str, end: bool) -> Result<DateTime<Utc>, FieldError> {
     let value = value.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&Utc));

@@ -27,6 +27,8 @@ pub struct TestApp {
     pub db: Db,
     pub live: std::sync::Arc<atencion::kpi::Live>,
     pub backend: Backend,
+    /// The app's database, for a second replica on the same one.
+    pub database_url: String,
     _dir: Option<tempfile::TempDir>,
     _files: tempfile::TempDir,
     /// (base URL, schema) of a Postgres test schema, dropped with the app.
@@ -109,6 +111,8 @@ pub fn test_settings() -> Settings {
     // Tests drive the SLA scanner themselves, so its timing is theirs.
     settings.sla.scan_interval_secs = 0;
     settings.routing.rotation_interval_secs = 0;
+    // Tests run the trend scan themselves, as of the instants they choose.
+    settings.trends.enabled = false;
     settings.departments.poll_interval_ms = 0;
     settings
 }
@@ -137,6 +141,7 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
     settings.email.attachments_dir = files.path().join("attachments").display().to_string();
     customize(&mut settings);
     let redis_keys = settings.redis_url().map(|url| (url.to_owned(), settings.redis.key_prefix.clone()));
+    let database_url = settings.database.url.clone();
     let app = Application::build(settings).await.expect("app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db.clone();
@@ -150,6 +155,7 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
         db,
         live,
         backend,
+        database_url,
         _dir: dir,
         _files: files,
         pg_schema,

@@ -179,7 +179,7 @@ on_all_backends! {
 }
 
 /// The next `kpis` event of a stream (keep-alive comments skipped).
-async fn next_event(stream: &mut reqwest::Response) -> Value {
+pub(crate) async fn next_event(stream: &mut reqwest::Response) -> Value {
     let mut buffer = String::new();
     loop {
         let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())

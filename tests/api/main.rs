@@ -20,4 +20,5 @@ mod routing;
 mod sla;
 mod system;
 mod tickets;
+mod trends;
 mod web_form;

@@ -126,6 +126,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/quality/evaluations/{id}/resolution"),
     ("get", "/api/v1/quality/report"),
     ("get", "/api/v1/quality/recurring"),
+    ("get", "/api/v1/quality/trends"),
+    ("post", "/api/v1/quality/trends/scan"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),

@@ -8,7 +8,7 @@ use lettre::Message;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::outbox::{OutboxRow, ACK, SLA_NOTICE};
+use super::outbox::{OutboxRow, ACK, SLA_NOTICE, TREND_ALERT};
 use crate::config::EmailSettings;
 use crate::db::schema::{email_messages, messages, outbox, requesters, ticket_ccs, tickets};
 use crate::db::DbConnection;
@@ -30,10 +30,16 @@ pub struct Templates {
     /// Older template files without a survey keep working with the built-in one.
     #[serde(default = "built_in_survey")]
     pub survey: Template,
+    #[serde(default = "built_in_trend_alert")]
+    pub trend_alert: Template,
 }
 
 fn built_in_survey() -> Template {
     toml_from(BUILT_IN).expect("built-in templates are valid").survey
+}
+
+fn built_in_trend_alert() -> Template {
+    toml_from(BUILT_IN).expect("built-in templates are valid").trend_alert
 }
 
 impl Templates {
@@ -173,6 +179,24 @@ fn staff_notice(
     Ok(Composed { message, full_id })
 }
 
+/// A notice about no ticket: its template's placeholders are the text fields of `detail`.
+fn detail_notice(row: &OutboxRow, template: &Template, settings: &EmailSettings) -> Result<Composed, AppError> {
+    let detail: serde_json::Map<String, serde_json::Value> =
+        row.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
+    let values: Vec<(&str, &str)> = detail.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v))).collect();
+    let full_id = format!("{}@{}", row.message_id, settings.domain());
+    let mut message = Message::builder()
+        .from(mailbox(Some(&settings.from_name), &settings.address)?)
+        .to(mailbox(None, &row.recipient)?)
+        .subject(fill(&template.subject, &values))
+        .message_id(Some(format!("<{full_id}>")))
+        .body(fill(&template.text, &values))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("building mail: {e}")))?;
+    add_header(&mut message, &settings.loop_header, &settings.address)?;
+    add_header(&mut message, "Auto-Submitted", "auto-generated")?;
+    Ok(Composed { message, full_id })
+}
+
 /// Builds the mail for outbox row `id`; `None` when there is nobody to send it to.
 pub fn compose(
     conn: &mut DbConnection,
@@ -184,6 +208,9 @@ pub fn compose(
     let row: OutboxRow = outbox::table.find(id).select(OutboxRow::as_select()).first(conn)?;
     if row.kind == SLA_NOTICE {
         return staff_notice(conn, &row, settings, templates).map(Some);
+    }
+    if row.kind == TREND_ALERT {
+        return detail_notice(&row, &templates.trend_alert, settings).map(Some);
     }
     let Some(ticket_id) = row.ticket_id else { return Ok(None) };
     let (number, subject, name, email): (String, String, String, Option<String>) = tickets::table
@@ -304,5 +331,6 @@ mod tests {
         assert!(t.reply.text.contains("{mensaje}"));
         assert!(t.ack.text.contains("{enlace}") && t.reply.text.contains("{enlace}"));
         assert!(t.survey.text.contains("{enlace}") && t.survey.text.contains("{vence}"));
+        assert!(t.trend_alert.text.contains("{umbral}") && t.trend_alert.subject.contains("{categoria}"));
     }
 }

@@ -102,7 +102,7 @@ fn ticket_by_parents(conn: &mut DbConnection, parents: &[String]) -> Result<Opti
         use crate::db::schema::outbox as queued_mail;
         let queued: Vec<(String, Option<i64>)> = queued_mail::table
             .filter(queued_mail::message_id.eq_any(&ours))
-            .filter(queued_mail::kind.ne(outbox::SLA_NOTICE))
+            .filter(queued_mail::kind.ne_all([outbox::SLA_NOTICE, outbox::TREND_ALERT]))
             .select((queued_mail::message_id, queued_mail::ticket_id))
             .load(conn)?;
         let full = |local: &str| parents.iter().find(|p| p.split_once('@').is_some_and(|(l, _)| l == local)).cloned();

@@ -23,6 +23,13 @@ pub const ACK: &str = "ack";
 pub const REPLY: &str = "reply";
 /// An SLA warning or breach, to an agent or supervisor.
 pub const SLA_NOTICE: &str = "sla_notice";
+/// A trend alert, to supervisors: about no single ticket.
+pub const TREND_ALERT: &str = "trend_alert";
+
+/// Notices to staff, which are no part of any conversation with a requester.
+pub fn is_staff_notice(kind: &str) -> bool {
+    kind == SLA_NOTICE || kind == TREND_ALERT
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = outbox)]
@@ -76,6 +83,30 @@ pub fn enqueue_with(
             outbox::recipient.eq(recipient),
             outbox::message_id.eq(local),
             outbox::detail.eq(detail.map(|d| d.to_string())),
+            outbox::status.eq("pending"),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(now),
+            outbox::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Queues a staff notice about no ticket (`detail` holds what its template shows).
+pub fn enqueue_notice(
+    conn: &mut DbConnection,
+    kind: &str,
+    recipient: &str,
+    detail: serde_json::Value,
+) -> Result<(), AppError> {
+    let now = UtcTime::now();
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::kind.eq(kind),
+            outbox::ticket_id.eq(None::<i64>),
+            outbox::recipient.eq(recipient),
+            outbox::message_id.eq(format!("atn.{kind}.{:016x}", rand::random::<u64>())),
+            outbox::detail.eq(Some(detail.to_string())),
             outbox::status.eq("pending"),
             outbox::attempts.eq(0),
             outbox::next_attempt_at.eq(now),
@@ -164,7 +195,7 @@ fn record_outcome(
                 .set((outbox::status.eq("sent"), outbox::sent_at.eq(now), outbox::attempts.eq(row.attempts + 1)))
                 .execute(conn)?;
             // Staff notices are not part of the conversation with the requester.
-            let threaded = row.kind != SLA_NOTICE;
+            let threaded = !is_staff_notice(&row.kind);
             if let (Some(full_id), Some(ticket_id), true) = (full_id, row.ticket_id, threaded) {
                 // Remembered for threading: an answer to this mail finds its ticket.
                 diesel::insert_into(email_messages::table)

@@ -1,0 +1,270 @@
+//! The scan: the last complete hour and day (America/Santiago) of every category and keyword
+//! cluster against their seasonal baseline. Each new alert is stored with its explanation, and
+//! in the same transaction the supervisors are mailed (outbox) and a draft improvement
+//! opportunity is proposed to the category's department. The alert's unique key decides which
+//! replica does that: exactly one, however many scan the same database.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::TrendAlert;
+use crate::channels::email::outbox::{enqueue_notice, TREND_ALERT};
+use crate::db::backend;
+use crate::db::schema::{agents, categories, departments, tickets, trend_alerts};
+use crate::db::types::{JsonValue, UtcTime};
+use crate::db::{Db, DbConnection};
+use crate::departments::opportunities::{propose_automatic, AutomaticProposal};
+use crate::domain::trends::{self, Bucket, Finding, Granularity, Item, Method, Params};
+use crate::error::AppError;
+
+/// Evidence tickets linked to one opportunity, at most (the alert keeps the count).
+const MAX_EVIDENCE: usize = 200;
+/// The department that receives what no other does.
+const FALLBACK_DEPARTMENT: &str = "atencion-usuaria";
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanRequest {
+    /// Evaluate as of this instant (default now): its last complete hour and day.
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScanResult {
+    pub at: DateTime<Utc>,
+    pub hour: Bucket,
+    pub day: Bucket,
+    /// Spikes found, including those already raised by an earlier scan.
+    pub spikes: usize,
+    /// The alerts this scan raised (and acted on).
+    pub raised: Vec<TrendAlert>,
+}
+
+/// The categorised tickets created in `bucket`.
+fn items(conn: &mut DbConnection, bucket: Bucket) -> Result<Vec<Item>, AppError> {
+    let rows: Vec<(i64, Option<i64>, String)> = tickets::table
+        .filter(tickets::created_at.ge(UtcTime::from(bucket.start)))
+        .filter(tickets::created_at.lt(UtcTime::from(bucket.end)))
+        .filter(tickets::category_id.is_not_null())
+        .select((tickets::id, tickets::category_id, tickets::subject))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(ticket_id, category, subject)| Some(Item { ticket_id, category_id: category?, subject }))
+        .collect())
+}
+
+/// The findings of one bucket. History buckets from before the first ticket ever are left out:
+/// the service did not exist then, so they are no evidence of quiet.
+fn findings(
+    conn: &mut DbConnection,
+    bucket: Bucket,
+    granularity: Granularity,
+    params: &Params,
+    first: Option<DateTime<Utc>>,
+) -> Result<Vec<Finding>, AppError> {
+    let Some(first) = first else { return Ok(Vec::new()) };
+    let current = items(conn, bucket)?;
+    if current.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut history = Vec::new();
+    for past in trends::history(bucket, granularity, params.history_weeks) {
+        if past.end > first {
+            history.push(items(conn, past)?);
+        }
+    }
+    Ok(trends::detect(&current, &history, params))
+}
+
+/// A spike found by a scan: what [`raise`] stores and acts on.
+#[derive(Debug, Clone)]
+pub struct Spike {
+    granularity: Granularity,
+    bucket: Bucket,
+    finding: Finding,
+}
+
+/// Step one of a scan as of `at`, read only: the spikes of its last complete hour and day.
+/// Always in the same order (granularity, category, keyword), so concurrent scanners claim keys
+/// in the same order and never wait on each other in a cycle.
+pub fn detect(conn: &mut DbConnection, at: DateTime<Utc>, params: &Params) -> Result<Vec<Spike>, AppError> {
+    let first: Option<UtcTime> =
+        tickets::table.order(tickets::created_at).select(tickets::created_at).first(conn).optional()?;
+    let first = first.map(|t| t.0);
+    let mut spikes = Vec::new();
+    for (granularity, bucket) in [(Granularity::Day, trends::last_day(at)), (Granularity::Hour, trends::last_hour(at))]
+    {
+        for finding in findings(conn, bucket, granularity, params, first)? {
+            spikes.push(Spike { granularity, bucket, finding });
+        }
+    }
+    Ok(spikes)
+}
+
+/// Step two, in one transaction ([`Db::write`]): raises the spikes not raised before.
+pub fn raise_all(conn: &mut DbConnection, spikes: &[Spike], params: &Params) -> Result<Vec<TrendAlert>, AppError> {
+    let mut raised = Vec::new();
+    for s in spikes {
+        if let Some(alert) = raise(conn, s.granularity, s.bucket, &s.finding, params)? {
+            raised.push(alert);
+        }
+    }
+    Ok(raised)
+}
+
+/// One scan as of `at`: detection on a read connection, so the write transaction (SQLite's one
+/// writer) is held only while alerts are raised. Detection is deterministic, and a spike raised
+/// meanwhile by another replica is simply skipped.
+pub async fn scan(db: &Db, at: DateTime<Utc>, params: Params) -> Result<ScanResult, AppError> {
+    let spikes = db.read(move |c| detect(c, at, &params)).await?;
+    let count = spikes.len();
+    let raised = if spikes.is_empty() { Vec::new() } else { db.write(move |c| raise_all(c, &spikes, &params)).await? };
+    Ok(ScanResult { at, hour: trends::last_hour(at), day: trends::last_day(at), spikes: count, raised })
+}
+
+/// The background loop of one replica; `live` streams are woken when it raises alerts.
+pub async fn run(db: Db, live: std::sync::Arc<crate::kpi::Live>, interval: std::time::Duration, params: Params) {
+    loop {
+        match scan(&db, Utc::now(), params).await {
+            Ok(result) if !result.raised.is_empty() => {
+                tracing::info!(alerts = result.raised.len(), "trend alerts raised");
+                live.touch();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "trend scan failed; retrying later"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// The department of `category`, or Atención Usuaria when it has none (or it is inactive).
+fn department_of(conn: &mut DbConnection, category: i64) -> Result<(i64, String, String), AppError> {
+    let mapped: Option<(i64, String, String)> = categories::table
+        .inner_join(departments::table)
+        .filter(categories::id.eq(category))
+        .filter(departments::active.eq(true))
+        .select((departments::id, departments::slug, departments::name))
+        .first(conn)
+        .optional()?;
+    match mapped {
+        Some(d) => Ok(d),
+        None => Ok(departments::table
+            .filter(departments::slug.eq(FALLBACK_DEPARTMENT))
+            .select((departments::id, departments::slug, departments::name))
+            .first(conn)?),
+    }
+}
+
+/// Stores `finding` as a new alert and acts on it; `None` when it was raised before.
+fn raise(
+    conn: &mut DbConnection,
+    granularity: Granularity,
+    bucket: Bucket,
+    finding: &Finding,
+    params: &Params,
+) -> Result<Option<TrendAlert>, AppError> {
+    let keyword = finding.keyword.clone().unwrap_or_default();
+    let key = (UtcTime::from(bucket.start), UtcTime::from(bucket.end));
+    let now = UtcTime::now();
+    let Some(id) = backend::claim_trend_alert(conn, granularity.as_str(), finding.category_id, &keyword, key, now)?
+    else {
+        return Ok(None);
+    };
+    let e = &finding.evaluation;
+    let explanation = trends::explain(e, granularity, bucket);
+    let (department_id, _, department_name) = department_of(conn, finding.category_id)?;
+    let category_name: String = categories::table.find(finding.category_id).select(categories::name).first(conn)?;
+    let what = match &finding.keyword {
+        Some(k) => format!("«{category_name}», palabra clave «{k}»"),
+        None => format!("«{category_name}»"),
+    };
+    let evidence: Vec<i64> = finding.ticket_ids.iter().take(MAX_EVIDENCE).copied().collect();
+    let description = format!(
+        "La detección de tendencias encontró un aumento inusual de casos en {what}.\n\n{explanation}\n\n\
+         Casos observados: {}. Línea base: promedio {:.1}, desviación {:.1}. Umbral de alerta: {} casos. \
+         Método: {}.\nSe vinculan como evidencia {} casos del periodo.",
+        e.observed,
+        e.baseline_mean,
+        e.baseline_sigma,
+        e.threshold,
+        method_name(e.method),
+        evidence.len(),
+    );
+    let title: String = format!("Alza de casos en {what}").chars().take(200).collect();
+    let opportunity = propose_automatic(
+        conn,
+        AutomaticProposal {
+            title: &title,
+            description: &description,
+            department_id,
+            category_id: Some(finding.category_id),
+            ticket_ids: &evidence,
+        },
+        &format!("Propuesta automáticamente por la alerta de tendencia {id}."),
+    )?;
+    let detail = json!({
+        "history": e.history, "related": finding.related, "ticket_ids": finding.ticket_ids, "params": params,
+    });
+    diesel::update(trend_alerts::table.find(id))
+        .set((
+            trend_alerts::observed.eq(e.observed as i64),
+            trend_alerts::baseline_mean.eq(e.baseline_mean),
+            trend_alerts::baseline_sigma.eq(e.baseline_sigma),
+            trend_alerts::threshold.eq(e.threshold as i64),
+            trend_alerts::p_value.eq(e.p_value),
+            trend_alerts::method.eq(e.method.as_str()),
+            trend_alerts::detail.eq(Some(JsonValue(detail))),
+            trend_alerts::explanation.eq(&explanation),
+            trend_alerts::department_id.eq(department_id),
+            trend_alerts::opportunity_id.eq(opportunity),
+        ))
+        .execute(conn)?;
+    let alert = super::get(conn, id)?;
+    notify(conn, &alert, &department_name)?;
+    tracing::info!(alert = id, category = %alert.category, keyword = %keyword, observed = e.observed,
+        threshold = e.threshold, "trend alert raised");
+    Ok(Some(alert))
+}
+
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Seasonal => "banda estacional (promedio + k·σ)",
+        Method::SeasonalPoisson => "banda estacional y cola de Poisson",
+    }
+}
+
+/// Mails every active supervisor, through the outbox (sent after this commits).
+fn notify(conn: &mut DbConnection, alert: &TrendAlert, department: &str) -> Result<(), AppError> {
+    let mut recipients: Vec<String> = agents::table
+        .filter(agents::active.eq(true))
+        .filter(agents::role.eq("supervisor"))
+        .filter(agents::email.is_not_null())
+        .select(agents::email.assume_not_null())
+        .load(conn)?;
+    recipients.sort();
+    recipients.dedup();
+    let detail = json!({
+        "categoria": alert.category_name,
+        "palabra_clave": alert.keyword.clone().unwrap_or_else(|| "todas".into()),
+        "periodo": alert.period,
+        "observado": alert.observed.to_string(),
+        "promedio": format!("{:.1}", alert.baseline_mean),
+        "desviacion": format!("{:.1}", alert.baseline_sigma),
+        "umbral": alert.threshold.to_string(),
+        "probabilidad": format!("{:.2e}", alert.p_value),
+        "metodo": method_name(alert.method),
+        "semanas": alert.history.len().to_string(),
+        "explicacion": alert.explanation,
+        "departamento": department,
+        "oportunidad": alert.opportunity_id.map(|o| o.to_string()).unwrap_or_default(),
+        "alerta": alert.id.to_string(),
+    });
+    for email in recipients {
+        enqueue_notice(conn, TREND_ALERT, &email, detail.clone())?;
+    }
+    Ok(())
+}
