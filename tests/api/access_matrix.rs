@@ -173,6 +173,11 @@ struct Fixture {
     category: i64,
     calendar: i64,
     policy: i64,
+    rule: i64,
+    rotation: i64,
+    blocked: i64,
+    scorecard: i64,
+    call: i64,
     integration: String,
 }
 
@@ -242,6 +247,32 @@ async fn fixture(app: &TestApp) -> (Fixture, Vec<Option<String>>) {
     .await["id"]
         .as_i64()
         .unwrap();
+    let rule = created(
+        app,
+        "/api/v1/routing/rules",
+        json!({"name": "Matriz", "position": 90, "actions": {"tags": ["matriz"]}}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let plan = json!({"name": "Matriz", "agents": [agent], "queues": ["matriz"], "period": "weekly", "weekday": "monday",
+        "at": "09:00", "start": "2026-08-31"});
+    let rotation = created(app, "/api/v1/routing/rotations", plan).await["id"].as_i64().unwrap();
+    let blocked =
+        created(app, "/api/v1/channels/phone/blocked-numbers", json!({"number": "9 1111 2222", "reason": "prueba"}))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+    let card = json!({"name": "Pauta de la matriz", "criteria": [{"key": "saludo", "name": "Saludo", "weight": 100}]});
+    let scorecard = created(app, "/api/v1/quality/scorecards", card).await["id"].as_i64().unwrap();
+    let event = json!({"event": "call.queued", "call_id": "matriz-1", "at": chrono::Utc::now(), "from": "9 2222 3333",
+        "to": "600 7000 600", "queue": "mesa-de-ayuda"});
+    let queued = app.call(Method::POST, "/api/v1/channels/phone/events", Some(&integration), Some(&event)).await;
+    assert!(queued.status.is_success(), "{}", queued.body);
+    let calls = app.get("/api/v1/calls").await.body;
+    let call = calls["items"].as_array().unwrap().iter().find(|c| c["call_id"] == "matriz-1").expect("call")["id"]
+        .as_i64()
+        .unwrap();
     let fixture = Fixture {
         dept_a,
         victim_department,
@@ -254,6 +285,11 @@ async fn fixture(app: &TestApp) -> (Fixture, Vec<Option<String>>) {
         category,
         calendar,
         policy,
+        rule,
+        rotation,
+        blocked,
+        scorecard,
+        call,
         integration,
     };
     (fixture, tokens)
@@ -285,8 +321,18 @@ fn fill(f: &Fixture, template: &str) -> String {
         f.calendar
     } else if id("/api/v1/sla/policies/") {
         f.policy
+    } else if id("/api/v1/routing/rules/") {
+        f.rule
+    } else if id("/api/v1/routing/rotations/") {
+        f.rotation
+    } else if id("/api/v1/channels/phone/blocked-numbers/") {
+        f.blocked
+    } else if id("/api/v1/quality/scorecards/") {
+        f.scorecard
+    } else if id("/api/v1/calls/") {
+        f.call
     } else {
-        // Calls, rules, rotations, evaluations…: none exist, so allowed callers get 404.
+        // QA evaluations and quarantined mail: none exist, so allowed callers get 404.
         1
     };
     let token = if id("/api/v1/channels/phone/cti/") { f.integration.as_str() } else { "desconocido" };
