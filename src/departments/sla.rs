@@ -13,7 +13,8 @@
 //! A clock keeps the targets in force when it started (editing a department's targets does not
 //! rewrite running clocks). The scanner fires each warning and breach once, also with several
 //! replicas: it claims clocks through [`backend::claim_due`], and records the event in the
-//! department's feed (inbox, Redis stream and webhook), the path departments already consume.
+//! department's feed (inbox, Redis stream and webhook), the path departments already consume; a
+//! breached escalation is also mailed to the supervisors like a ticket SLA notice.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -297,12 +298,42 @@ pub fn tick(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Result<u
         }
         if breach {
             diesel::update(clocks::table.find(clock.id)).set(clocks::breached_at.eq(at)).execute(conn)?;
+            // Mail before the feed: the feed's lock is always the last one taken.
+            mail_breach(conn, clock)?;
             super::delivery::sla_fired(conn, clock, "sla_breached")?;
             fired += 1;
         }
         tracing::info!(item = clock.item_id, kind = %clock.item_kind, metric = %clock.metric, warn, breach, "department SLA fired");
     }
     Ok(fired)
+}
+
+/// A breached escalation is also mailed, as a ticket SLA notice, to the supervisors and to the
+/// agent who escalated it (opportunities have no ticket: supervisors list them instead).
+fn mail_breach(conn: &mut DbConnection, clock: &DueClock) -> Result<(), AppError> {
+    use crate::channels::email::outbox::{enqueue_with, SLA_NOTICE};
+    use crate::db::schema::{agents, escalations};
+    if clock.item_kind != super::delivery::ESCALATION {
+        return Ok(());
+    }
+    let (ticket, by): (i64, Option<i64>) = escalations::table
+        .find(clock.item_id)
+        .select((escalations::ticket_id, escalations::requested_by))
+        .first(conn)?;
+    let mut recipients: Vec<String> = agents::table
+        .filter(agents::active.eq(true))
+        .filter(agents::role.eq(Role::Supervisor.as_str()).or(agents::id.nullable().eq(by)))
+        .filter(agents::email.is_not_null())
+        .select(agents::email.assume_not_null())
+        .load(conn)?;
+    recipients.sort();
+    recipients.dedup();
+    let metric = format!("department_{}", clock.metric);
+    let detail = serde_json::json!({"metric": metric, "kind": "breach", "due_at": clock.due_at.0});
+    for email in recipients {
+        enqueue_with(conn, SLA_NOTICE, ticket, None, &email, Some(detail.clone()))?;
+    }
+    Ok(())
 }
 
 /// The background loop of one replica, like the ticket SLA scanner's.

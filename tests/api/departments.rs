@@ -338,9 +338,13 @@ on_all_backends! {
     async fn concurrent_department_sla_scans_fire_each_event_once(app) {
         let formacion = department(&app, "formacion").await;
         let agent = app.token(Role::Agent).await;
+        let boss = app.post("/api/v1/agents", json!({"name": "Supervisora", "role": "supervisor", "email": "supervisora@chilecompra.cl"})).await;
+        assert_eq!(boss.status, StatusCode::CREATED, "{}", boss.body);
         let mut escalations = Vec::new();
+        let mut tickets = Vec::new();
         for n in 0..4 {
             let ticket = app.ticket(&format!("Consulta {n}"), &format!("r{n}@example.cl")).await;
+            tickets.push(ticket["id"].clone());
             let e = as_user(&app, Method::POST, &format!("/api/v1/tickets/{}/escalations", ticket["id"]), &agent,
                 Some(json!({"department": "formacion", "mode": "consult", "reason": "¿Hay curso?"}))).await.body;
             escalations.push(e["id"].as_i64().unwrap());
@@ -356,6 +360,13 @@ on_all_backends! {
         assert_eq!(fire(&app, later).await, 0);
         for e in escalations {
             assert_eq!(sla_feed(&app, formacion, "escalation", e).await.len(), 4);
+        }
+        // Each breach (ack and answer) is mailed once to the supervisor, as an SLA notice.
+        for t in tickets {
+            let outbox = app.get(&format!("/api/v1/channels/email/outbox?ticket_id={t}")).await.body;
+            let notices: Vec<&Value> = outbox.as_array().unwrap().iter().filter(|m| m["kind"] == "sla_notice").collect();
+            assert_eq!(notices.len(), 2, "{outbox}");
+            assert!(notices.iter().all(|m| m["recipient"] == "supervisora@chilecompra.cl"), "{outbox}");
         }
     }
 }
