@@ -146,9 +146,18 @@ pub fn claim_due<T>(
 where
     T: QueryableByName<diesel::pg::Pg> + QueryableByName<diesel::sqlite::Sqlite> + 'static,
 {
+    let sql = claim_due_sql(t, matches!(conn, DbConnection::Pg(_)));
+    let query = diesel::sql_query(sql).bind::<super::types::Tstz, _>(now).bind::<BigInt, _>(limit);
+    match conn {
+        DbConnection::Pg(pg) => query.load(pg),
+        DbConnection::Sqlite(lite) => query.load(lite),
+    }
+}
+
+/// The text of [`claim_due`] on Postgres (`pg`) or SQLite (also for the benchmark's `EXPLAIN`).
+pub fn claim_due_sql(t: &DeadlineTable, pg: bool) -> String {
     let DeadlineTable { table, columns, due, order, owner } = t;
-    let pg = matches!(conn, DbConnection::Pg(_));
-    let sql = match (owner, pg) {
+    match (owner, pg) {
         (Some((owner, fk)), true) => format!(
             "WITH locked AS (SELECT o.id FROM {owner} o WHERE o.id IN (SELECT d.{fk} FROM {table} d WHERE {due} \
              GROUP BY d.{fk} ORDER BY min({order}) LIMIT $2) FOR UPDATE OF o SKIP LOCKED) \
@@ -162,11 +171,6 @@ where
             format!("SELECT {columns} FROM {table} d WHERE {due} ORDER BY {order} LIMIT $2 FOR UPDATE OF d SKIP LOCKED")
         }
         (None, false) => format!("SELECT {columns} FROM {table} d WHERE {due} ORDER BY {order} LIMIT $2"),
-    };
-    let query = diesel::sql_query(sql).bind::<super::types::Tstz, _>(now).bind::<BigInt, _>(limit);
-    match conn {
-        DbConnection::Pg(pg) => query.load(pg),
-        DbConnection::Sqlite(lite) => query.load(lite),
     }
 }
 
