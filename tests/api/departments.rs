@@ -493,3 +493,25 @@ on_all_backends! {
         }
     }
 }
+
+on_all_backends! {
+    async fn an_escalated_ticket_is_not_shown_when_its_audit_row_cannot_be_written(app) {
+        let agent = app.token(Role::Agent).await;
+        let plain = app.ticket("Sin derivar", "x@example.cl").await;
+        let ticket = app.ticket("Derivada", "y@example.cl").await;
+        let asked = as_user(&app, Method::POST, &format!("/api/v1/tickets/{}/escalations", ticket["id"]), &agent,
+            Some(json!({"department": "compradores", "mode": "consult", "reason": "¿Aplica?"}))).await;
+        assert_eq!(asked.status, StatusCode::CREATED);
+        app.db.write(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute("ALTER TABLE audit_log RENAME TO audit_log_unavailable").map_err(|e| atencion::error::AppError::Internal(e.into()))
+        }).await.unwrap();
+        // The read fails as a whole: no ticket data leaves without its audit row.
+        let reply = as_user(&app, Method::GET, &format!("/api/v1/tickets/{}", ticket["id"]), &agent, None).await;
+        assert_problem(&reply, 500);
+        assert!(!reply.body.to_string().contains("Derivada"), "{}", reply.body);
+        let opportunity = as_user(&app, Method::GET, "/api/v1/opportunities", &agent, None).await;
+        assert_eq!(opportunity.status, StatusCode::OK, "nothing to audit, nothing written");
+        assert_eq!(as_user(&app, Method::GET, &format!("/api/v1/tickets/{}", plain["id"]), &agent, None).await.status, StatusCode::OK);
+    }
+}
