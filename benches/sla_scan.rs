@@ -33,9 +33,6 @@ const DUE_PER_TICK: i64 = 100;
 const BATCH: i64 = 200;
 /// Budget per scan tick (issue requirement).
 const TARGET_MS: f64 = 20.0;
-/// Same text as `backend::claim_due_deadlines` on Postgres, for `EXPLAIN`.
-const CLAIM_SQL: &str = "SELECT id, ticket_id, metric, instance, kind, due_at FROM sla_deadlines \
-     WHERE fired_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED";
 
 #[derive(QueryableByName)]
 struct PlanLine {
@@ -172,13 +169,16 @@ fn explain_claim(conn: &mut DbConnection, slot: i64, kinds: &[&str]) -> anyhow::
             let now = Utc::now();
             let p = pg(c)?;
             make_due(p, now, slot, kinds)?;
-            Ok(diesel::sql_query(format!("EXPLAIN (ANALYZE, BUFFERS) {CLAIM_SQL}"))
-                .bind::<Timestamptz, _>(now)
-                .bind::<BigInt, _>(BATCH)
-                .load::<PlanLine>(p)?
-                .into_iter()
-                .map(|l| l.line)
-                .collect())
+            Ok(diesel::sql_query(format!(
+                "EXPLAIN (ANALYZE, BUFFERS) {}",
+                backend::claim_due_sql(&backend::TICKET_DEADLINES, true)
+            ))
+            .bind::<Timestamptz, _>(now)
+            .bind::<BigInt, _>(BATCH)
+            .load::<PlanLine>(p)?
+            .into_iter()
+            .map(|l| l.line)
+            .collect())
         })();
         match attempt {
             Ok(lines) => plan = lines,

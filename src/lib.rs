@@ -2,6 +2,7 @@
 //! Usuaria.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod channels;
 pub mod config;

@@ -74,6 +74,7 @@ impl Application {
         if settings.sla.scan_interval_secs > 0 {
             let interval = std::time::Duration::from_secs(settings.sla.scan_interval_secs);
             tokio::spawn(crate::sla::scanner::run(db.clone(), interval, settings.sla.scan_batch.max(1)));
+            tokio::spawn(crate::departments::sla::run(db.clone(), interval, settings.sla.scan_batch.max(1)));
         }
         if settings.routing.rotation_interval_secs > 0 {
             let interval = std::time::Duration::from_secs(settings.routing.rotation_interval_secs);

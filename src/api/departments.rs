@@ -3,14 +3,17 @@
 
 use actix_web::{delete, get, post, put, web, HttpResponse};
 
+use super::audited;
 use super::extract::Json;
-use super::tickets::read_ticket;
+use super::tickets::audited_read;
+use crate::audit::{Entry, Origin, OPPORTUNITY, TICKET};
 use crate::auth::{perm, Auth, Principal};
 use crate::departments::delivery::{self, AckRequest, AckResult, DeliveryLogPage, FeedQuery, InboxPage};
 use crate::departments::escalations::{self, AnswerRequest, EscalateRequest, EscalationFilter, EscalationView};
 use crate::departments::opportunities::{
     self, LinkTickets, OpportunityFilter, OpportunityInput, OpportunityView, TransitionRequest,
 };
+use crate::departments::sla::{self, DepartmentItem, DepartmentSla, DepartmentSlaInput, ItemsFilter};
 use crate::departments::webhooks::{self, WebhookInput, WebhookView};
 use crate::error::{AppError, Problem};
 use crate::startup::AppState;
@@ -28,17 +31,18 @@ use crate::tickets::store;
 pub async fn escalate(
     state: web::Data<AppState>,
     p: Auth<perm::WorkTickets>,
+    origin: Origin,
     id: web::Path<String>,
     body: Json<EscalateRequest>,
 ) -> Result<HttpResponse, AppError> {
     let (key, req, actor) = (id.into_inner(), body.into_value()?, p.actor());
-    let view = state
-        .db
-        .write(move |c| {
-            let id = store::resolve_id(c, &key)?;
-            escalations::escalate(c, id, actor, req)
-        })
-        .await?;
+    let view = audited(&state, p.principal.clone(), origin, move |c, _| {
+        let id = store::resolve_id(c, &key)?;
+        let view = escalations::escalate(c, id, actor, req)?;
+        let entry = Entry::change(TICKET, view.ticket_id, Some(view.department_id));
+        Ok((view, vec![entry]))
+    })
+    .await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -49,10 +53,11 @@ pub async fn escalate(
 #[get("/tickets/{id}/escalations")]
 pub async fn ticket_escalations(
     state: web::Data<AppState>,
-    _p: Auth<perm::WorkTickets>,
+    p: Auth<perm::WorkTickets>,
+    origin: Origin,
     id: web::Path<String>,
 ) -> Result<web::Json<Vec<EscalationView>>, AppError> {
-    Ok(web::Json(read_ticket(&state, id.into_inner(), escalations::for_ticket).await?))
+    Ok(web::Json(audited_read(&state, &p, origin, id.into_inner(), escalations::for_ticket).await?))
 }
 
 /// A department's escalations. Department members see only their own department (others answer
@@ -64,11 +69,19 @@ pub async fn ticket_escalations(
 pub async fn department_escalations(
     state: web::Data<AppState>,
     who: Principal,
+    origin: Origin,
     id: web::Path<i64>,
     filter: web::Query<EscalationFilter>,
 ) -> Result<web::Json<Vec<EscalationView>>, AppError> {
     let (id, status) = (id.into_inner(), filter.into_inner().status);
-    Ok(web::Json(state.db.read(move |c| escalations::for_department(c, &who, id, status)).await?))
+    Ok(web::Json(
+        audited(&state, who, origin, move |c, who| {
+            let list = escalations::for_department(c, who, id, status)?;
+            let entries = list.iter().map(|e| Entry::read(TICKET, e.ticket_id, Some(id))).collect();
+            Ok((list, entries))
+        })
+        .await?,
+    ))
 }
 
 /// The department's answer, added to the ticket as an internal note.
@@ -80,11 +93,25 @@ pub async fn department_escalations(
 pub async fn answer(
     state: web::Data<AppState>,
     who: Principal,
+    origin: Origin,
     id: web::Path<i64>,
     body: Json<AnswerRequest>,
 ) -> Result<web::Json<EscalationView>, AppError> {
     let (id, req) = (id.into_inner(), body.into_value()?);
-    Ok(web::Json(state.db.write(move |c| escalations::answer(c, &who, id, req)).await?))
+    Ok(web::Json(
+        audited(&state, who, origin, move |c, who| {
+            let view = escalations::answer(c, who, id, req)?;
+            let entry = Entry::change(TICKET, view.ticket_id, Some(view.department_id));
+            Ok((view, vec![entry]))
+        })
+        .await?,
+    ))
+}
+
+/// The audit row of a change to an opportunity.
+fn changed(view: OpportunityView) -> Result<(OpportunityView, Vec<Entry>), AppError> {
+    let entry = Entry::change(OPPORTUNITY, view.id, Some(view.department_id));
+    Ok((view, vec![entry]))
 }
 
 /// Draft an improvement opportunity for a department, with tickets as evidence (Atención
@@ -97,10 +124,12 @@ pub async fn answer(
 pub async fn create_opportunity(
     state: web::Data<AppState>,
     who: Principal,
+    origin: Origin,
     body: Json<OpportunityInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = body.into_value()?;
-    Ok(HttpResponse::Created().json(state.db.write(move |c| opportunities::create(c, &who, input)).await?))
+    let view = audited(&state, who, origin, move |c, who| changed(opportunities::create(c, who, input)?)).await?;
+    Ok(HttpResponse::Created().json(view))
 }
 
 /// Improvement opportunities, newest first; department members see only their department's.
@@ -110,10 +139,18 @@ pub async fn create_opportunity(
 pub async fn list_opportunities(
     state: web::Data<AppState>,
     who: Principal,
+    origin: Origin,
     filter: web::Query<OpportunityFilter>,
 ) -> Result<web::Json<Vec<OpportunityView>>, AppError> {
     let filter = filter.into_inner();
-    Ok(web::Json(state.db.read(move |c| opportunities::list(c, &who, &filter)).await?))
+    Ok(web::Json(
+        audited(&state, who, origin, move |c, who| {
+            let list = opportunities::list(c, who, &filter)?;
+            let entries = list.iter().map(|o| Entry::read(OPPORTUNITY, o.id, Some(o.department_id))).collect();
+            Ok((list, entries))
+        })
+        .await?,
+    ))
 }
 
 /// One opportunity with its evidence, impact and history.
@@ -124,10 +161,18 @@ pub async fn list_opportunities(
 pub async fn get_opportunity(
     state: web::Data<AppState>,
     who: Principal,
+    origin: Origin,
     id: web::Path<i64>,
 ) -> Result<web::Json<OpportunityView>, AppError> {
     let id = id.into_inner();
-    Ok(web::Json(state.db.read(move |c| opportunities::get(c, &who, id)).await?))
+    Ok(web::Json(
+        audited(&state, who, origin, move |c, who| {
+            let view = opportunities::get(c, who, id)?;
+            let entry = Entry::read(OPPORTUNITY, view.id, Some(view.department_id));
+            Ok((view, vec![entry]))
+        })
+        .await?,
+    ))
 }
 
 /// Move an opportunity: Atención Usuaria sends drafts; the department acknowledges, starts and
@@ -142,11 +187,14 @@ pub async fn get_opportunity(
 pub async fn transition_opportunity(
     state: web::Data<AppState>,
     who: Principal,
+    origin: Origin,
     id: web::Path<i64>,
     body: Json<TransitionRequest>,
 ) -> Result<web::Json<OpportunityView>, AppError> {
     let (id, req) = (id.into_inner(), body.into_value()?);
-    Ok(web::Json(state.db.write(move |c| opportunities::transition(c, &who, id, req)).await?))
+    Ok(web::Json(
+        audited(&state, who, origin, move |c, who| changed(opportunities::transition(c, who, id, req)?)).await?,
+    ))
 }
 
 /// Add evidence tickets to an open opportunity.
@@ -158,11 +206,14 @@ pub async fn transition_opportunity(
 pub async fn link_opportunity_tickets(
     state: web::Data<AppState>,
     who: Principal,
+    origin: Origin,
     id: web::Path<i64>,
     body: Json<LinkTickets>,
 ) -> Result<web::Json<OpportunityView>, AppError> {
     let (id, req) = (id.into_inner(), body.into_value()?);
-    Ok(web::Json(state.db.write(move |c| opportunities::add_tickets(c, &who, id, req)).await?))
+    Ok(web::Json(
+        audited(&state, who, origin, move |c, who| changed(opportunities::add_tickets(c, who, id, req)?)).await?,
+    ))
 }
 
 /// The department's inbox: what was sent to it (escalations, the requester's replies on them,
@@ -176,11 +227,32 @@ pub async fn link_opportunity_tickets(
 pub async fn inbox(
     state: web::Data<AppState>,
     who: Principal,
+    origin: Origin,
     id: web::Path<i64>,
     query: web::Query<FeedQuery>,
 ) -> Result<web::Json<InboxPage>, AppError> {
     let (id, query) = (id.into_inner(), query.into_inner());
-    Ok(web::Json(state.db.read(move |c| delivery::inbox(c, &who, id, &query)).await?))
+    Ok(web::Json(
+        audited(&state, who, origin, move |c, who| {
+            let page = delivery::inbox(c, who, id, &query)?;
+            let entries = inbox_entries(c, id, &page)?;
+            Ok((page, entries))
+        })
+        .await?,
+    ))
+}
+
+/// What an inbox page shows: the tickets of its escalations and its opportunities.
+fn inbox_entries(c: &mut crate::db::DbConnection, department: i64, page: &InboxPage) -> Result<Vec<Entry>, AppError> {
+    use crate::db::schema::escalations as e;
+    use diesel::prelude::*;
+    let ids = |kind: &str| page.items.iter().filter(|i| i.kind == kind).map(|i| i.item_id).collect::<Vec<_>>();
+    let tickets: Vec<i64> =
+        e::table.filter(e::id.eq_any(ids(delivery::ESCALATION))).select(e::ticket_id).distinct().load(c)?;
+    let read = |kind, id| Entry::read(kind, id, Some(department));
+    let mut entries: Vec<Entry> = tickets.into_iter().map(|t| read(TICKET, t)).collect();
+    entries.extend(ids(delivery::OPPORTUNITY).into_iter().map(|o| read(OPPORTUNITY, o)));
+    Ok(entries)
 }
 
 /// Acknowledge inbox items: `ids`, or everything `up_to` a cursor.
@@ -262,4 +334,60 @@ pub async fn delete_webhook(
     let id = id.into_inner();
     state.db.write(move |c| webhooks::delete(c, &who, id)).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The department's internal SLA: business minutes to acknowledge and to answer, the warning
+/// share and the calendar (admins, supervisors and the department).
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)),
+    responses((status = 200, body = DepartmentSla), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/departments/{id}/sla")]
+pub async fn get_department_sla(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<DepartmentSla>, AppError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db
+            .read(move |c| {
+                crate::departments::visible(c, &who, id)?;
+                sla::targets(c, id)
+            })
+            .await?,
+    ))
+}
+
+/// Change the department's internal SLA (admins). Clocks already running keep their targets.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)), request_body = DepartmentSlaInput,
+    responses((status = 200, body = DepartmentSla), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[put("/departments/{id}/sla")]
+pub async fn put_department_sla(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+    body: Json<DepartmentSlaInput>,
+) -> Result<web::Json<DepartmentSla>, AppError> {
+    let (id, input) = (id.into_inner(), body.into_value()?);
+    Ok(web::Json(state.db.write(move |c| sla::set_targets(c, &who, id, input)).await?))
+}
+
+/// Escalations and opportunities whose department SLA is at risk or breached, most urgent first
+/// (supervisors and admins).
+#[utoipa::path(tag = "departments", params(ItemsFilter),
+    responses((status = 200, body = Vec<DepartmentItem>), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/sla/department-items")]
+pub async fn department_sla_items(
+    state: web::Data<AppState>,
+    who: Principal,
+    filter: web::Query<ItemsFilter>,
+) -> Result<web::Json<Vec<DepartmentItem>>, AppError> {
+    let filter = filter.into_inner();
+    Ok(web::Json(state.db.read(move |c| sla::at_risk(c, &who, &filter)).await?))
 }

@@ -1,5 +1,6 @@
 //! HTTP API under `/api/v1`: thin handlers that check the role, then call a use case.
 
+pub mod audit;
 pub mod departments;
 pub mod directory;
 pub mod email;
@@ -17,7 +18,29 @@ pub mod trends;
 
 use actix_web::web;
 
+use crate::audit::{self as log, Entry, Origin};
+use crate::auth::Principal;
 use crate::channels;
+use crate::db::DbConnection;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// Runs `f` in one transaction with the audit rows it names: its data is returned only once they
+/// are written, so no error path can hand out data without its audit row.
+pub async fn audited<T, F>(state: &AppState, who: Principal, origin: Origin, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &Principal) -> Result<(T, Vec<Entry>), AppError> + Send + 'static,
+{
+    state
+        .db
+        .write(move |c| {
+            let (value, entries) = f(c, &who)?;
+            log::record(c, &who, &origin, &entries)?;
+            Ok(value)
+        })
+        .await
+}
 
 /// Routes under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -92,6 +115,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(reports::backlog)
         .service(reports::agents)
         .service(reports::staffing)
+        .service(departments::department_sla_items)
+        .service(departments::get_department_sla)
+        .service(departments::put_department_sla)
+        .service(audit::list)
         .service(departments::escalate)
         .service(departments::ticket_escalations)
         .service(departments::department_escalations)

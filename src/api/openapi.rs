@@ -4,7 +4,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::ServerBuilder;
 use utoipa::{Modify, OpenApi};
 
-use super::{departments, directory, email, kpis, phone, quality, reports, routing, sla, system, tickets, trends};
+use super::{
+    audit, departments, directory, email, kpis, phone, quality, reports, routing, sla, system, tickets, trends,
+};
 use crate::channels::web;
 
 #[derive(OpenApi)]
@@ -40,6 +42,8 @@ use crate::channels::web;
         departments::get_opportunity, departments::transition_opportunity, departments::link_opportunity_tickets,
         departments::inbox, departments::ack_inbox, departments::deliveries,
         departments::get_webhook, departments::put_webhook, departments::delete_webhook,
+        departments::get_department_sla, departments::put_department_sla, departments::department_sla_items,
+        audit::list,
         routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
         routing::test_rules, routing::get_queue_routing, routing::patch_queue_routing, routing::next_ticket,
         routing::get_agent_routing, routing::patch_agent_routing, routing::set_presence,
@@ -56,7 +60,7 @@ use crate::channels::web;
     modifiers(&Security),
     tags(
         (name = "tickets", description = "Tickets, messages and their event log"),
-        (name = "departments", description = "Escalations and improvement opportunities sent to other departments, their answers, and how departments receive them (inbox, Redis stream, signed webhooks)"),
+        (name = "departments", description = "Escalations and improvement opportunities sent to other departments, their answers, their internal SLA, how departments receive them (inbox, Redis stream, signed webhooks), and the audit log of who read or changed them"),
         (name = "email", description = "Inbound mail, the outbox and the quarantine"),
         (name = "kpis", description = "Contact-center figures: live KPIs (JSON and Server-Sent Events), their rebuild, and the staffing forecast"),
         (name = "reports", description = "Historical reports (America/Santiago days), as JSON or CSV (`Accept: text/csv`)"),

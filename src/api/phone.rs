@@ -120,12 +120,24 @@ pub async fn get_call(
 pub async fn link_call(
     state: web::Data<AppState>,
     p: Auth<perm::WorkTickets>,
+    origin: crate::audit::Origin,
     id: web::Path<i64>,
     body: Json<LinkRequest>,
 ) -> Result<web::Json<CallView>, AppError> {
     let (id, target, actor, settings) =
         (id.into_inner(), body.into_value()?.ticket_id, p.actor(), state.settings.phone.clone());
-    Ok(web::Json(state.db.write(move |c| calls::link(c, &settings, id, actor, target)).await?))
+    Ok(web::Json(
+        super::audited(&state, p.principal.clone(), origin, move |c, _| {
+            let view = calls::link(c, &settings, id, actor, target)?;
+            // Linking a call changes the ticket it lands on.
+            let entry = match view.ticket_id {
+                Some(ticket) => crate::audit::ticket_entry(c, crate::audit::CHANGE, ticket)?,
+                None => None,
+            };
+            Ok((view, entry.into_iter().collect()))
+        })
+        .await?,
+    ))
 }
 
 #[utoipa::path(tag = "phone", responses((status = 200, body = Vec<BlockedNumber>)), security(("bearer" = [])))]

@@ -138,10 +138,21 @@ pub async fn patch_queue_routing(
 pub async fn next_ticket(
     state: web::Data<AppState>,
     p: Auth<perm::WorkTickets>,
+    origin: crate::audit::Origin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let (queue, agent) = (id.into_inner(), p.agent_id);
-    match state.db.write(move |c| assign::next_for(c, queue, agent)).await? {
+    let next = super::audited(&state, p.principal.clone(), origin, move |c, _| {
+        let ticket = assign::next_for(c, queue, agent)?;
+        // Taking a ticket assigns it: a change when it was escalated.
+        let entry = match &ticket {
+            Some(t) => crate::audit::ticket_entry(c, crate::audit::CHANGE, t.id)?,
+            None => None,
+        };
+        Ok((ticket, entry.into_iter().collect()))
+    })
+    .await?;
+    match next {
         Some(ticket) => Ok(HttpResponse::Ok().json(ticket)),
         None => Ok(HttpResponse::NoContent().finish()),
     }

@@ -4,7 +4,6 @@ use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use chrono::{NaiveDate, Utc};
 
 use super::extract::Json;
-use super::tickets::read_ticket;
 use crate::auth::{perm, Auth};
 use crate::error::{AppError, Problem};
 use crate::sla::calendars::{self, *};
@@ -21,10 +20,12 @@ type Resp<T> = Result<web::Json<T>, AppError>;
 #[get("/tickets/{id}/sla")]
 pub async fn ticket_sla(
     state: web::Data<AppState>,
-    _p: Auth<perm::WorkTickets>,
+    p: Auth<perm::WorkTickets>,
+    origin: crate::audit::Origin,
     id: web::Path<String>,
 ) -> Resp<TicketSla> {
-    Ok(web::Json(read_ticket(&state, id.into_inner(), |c, id| engine::view(c, id, Utc::now())).await?))
+    let read = |c: &mut crate::db::DbConnection, id| engine::view(c, id, Utc::now());
+    Ok(web::Json(super::tickets::audited_read(&state, &p, origin, id.into_inner(), read).await?))
 }
 
 #[utoipa::path(tag = "sla", responses((status = 200, body = Vec<CalendarView>)), security(("bearer" = [])))]

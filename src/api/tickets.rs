@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 
 use super::extract::Json;
+use crate::audit::{self, Origin};
 use crate::auth::{perm, Auth};
 use crate::error::{AppError, Problem};
 use crate::idempotency::{self, Key};
@@ -24,6 +25,26 @@ where
             read(c, id)
         })
         .await
+}
+
+/// Like [`read_ticket`], with a `read` audit row when the ticket was escalated.
+pub async fn audited_read<T, F>(
+    state: &AppState,
+    who: &crate::auth::Principal,
+    origin: Origin,
+    key: String,
+    read: F,
+) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConnection, i64) -> Result<T, AppError> + Send + 'static,
+{
+    super::audited(state, who.clone(), origin, move |c, _| {
+        let id = store::resolve_id(c, &key)?;
+        let value = read(c, id)?;
+        Ok((value, audit::ticket_entry(c, audit::READ, id)?.into_iter().collect()))
+    })
+    .await
 }
 
 /// Create a ticket.
@@ -97,10 +118,11 @@ pub async fn list_tickets(
 #[get("/tickets/{id}")]
 pub async fn get_ticket(
     state: web::Data<AppState>,
-    _principal: Auth<perm::WorkTickets>,
+    principal: Auth<perm::WorkTickets>,
+    origin: Origin,
     id: web::Path<String>,
 ) -> Result<web::Json<TicketView>, AppError> {
-    Ok(web::Json(read_ticket(&state, id.into_inner(), store::get).await?))
+    Ok(web::Json(audited_read(&state, &principal, origin, id.into_inner(), store::get).await?))
 }
 
 /// Change status, priority, queue, assignee, category, subject or tags. Every change is logged.
@@ -120,6 +142,7 @@ pub async fn get_ticket(
 pub async fn update_ticket(
     state: web::Data<AppState>,
     principal: Auth<perm::WorkTickets>,
+    origin: Origin,
     id: web::Path<String>,
     body: Json<UpdateTicketRequest>,
 ) -> Result<web::Json<TicketView>, AppError> {
@@ -127,13 +150,12 @@ pub async fn update_ticket(
     let actor = principal.actor();
     let update = body.into_value()?;
     Ok(web::Json(
-        state
-            .db
-            .write(move |c| {
-                let id = store::resolve_id(c, &key)?;
-                store::update(c, id, actor, update)
-            })
-            .await?,
+        super::audited(&state, principal.principal.clone(), origin, move |c, _| {
+            let id = store::resolve_id(c, &key)?;
+            let view = store::update(c, id, actor, update)?;
+            Ok((view, audit::ticket_entry(c, audit::CHANGE, id)?.into_iter().collect()))
+        })
+        .await?,
     ))
 }
 
@@ -154,17 +176,21 @@ pub async fn update_ticket(
 pub async fn add_message(
     state: web::Data<AppState>,
     principal: Auth<perm::WorkTickets>,
+    origin: Origin,
     req: HttpRequest,
     id: web::Path<String>,
     body: Json<CreateMessageRequest>,
 ) -> Result<HttpResponse, AppError> {
     let idem = Key::from_request(&req, format!("agent:{}", principal.agent_id), &body.raw)?;
     let key = id.into_inner();
-    let actor = principal.actor();
+    let (actor, who) = (principal.actor(), principal.principal.clone());
     let message = body.into_value()?;
     idempotency::once(&state.db, idem, StatusCode::CREATED, move |c| {
         let id = store::resolve_id(c, &key)?;
-        store::add_message(c, id, actor, message)
+        let view = store::add_message(c, id, actor, message)?;
+        let entries: Vec<_> = audit::ticket_entry(c, audit::CHANGE, id)?.into_iter().collect();
+        audit::record(c, &who, &origin, &entries)?;
+        Ok(view)
     })
     .await
 }
@@ -179,10 +205,11 @@ pub async fn add_message(
 #[get("/tickets/{id}/messages")]
 pub async fn list_messages(
     state: web::Data<AppState>,
-    _principal: Auth<perm::WorkTickets>,
+    principal: Auth<perm::WorkTickets>,
+    origin: Origin,
     id: web::Path<String>,
 ) -> Result<web::Json<Vec<MessageView>>, AppError> {
-    Ok(web::Json(read_ticket(&state, id.into_inner(), store::messages).await?))
+    Ok(web::Json(audited_read(&state, &principal, origin, id.into_inner(), store::messages).await?))
 }
 
 /// The ticket's event log: every change, oldest first.
@@ -195,8 +222,9 @@ pub async fn list_messages(
 #[get("/tickets/{id}/events")]
 pub async fn list_events(
     state: web::Data<AppState>,
-    _principal: Auth<perm::WorkTickets>,
+    principal: Auth<perm::WorkTickets>,
+    origin: Origin,
     id: web::Path<String>,
 ) -> Result<web::Json<Vec<EventView>>, AppError> {
-    Ok(web::Json(read_ticket(&state, id.into_inner(), store::events).await?))
+    Ok(web::Json(audited_read(&state, &principal, origin, id.into_inner(), store::events).await?))
 }

@@ -98,38 +98,89 @@ pub struct DueDeadline {
     pub due_at: super::types::UtcTime,
 }
 
-/// Claims the unfired deadlines due by `now` of up to `limit` tickets, most overdue first.
-///
-/// On Postgres the tickets are locked first (`SKIP LOCKED`, so concurrent scanners take
-/// different tickets), then their due deadlines: the same order as any ticket change (ticket row,
-/// then its deadlines), so scanners and requests never wait on each other in a cycle, and each
-/// deadline fires once even with several replicas. SQLite has a single writer, which serialises
-/// scanners by itself.
+/// A table of deadlines that a scanner fires: which rows are due and what to lock first.
+pub struct DeadlineTable {
+    /// The table, read as `d`.
+    pub table: &'static str,
+    /// Columns of `d` to return.
+    pub columns: &'static str,
+    /// Condition on `d` for a row due by `$1` and not fired yet.
+    pub due: &'static str,
+    /// Expression on `d` ordering due rows, most overdue first.
+    pub order: &'static str,
+    /// `(table, column of d)` of the rows that own the deadlines, locked before them.
+    pub owner: Option<(&'static str, &'static str)>,
+}
+
+/// Ticket SLA deadlines, owned by their ticket: the same lock order as any ticket change (ticket
+/// row, then its deadlines), so scanners and requests never wait on each other in a cycle.
+pub const TICKET_DEADLINES: DeadlineTable = DeadlineTable {
+    table: "sla_deadlines",
+    columns: "d.id, d.ticket_id, d.metric, d.instance, d.kind, d.due_at",
+    due: "d.fired_at IS NULL AND d.due_at <= $1",
+    order: "d.due_at",
+    owner: Some(("tickets", "ticket_id")),
+};
+
+/// Department SLA clocks (see `crate::departments::sla`): a running clock is due when its
+/// warning or its breach time has come and was not fired yet. Requests that stop a clock update
+/// its row after their item's, and scanners never lock items, so there is no cycle either.
+pub const DEPARTMENT_CLOCKS: DeadlineTable = DeadlineTable {
+    table: "department_sla_clocks",
+    columns: "d.id, d.department_id, d.item_kind, d.item_id, d.metric, d.warn_at, d.due_at, d.warned_at, d.breached_at",
+    due: "d.stopped_at IS NULL AND ((d.warned_at IS NULL AND d.warn_at <= $1) OR (d.breached_at IS NULL AND d.due_at <= $1))",
+    order: "COALESCE(d.warn_at, d.due_at)",
+    owner: None,
+};
+
+/// Claims rows of `t` due by `now`, up to `limit` (owners when `t` has them, else rows), most
+/// overdue first. On Postgres claimed rows are locked until the end of the transaction and
+/// concurrent scanners skip them (`SKIP LOCKED`), so each deadline fires once even with several
+/// replicas; SQLite has a single writer, which serialises scanners by itself.
+pub fn claim_due<T>(
+    conn: &mut DbConnection,
+    t: &DeadlineTable,
+    now: super::types::UtcTime,
+    limit: i64,
+) -> QueryResult<Vec<T>>
+where
+    T: QueryableByName<diesel::pg::Pg> + QueryableByName<diesel::sqlite::Sqlite> + 'static,
+{
+    let sql = claim_due_sql(t, matches!(conn, DbConnection::Pg(_)));
+    let query = diesel::sql_query(sql).bind::<super::types::Tstz, _>(now).bind::<BigInt, _>(limit);
+    match conn {
+        DbConnection::Pg(pg) => query.load(pg),
+        DbConnection::Sqlite(lite) => query.load(lite),
+    }
+}
+
+/// The text of [`claim_due`] on Postgres (`pg`) or SQLite (also for the benchmark's `EXPLAIN`).
+pub fn claim_due_sql(t: &DeadlineTable, pg: bool) -> String {
+    let DeadlineTable { table, columns, due, order, owner } = t;
+    match (owner, pg) {
+        (Some((owner, fk)), true) => format!(
+            "WITH locked AS (SELECT o.id FROM {owner} o WHERE o.id IN (SELECT d.{fk} FROM {table} d WHERE {due} \
+             GROUP BY d.{fk} ORDER BY min({order}) LIMIT $2) FOR UPDATE OF o SKIP LOCKED) \
+             SELECT {columns} FROM {table} d JOIN locked ON locked.id = d.{fk} WHERE {due} ORDER BY {order} FOR UPDATE OF d"
+        ),
+        (Some((_, fk)), false) => format!(
+            "SELECT {columns} FROM {table} d WHERE {due} AND d.{fk} IN (SELECT d.{fk} FROM {table} d WHERE {due} \
+             GROUP BY d.{fk} ORDER BY min({order}) LIMIT $2) ORDER BY {order}"
+        ),
+        (None, true) => {
+            format!("SELECT {columns} FROM {table} d WHERE {due} ORDER BY {order} LIMIT $2 FOR UPDATE OF d SKIP LOCKED")
+        }
+        (None, false) => format!("SELECT {columns} FROM {table} d WHERE {due} ORDER BY {order} LIMIT $2"),
+    }
+}
+
+/// Claims the unfired ticket SLA deadlines due by `now` of up to `limit` tickets.
 pub fn claim_due_deadlines(
     conn: &mut DbConnection,
     now: super::types::UtcTime,
     limit: i64,
 ) -> QueryResult<Vec<DueDeadline>> {
-    const DUE_TICKETS: &str = "SELECT ticket_id FROM sla_deadlines WHERE fired_at IS NULL AND due_at <= $1 \
-         GROUP BY ticket_id ORDER BY min(due_at) LIMIT $2";
-    match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(format!(
-            "WITH locked AS (SELECT t.id FROM tickets t WHERE t.id IN ({DUE_TICKETS}) FOR UPDATE OF t SKIP LOCKED) \
-             SELECT d.id, d.ticket_id, d.metric, d.instance, d.kind, d.due_at FROM sla_deadlines d \
-             JOIN locked ON locked.id = d.ticket_id WHERE d.fired_at IS NULL AND d.due_at <= $1 \
-             ORDER BY d.due_at FOR UPDATE OF d"
-        ))
-        .bind::<super::types::Tstz, _>(now)
-        .bind::<BigInt, _>(limit)
-        .load(pg),
-        DbConnection::Sqlite(lite) => diesel::sql_query(format!(
-            "SELECT id, ticket_id, metric, instance, kind, due_at FROM sla_deadlines \
-             WHERE fired_at IS NULL AND due_at <= $1 AND ticket_id IN ({DUE_TICKETS}) ORDER BY due_at"
-        ))
-        .bind::<super::types::Tstz, _>(now)
-        .bind::<BigInt, _>(limit)
-        .load(lite),
-    }
+    claim_due(conn, &TICKET_DEADLINES, now, limit)
 }
 
 #[derive(QueryableByName)]

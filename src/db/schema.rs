@@ -8,6 +8,10 @@ diesel::table! {
         email -> Nullable<Text>,
         active -> Bool,
         created_at -> crate::db::types::Tstz,
+        sla_ack_minutes -> Integer,
+        sla_answer_minutes -> Integer,
+        sla_warn_percent -> Integer,
+        sla_calendar_id -> Nullable<BigInt>,
     }
 }
 
@@ -599,6 +603,41 @@ diesel::table! {
 diesel::joinable!(csat_responses -> tickets (ticket_id));
 diesel::joinable!(qa_evaluations -> tickets (ticket_id));
 diesel::joinable!(qa_evaluations -> qa_scorecards (scorecard_id));
+diesel::table! {
+    department_sla_clocks (id) {
+        id -> BigInt,
+        department_id -> BigInt,
+        item_kind -> Text,
+        item_id -> BigInt,
+        metric -> Text,
+        target_minutes -> Integer,
+        started_at -> crate::db::types::Tstz,
+        warn_at -> Nullable<crate::db::types::Tstz>,
+        due_at -> crate::db::types::Tstz,
+        stopped_at -> Nullable<crate::db::types::Tstz>,
+        warned_at -> Nullable<crate::db::types::Tstz>,
+        breached_at -> Nullable<crate::db::types::Tstz>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_id -> BigInt,
+        actor_role -> Text,
+        action -> Text,
+        object_type -> Text,
+        object_id -> BigInt,
+        department_id -> Nullable<BigInt>,
+        method -> Text,
+        path -> Text,
+        at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::joinable!(department_sla_clocks -> departments (department_id));
+diesel::joinable!(audit_log -> agents (actor_id));
+diesel::joinable!(audit_log -> departments (department_id));
 
 diesel::table! {
     trend_alerts (id) {
@@ -670,4 +709,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     department_webhooks,
     department_webhook_attempts,
     trend_alerts,
+    department_sla_clocks,
+    audit_log,
 );

@@ -136,6 +136,18 @@ pub fn opportunity_moved(
     record(conn, o.department_id, (OPPORTUNITY, o.id, o.status.as_str()), key, json!({ "opportunity": o }))
 }
 
+/// A department SLA warning or breach (`event` is `sla_warning` or `sla_breached`): the
+/// department learns it through its feed, like everything else it is sent; the key makes it one
+/// item however often it is recorded.
+pub fn sla_fired(conn: &mut DbConnection, clock: &super::sla::DueClock, event: &str) -> Result<(), AppError> {
+    let key = format!("{}:{}:{event}:{}", clock.item_kind, clock.item_id, clock.metric);
+    let fields = json!({
+        "item_kind": clock.item_kind, "item_id": clock.item_id, "metric": clock.metric,
+        "warn_at": clock.warn_at.map(|t| t.0), "due_at": clock.due_at.0,
+    });
+    record(conn, clock.department_id, (clock.item_kind.as_str(), clock.item_id, event), key, fields)
+}
+
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -244,7 +256,8 @@ pub fn inbox(conn: &mut DbConnection, who: &Principal, department: i64, q: &Feed
 /// Marks inbox items as acknowledged by `who`.
 pub fn ack(conn: &mut DbConnection, who: &Principal, department: i64, req: AckRequest) -> Result<AckResult, AppError> {
     super::visible(conn, who, department)?;
-    let set = (dd::acknowledged_at.eq(UtcTime::now()), dd::acknowledged_by.eq(who.agent_id));
+    let now = UtcTime::now();
+    let set = (dd::acknowledged_at.eq(now), dd::acknowledged_by.eq(who.agent_id));
     let waiting = dd::table.filter(dd::department_id.eq(department)).filter(dd::acknowledged_at.is_null());
     let n = match (req.ids, req.up_to) {
         (Some(ids), None) if !ids.is_empty() && ids.len() <= 1000 => {
@@ -257,6 +270,15 @@ pub fn ack(conn: &mut DbConnection, who: &Principal, department: i64, req: AckRe
         (Some(_), None) => return Err(AppError::field("ids", "indique entre 1 y 1000 elementos")),
         _ => return Err(AppError::field("ids", "indique «ids» o «up_to», uno de los dos")),
     };
+    // Acknowledging an escalation in the inbox is the department taking it: its `ack` clock stops.
+    let escalations: Vec<i64> = dd::table
+        .filter(dd::department_id.eq(department))
+        .filter(dd::item_kind.eq(ESCALATION))
+        .filter(dd::acknowledged_at.eq(now))
+        .filter(dd::acknowledged_by.eq(who.agent_id))
+        .select(dd::item_id)
+        .load(conn)?;
+    super::sla::stop(conn, ESCALATION, &escalations, &[super::sla::ACK], now.0)?;
     Ok(AckResult { acknowledged: n })
 }
 

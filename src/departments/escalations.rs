@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
+use super::sla::{ACK, ANSWER};
 use crate::auth::{Actor, Principal};
 use crate::db::schema::{departments, escalations, messages, queues, requesters, tickets};
 use crate::db::types::UtcTime;
@@ -69,6 +70,8 @@ pub struct EscalationView {
     pub answered_by: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
+    /// The department's internal SLA: `ack` (both modes) and `answer` (consultations).
+    pub sla: Vec<super::sla::ClockView>,
 }
 
 type Row = (
@@ -142,6 +145,7 @@ fn view(conn: &mut DbConnection, row: Row) -> Result<EscalationView, AppError> {
         .select(messages::body_text)
         .first(conn)?;
     let (name, segment, organization, email, phone, rut) = r;
+    let sla = super::sla::clocks_of(conn, super::delivery::ESCALATION, id)?;
     let shown = |v: Option<String>| v.filter(|_| grant_pii);
     Ok(EscalationView {
         id,
@@ -168,6 +172,7 @@ fn view(conn: &mut DbConnection, row: Row) -> Result<EscalationView, AppError> {
         answered_by,
         created_at: at.0,
         answered_at: answered_at.map(|t| t.0),
+        sla,
     })
 }
 
@@ -249,6 +254,12 @@ pub fn escalate(
         .get_result(conn)?;
     let data = json!({ "escalation_id": escalation, "department": slug, "mode": req.mode, "reason": reason });
     store::record(conn, id, EventKind::Escalated, actor, data, at)?;
+    let metrics: &[&str] = match req.mode {
+        EscalationMode::Consult => &[ACK, ANSWER],
+        EscalationMode::Transfer => &[ACK],
+    };
+    // Before the delivery: clocks are locked before the department's feed, as the scanner does.
+    super::sla::start(conn, department, (super::delivery::ESCALATION, escalation), metrics, at.0)?;
     let view = one(conn, escalation)?;
     super::delivery::escalation_created(conn, &view)?;
     Ok(view)
@@ -319,6 +330,7 @@ pub fn answer(
             escalations::answered_at.eq(at),
         ))
         .execute(conn)?;
+    super::sla::stop(conn, super::delivery::ESCALATION, &[id], &[ACK, ANSWER], at.0)?;
     let data = json!({ "escalation_id": id, "department": current.department });
     store::record(conn, current.ticket_id, EventKind::EscalationAnswered, who.actor(), data, at)?;
     one(conn, id)

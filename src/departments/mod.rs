@@ -4,6 +4,7 @@
 pub mod delivery;
 pub mod escalations;
 pub mod opportunities;
+pub mod sla;
 pub mod stream;
 pub mod webhooks;
 

@@ -85,6 +85,8 @@ pub struct OpportunityView {
     pub events: Vec<OpportunityEvent>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The department's internal SLA, from when it was sent: `ack` and `answer`.
+    pub sla: Vec<super::sla::ClockView>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -227,6 +229,7 @@ fn view(conn: &mut DbConnection, row: Row) -> Result<OpportunityView, AppError> 
             .collect::<Result<_, AppError>>()?,
         created_at: at.0,
         updated_at: up.0,
+        sla: super::sla::clocks_of(conn, super::delivery::OPPORTUNITY, id)?,
     })
 }
 
@@ -396,6 +399,27 @@ pub fn add_tickets(
     get(conn, who, id)
 }
 
+/// The department's SLA clocks follow the lifecycle: both start when it is sent; acknowledging
+/// (or starting work) stops `ack`; an outcome stops both. Before the delivery, which locks the
+/// department's feed: the scanner locks clocks first too.
+fn move_clocks(
+    conn: &mut DbConnection,
+    current: &OpportunityView,
+    to: OpportunityStatus,
+    at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    use super::sla::{self, ACK, ANSWER};
+    let kind = super::delivery::OPPORTUNITY;
+    match to {
+        OpportunityStatus::Sent => sla::start(conn, current.department_id, (kind, current.id), &[ACK, ANSWER], at),
+        OpportunityStatus::Acknowledged | OpportunityStatus::InProgress => {
+            sla::stop(conn, kind, &[current.id], &[ACK], at)
+        }
+        _ if to.is_final() => sla::stop(conn, kind, &[current.id], &[ACK, ANSWER], at),
+        _ => Ok(()),
+    }
+}
+
 /// Moves an opportunity along its lifecycle, by the side the step belongs to.
 pub fn transition(
     conn: &mut DbConnection,
@@ -430,14 +454,16 @@ pub fn transition(
             return Err(AppError::field("duplicate_of", format!("no existe la oportunidad {original}")));
         }
     }
+    let now = UtcTime::now();
     diesel::update(opportunities::table.find(id))
         .set((
             opportunities::status.eq(req.to.as_str()),
             opportunities::resolution.eq(resolution.as_ref().or(current.resolution.as_ref())),
             opportunities::duplicate_of.eq(req.duplicate_of.or(current.duplicate_of)),
-            opportunities::updated_at.eq(UtcTime::now()),
+            opportunities::updated_at.eq(now),
         ))
         .execute(conn)?;
+    move_clocks(conn, &current, req.to, now.0)?;
     log(conn, id, Some(who.agent_id), Some(from), req.to, comment.as_deref())?;
     if req.to.is_final() {
         // The agents of the evidence tickets learn the outcome, to tell their requesters.

@@ -206,3 +206,312 @@ on_all_backends! {
         assert_problem(&as_user(&app, Method::POST, "/api/v1/opportunities", &dept, Some(json!({"title": "x", "description": "x", "department": "diseno-servicios"}))).await, 403);
     }
 }
+
+/// Friday 9 October 2026, 17:00 in Santiago (UTC-3): the Monday after is a holiday.
+fn friday_before_holiday() -> chrono::DateTime<chrono::Utc> {
+    "2026-10-09T20:00:00Z".parse().unwrap()
+}
+
+fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    text.parse().unwrap()
+}
+
+fn clock<'a>(view: &'a Value, metric: &str) -> &'a Value {
+    view["sla"].as_array().unwrap().iter().find(|c| c["metric"] == metric).unwrap_or_else(|| panic!("{metric}: {view}"))
+}
+
+async fn fire(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> usize {
+    app.db.write(move |c| atencion::departments::sla::tick(c, now, 100)).await.unwrap()
+}
+
+/// The department SLA items of `item_id` in the department's inbox, as (event, metric).
+async fn sla_feed(app: &TestApp, department: i64, kind: &str, item_id: i64) -> Vec<(String, String)> {
+    let inbox = app.get(&format!("/api/v1/departments/{department}/inbox?limit=100")).await.body;
+    inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == kind && i["item_id"] == item_id && i["event"].as_str().unwrap().starts_with("sla_"))
+        .map(|i| (i["event"].as_str().unwrap().to_owned(), i["payload"]["metric"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+on_all_backends! {
+    async fn department_sla_warns_and_breaches_once_on_business_time(app) {
+        let compradores = department(&app, "compradores").await;
+        let agent = app.token(Role::Agent).await;
+        // Targets are the admin's: a department member or a supervisor cannot change them.
+        let (_, member_token) = member(&app, compradores, "Ana de Compradores").await;
+        let supervisor = app.token(Role::Supervisor).await;
+        let targets = json!({"ack_minutes": 540, "answer_minutes": 1080, "warn_percent": 80});
+        for token in [&member_token, &supervisor] {
+            assert_problem(&as_user(&app, Method::PUT, &format!("/api/v1/departments/{compradores}/sla"), token, Some(targets.clone())).await, 403);
+        }
+        let set = app.call(Method::PUT, &format!("/api/v1/departments/{compradores}/sla"), Some(&app.admin), Some(&targets)).await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+        assert_eq!((set.body["ack_minutes"].as_i64(), set.body["warn_percent"].as_i64()), (Some(540), Some(80)));
+        let bad = app.call(Method::PUT, &format!("/api/v1/departments/{compradores}/sla"), Some(&app.admin), Some(&json!({"warn_percent": 120, "ack_minutes": 0}))).await;
+        assert_eq!(assert_problem(&bad, 422), ["ack_minutes", "warn_percent"]);
+        let read = as_user(&app, Method::GET, &format!("/api/v1/departments/{compradores}/sla"), &member_token, None).await;
+        assert_eq!(read.body["answer_minutes"], 1080);
+
+        let draft = as_user(&app, Method::POST, "/api/v1/opportunities", &agent, Some(json!({
+            "title": "Plan de compras", "description": "Dudas repetidas.", "department": "compradores"}))).await.body;
+        let id = draft["id"].as_i64().unwrap();
+        assert_eq!(draft["sla"], json!([]), "no clock while a draft");
+        let sent = as_user(&app, Method::POST, &format!("/api/v1/opportunities/{id}/transitions"), &agent, Some(json!({"to": "sent"}))).await.body;
+        assert_eq!(clock(&sent, "ack")["state"], "on_time");
+        // As if it had been sent on Friday at 17:00: one business hour that day, Monday is a
+        // holiday, so the 9 hours to acknowledge end on Tuesday at 17:00.
+        let friday = friday_before_holiday();
+        app.db.write(move |c| atencion::departments::sla::start(c, compradores, ("opportunity", id), &["ack", "answer"], friday)).await.unwrap();
+        let view = app.get(&format!("/api/v1/opportunities/{id}")).await.body;
+        let ack = clock(&view, "ack");
+        assert_eq!((at(ack["warn_at"].as_str().unwrap()), at(ack["due_at"].as_str().unwrap())), (at("2026-10-13T18:12:00Z"), at("2026-10-13T20:00:00Z")));
+        let answer = clock(&view, "answer");
+        assert_eq!((at(answer["warn_at"].as_str().unwrap()), at(answer["due_at"].as_str().unwrap())), (at("2026-10-14T16:24:00Z"), at("2026-10-14T20:00:00Z")));
+        assert_eq!(ack["state"], "breached");
+
+        // Nothing over the holiday weekend; each instant fires its event once, also scanned twice.
+        let second = Duration::seconds(1);
+        assert_eq!(fire(&app, at("2026-10-12T23:00:00Z")).await, 0);
+        assert_eq!(fire(&app, at("2026-10-13T18:12:00Z") - second).await, 0);
+        assert_eq!(fire(&app, at("2026-10-13T18:12:00Z")).await, 1);
+        assert_eq!(fire(&app, at("2026-10-13T18:12:00Z")).await, 0);
+        assert_eq!(fire(&app, at("2026-10-13T20:00:00Z") - second).await, 0);
+        assert_eq!(fire(&app, at("2026-10-13T20:00:00Z")).await, 1);
+        assert_eq!(fire(&app, at("2026-10-14T16:24:00Z")).await, 1);
+        assert_eq!(fire(&app, at("2026-10-14T20:00:00Z")).await, 1);
+        assert_eq!(fire(&app, at("2026-12-01T00:00:00Z")).await, 0);
+        let feed = sla_feed(&app, compradores, "opportunity", id).await;
+        let expected = [("sla_warning", "ack"), ("sla_breached", "ack"), ("sla_warning", "answer"), ("sla_breached", "answer")];
+        assert_eq!(feed, expected.map(|(e, m)| (e.to_owned(), m.to_owned())));
+
+        // Supervisors list what is late; agents may not.
+        let late = as_user(&app, Method::GET, "/api/v1/sla/department-items?state=breached&department=compradores", &supervisor, None).await;
+        assert_eq!(late.status, StatusCode::OK, "{}", late.body);
+        let items: Vec<(&str, i64, &str)> = late.body.as_array().unwrap().iter().map(|i| (i["kind"].as_str().unwrap(), i["item_id"].as_i64().unwrap(), i["clock"]["metric"].as_str().unwrap())).collect();
+        assert_eq!(items, [("opportunity", id, "ack"), ("opportunity", id, "answer")]);
+        assert_eq!(as_user(&app, Method::GET, "/api/v1/sla/department-items?state=at_risk", &supervisor, None).await.body, json!([]));
+        assert_problem(&as_user(&app, Method::GET, "/api/v1/sla/department-items", &agent, None).await, 403);
+        assert_problem(&as_user(&app, Method::GET, "/api/v1/sla/department-items?state=met", &supervisor, None).await, 422);
+    }
+
+    async fn acknowledging_in_time_stops_the_department_ack_clock(app) {
+        let proveedores = department(&app, "proveedores").await;
+        let queue = app.post("/api/v1/queues", json!({"slug": "dgpp", "name": "Proveedores (DGPP)", "department_id": proveedores})).await;
+        assert_eq!(queue.status, StatusCode::CREATED, "{}", queue.body);
+        let (_, token) = member(&app, proveedores, "Luis de Proveedores").await;
+        let agent = app.token(Role::Agent).await;
+
+        // An opportunity acknowledged at once: only the answer clock keeps running.
+        let draft = as_user(&app, Method::POST, "/api/v1/opportunities", &agent, Some(json!({
+            "title": "Acreditación", "description": "Proceso confuso.", "department": "proveedores"}))).await.body;
+        let id = draft["id"].as_i64().unwrap();
+        let path = format!("/api/v1/opportunities/{id}/transitions");
+        as_user(&app, Method::POST, &path, &agent, Some(json!({"to": "sent"}))).await;
+        let acked = as_user(&app, Method::POST, &path, &token, Some(json!({"to": "acknowledged"}))).await.body;
+        assert_eq!(clock(&acked, "ack")["state"], "met");
+        assert!(clock(&acked, "ack")["stopped_at"].is_string());
+        assert_eq!(clock(&acked, "answer")["state"], "on_time");
+
+        // A transfer taken through the inbox: its ack clock stops; a transfer has no answer clock.
+        let ticket = app.ticket("Acreditación pendiente", "pyme@example.cl").await;
+        let moved = as_user(&app, Method::POST, &format!("/api/v1/tickets/{}/escalations", ticket["id"]), &agent,
+            Some(json!({"department": "proveedores", "mode": "transfer", "reason": "Revisión"}))).await.body;
+        let metrics: Vec<&str> = moved["sla"].as_array().unwrap().iter().map(|c| c["metric"].as_str().unwrap()).collect();
+        assert_eq!(metrics, ["ack"]);
+        let inbox = as_user(&app, Method::GET, &format!("/api/v1/departments/{proveedores}/inbox"), &token, None).await.body;
+        let item = inbox["items"].as_array().unwrap().iter().find(|i| i["kind"] == "escalation").unwrap()["id"].clone();
+        let ack = as_user(&app, Method::POST, &format!("/api/v1/departments/{proveedores}/inbox/ack"), &token, Some(json!({"ids": [item]}))).await;
+        assert_eq!(ack.status, StatusCode::OK, "{}", ack.body);
+        let listed = app.get(&format!("/api/v1/tickets/{}/escalations", ticket["id"])).await.body;
+        assert_eq!(clock(&listed[0], "ack")["state"], "met");
+
+        // Much later only the opportunity's answer clock fires (warning and breach).
+        let later = chrono::Utc::now() + Duration::days(60);
+        assert_eq!(fire(&app, later).await, 2);
+        assert_eq!(sla_feed(&app, proveedores, "opportunity", id).await.len(), 2);
+        assert!(sla_feed(&app, proveedores, "escalation", moved["id"].as_i64().unwrap()).await.is_empty());
+    }
+
+    async fn concurrent_department_sla_scans_fire_each_event_once(app) {
+        let formacion = department(&app, "formacion").await;
+        let agent = app.token(Role::Agent).await;
+        let boss = app.post("/api/v1/agents", json!({"name": "Supervisora", "role": "supervisor", "email": "supervisora@chilecompra.cl"})).await;
+        assert_eq!(boss.status, StatusCode::CREATED, "{}", boss.body);
+        let mut escalations = Vec::new();
+        let mut tickets = Vec::new();
+        for n in 0..4 {
+            let ticket = app.ticket(&format!("Consulta {n}"), &format!("r{n}@example.cl")).await;
+            tickets.push(ticket["id"].clone());
+            let e = as_user(&app, Method::POST, &format!("/api/v1/tickets/{}/escalations", ticket["id"]), &agent,
+                Some(json!({"department": "formacion", "mode": "consult", "reason": "¿Hay curso?"}))).await.body;
+            escalations.push(e["id"].as_i64().unwrap());
+        }
+        // Two replicas scanning at once: every warning and breach of the 8 clocks fires once.
+        let later = chrono::Utc::now() + Duration::days(60);
+        let (a, b) = (app.db.clone(), app.db.clone());
+        let (x, y) = tokio::join!(
+            a.write(move |c| atencion::departments::sla::tick(c, later, 100)),
+            b.write(move |c| atencion::departments::sla::tick(c, later, 100)),
+        );
+        assert_eq!(x.unwrap() + y.unwrap(), 16);
+        assert_eq!(fire(&app, later).await, 0);
+        for e in escalations {
+            assert_eq!(sla_feed(&app, formacion, "escalation", e).await.len(), 4);
+        }
+        // Each breach (ack and answer) is mailed once to the supervisor, as an SLA notice.
+        for t in tickets {
+            let outbox = app.get(&format!("/api/v1/channels/email/outbox?ticket_id={t}")).await.body;
+            let notices: Vec<&Value> = outbox.as_array().unwrap().iter().filter(|m| m["kind"] == "sla_notice").collect();
+            assert_eq!(notices.len(), 2, "{outbox}");
+            assert!(notices.iter().all(|m| m["recipient"] == "supervisora@chilecompra.cl"), "{outbox}");
+        }
+    }
+}
+
+/// The audit rows of one object, oldest first, as (actor, action, department, method path).
+async fn audit_of(app: &TestApp, kind: &str, id: &Value) -> Vec<(i64, String, Option<i64>, String)> {
+    let page = app.get(&format!("/api/v1/audit?object_type={kind}&object_id={id}&limit=100")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let mut rows: Vec<_> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["actor_id"].as_i64().unwrap(),
+                r["action"].as_str().unwrap().to_owned(),
+                r["department_id"].as_i64(),
+                format!("{} {}", r["method"].as_str().unwrap(), r["path"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    rows.reverse();
+    rows
+}
+
+async fn agent_id(app: &TestApp, role: &str) -> i64 {
+    let agents = app.get("/api/v1/agents").await.body;
+    agents.as_array().unwrap().iter().rev().find(|a| a["role"] == role).unwrap()["id"].as_i64().unwrap()
+}
+
+on_all_backends! {
+    async fn reads_and_changes_of_escalated_items_are_audited(app) {
+        let compradores = department(&app, "compradores").await;
+        let (ana, ana_token) = member(&app, compradores, "Ana de Compradores").await;
+        let agent = app.token(Role::Agent).await;
+        let agent_id = agent_id(&app, "agent").await;
+        let plain = app.ticket("Sin derivar", "x@example.cl").await;
+        let ticket = app.ticket("Duda de compradores", "jefa@municipalidad.cl").await;
+        let id = &ticket["id"];
+
+        // Tickets never escalated are not audited.
+        as_user(&app, Method::GET, &format!("/api/v1/tickets/{}", plain["id"]), &agent, None).await;
+        assert!(audit_of(&app, "ticket", &plain["id"]).await.is_empty());
+
+        let asked = as_user(&app, Method::POST, &format!("/api/v1/tickets/{id}/escalations"), &agent,
+            Some(json!({"department": "compradores", "mode": "consult", "reason": "¿Aplica?"}))).await;
+        assert_eq!(asked.status, StatusCode::CREATED);
+        for suffix in ["", "/messages", "/events"] {
+            let read = as_user(&app, Method::GET, &format!("/api/v1/tickets/{id}{suffix}"), &agent, None).await;
+            assert_eq!(read.status, StatusCode::OK);
+        }
+        as_user(&app, Method::PATCH, &format!("/api/v1/tickets/{id}"), &agent, Some(json!({"priority": "high"}))).await;
+        // A failed read leaves no row and returns nothing.
+        assert_problem(&as_user(&app, Method::GET, "/api/v1/tickets/999999", &agent, None).await, 404);
+        as_user(&app, Method::GET, &format!("/api/v1/departments/{compradores}/escalations"), &ana_token, None).await;
+        as_user(&app, Method::GET, &format!("/api/v1/departments/{compradores}/inbox"), &ana_token, None).await;
+        let answered = as_user(&app, Method::POST, &format!("/api/v1/escalations/{}/answer", asked.body["id"]), &ana_token, Some(json!({"body": "Sí."}))).await;
+        assert_eq!(answered.status, StatusCode::OK);
+
+        let d = Some(compradores);
+        let expected = [
+            (agent_id, "change", d, format!("POST /api/v1/tickets/{id}/escalations")),
+            (agent_id, "read", d, format!("GET /api/v1/tickets/{id}")),
+            (agent_id, "read", d, format!("GET /api/v1/tickets/{id}/messages")),
+            (agent_id, "read", d, format!("GET /api/v1/tickets/{id}/events")),
+            (agent_id, "change", d, format!("PATCH /api/v1/tickets/{id}")),
+            (ana, "read", d, format!("GET /api/v1/departments/{compradores}/escalations")),
+            (ana, "read", d, format!("GET /api/v1/departments/{compradores}/inbox")),
+            (ana, "change", d, format!("POST /api/v1/escalations/{}/answer", asked.body["id"])),
+        ];
+        assert_eq!(audit_of(&app, "ticket", id).await, expected.map(|(a, b, c, e)| (a, b.to_owned(), c, e)));
+
+        // Opportunities: created and sent by the agent, read by the department.
+        let draft = as_user(&app, Method::POST, "/api/v1/opportunities", &agent, Some(json!({
+            "title": "Plan de compras", "description": "Dudas repetidas.", "department": "compradores"}))).await.body;
+        let oid = &draft["id"];
+        as_user(&app, Method::POST, &format!("/api/v1/opportunities/{oid}/transitions"), &agent, Some(json!({"to": "sent"}))).await;
+        as_user(&app, Method::GET, &format!("/api/v1/opportunities/{oid}"), &ana_token, None).await;
+        as_user(&app, Method::GET, "/api/v1/opportunities", &ana_token, None).await;
+        let rows = audit_of(&app, "opportunity", oid).await;
+        let actions: Vec<(i64, &str)> = rows.iter().map(|r| (r.0, r.1.as_str())).collect();
+        assert_eq!(actions, [(agent_id, "change"), (agent_id, "change"), (ana, "read"), (ana, "read")]);
+        assert!(rows.iter().all(|r| r.2 == d));
+
+        // Filters: by actor, and by time.
+        let mine = app.get(&format!("/api/v1/audit?actor={ana}&limit=100")).await.body;
+        assert!(mine["items"].as_array().unwrap().iter().all(|r| r["actor_id"] == ana && r["actor_role"] == "department"));
+        assert_eq!(mine["items"].as_array().unwrap().len(), 5);
+        let none = app.get("/api/v1/audit?until=2000-01-01T00:00:00Z").await.body;
+        assert_eq!(none["items"], json!([]));
+        let since = app.get("/api/v1/audit?since=2000-01-01T00:00:00Z&limit=100").await.body;
+        assert_eq!(since["items"].as_array().unwrap().len(), app.get("/api/v1/audit?limit=100").await.body["items"].as_array().unwrap().len());
+    }
+
+    async fn the_audit_api_is_for_admins_with_cursor_pages_and_strict_params(app) {
+        let agent = app.token(Role::Agent).await;
+        let ticket = app.ticket("Consulta", "a@example.cl").await;
+        as_user(&app, Method::POST, &format!("/api/v1/tickets/{}/escalations", ticket["id"]), &agent,
+            Some(json!({"department": "formacion", "mode": "consult", "reason": "¿Curso?"}))).await;
+        for _ in 0..6 {
+            as_user(&app, Method::GET, &format!("/api/v1/tickets/{}", ticket["id"]), &agent, None).await;
+        }
+        let all: Vec<i64> = app.get("/api/v1/audit?limit=100").await.body["items"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+        assert_eq!(all.len(), 7);
+        assert!(all.windows(2).all(|w| w[0] > w[1]), "newest first: {all:?}");
+        let mut paged = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor { Some(c) => format!("/api/v1/audit?limit=3&cursor={c}"), None => "/api/v1/audit?limit=3".into() };
+            let page = app.get(&path).await.body;
+            paged.extend(page["items"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()));
+            match page["next_cursor"].as_str() { Some(c) => cursor = Some(c.to_owned()), None => break }
+        }
+        assert_eq!(paged, all);
+
+        for role in [Role::Supervisor, Role::Agent, Role::Department, Role::Integration] {
+            let token = app.token(role).await;
+            assert_problem(&as_user(&app, Method::GET, "/api/v1/audit", &token, None).await, 403);
+        }
+        assert_problem(&app.call(Method::GET, "/api/v1/audit", None, None).await, 401);
+        for bad in ["object_type=user", "object_id=abc", "actor=1.5", "since=ayer", "until=2026-13-01", "cursor=zz", "limit=0", "limit=500", "orden=asc"] {
+            let reply = app.get(&format!("/api/v1/audit?{bad}")).await;
+            assert_problem(&reply, 400);
+        }
+    }
+}
+
+on_all_backends! {
+    async fn an_escalated_ticket_is_not_shown_when_its_audit_row_cannot_be_written(app) {
+        let agent = app.token(Role::Agent).await;
+        let plain = app.ticket("Sin derivar", "x@example.cl").await;
+        let ticket = app.ticket("Derivada", "y@example.cl").await;
+        let asked = as_user(&app, Method::POST, &format!("/api/v1/tickets/{}/escalations", ticket["id"]), &agent,
+            Some(json!({"department": "compradores", "mode": "consult", "reason": "¿Aplica?"}))).await;
+        assert_eq!(asked.status, StatusCode::CREATED);
+        app.db.write(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute("ALTER TABLE audit_log RENAME TO audit_log_unavailable").map_err(|e| atencion::error::AppError::Internal(e.into()))
+        }).await.unwrap();
+        // The read fails as a whole: no ticket data leaves without its audit row.
+        let reply = as_user(&app, Method::GET, &format!("/api/v1/tickets/{}", ticket["id"]), &agent, None).await;
+        assert_problem(&reply, 500);
+        assert!(!reply.body.to_string().contains("Derivada"), "{}", reply.body);
+        let opportunity = as_user(&app, Method::GET, "/api/v1/opportunities", &agent, None).await;
+        assert_eq!(opportunity.status, StatusCode::OK, "nothing to audit, nothing written");
+        assert_eq!(as_user(&app, Method::GET, &format!("/api/v1/tickets/{}", plain["id"]), &agent, None).await.status, StatusCode::OK);
+    }
+}

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod access_matrix;
 mod auth;
 mod browser;
 mod cli;

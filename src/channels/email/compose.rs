@@ -137,6 +137,8 @@ fn metric_name(metric: &str) -> &str {
         "periodic_update" => "actualización periódica",
         "resolution" => "resolución",
         "callback" => "devolución de llamada",
+        "department_ack" => "acuse de recibo del departamento",
+        "department_answer" => "respuesta del departamento",
         other => other,
     }
 }
