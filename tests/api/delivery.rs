@@ -732,3 +732,69 @@ async fn https_webhooks_verify_the_receiver_certificate() {
         }
     }
 }
+
+/// Redis frozen while items are escalated: the inbox has them at once, and when Redis answers
+/// again the stream gets each exactly once with its key (a publication that timed out but was
+/// executed later is not added twice).
+async fn the_stream_catches_up_after_a_redis_outage(backend: Backend) {
+    if !std::path::Path::new("/usr/bin/redis-server").exists() {
+        assert!(std::env::var("CI").is_err(), "CI must install redis-server");
+        return;
+    }
+    let port = local_listener().local_addr().unwrap().port();
+    let redis = crate::kpis::PrivateRedis::start(port);
+    let url = format!("redis://127.0.0.1:{port}/");
+    let seen = Arc::new(Mutex::new(None));
+    let keep = seen.clone();
+    let app = spawn(backend, move |s| {
+        s.departments.poll_interval_ms = 25;
+        s.departments.retry_base_ms = 50;
+        s.redis.url = url;
+        *keep.lock().unwrap() = Some(s.clone());
+    })
+    .await;
+    let settings = seen.lock().unwrap().take().unwrap();
+    let compradores = department(&app, "compradores").await;
+    let key = |e: &Value| format!("escalation:{}:created", e["id"]);
+    let mut expected = vec![key(&escalate(&app, "compradores", "Antes del corte").await)];
+    eventually!("the first item streamed", {
+        log(&app, compradores).await.iter().all(|d| d["streamed_at"].is_string()).then_some(())
+    });
+
+    redis.signal("-STOP");
+    for n in 0..3 {
+        expected.push(key(&escalate(&app, "compradores", &format!("Durante el corte {n}")).await));
+    }
+    let inbox = app.get(&format!("/api/v1/departments/{compradores}/inbox?limit=10")).await;
+    assert_eq!(inbox.status, StatusCode::OK, "{}", inbox.body);
+    assert_eq!(inbox.body["items"].as_array().unwrap().len(), 4, "{}", inbox.body);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let waiting = log(&app, compradores).await.iter().filter(|d| d["streamed_at"].is_null()).count();
+    assert_eq!(waiting, 3, "the frozen Redis took nothing");
+
+    redis.signal("-CONT");
+    eventually!("every item streamed", {
+        log(&app, compradores).await.iter().all(|d| d["streamed_at"].is_string()).then_some(())
+    });
+    let mut conn =
+        redis::Client::open(settings.redis_url().unwrap()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let stream = stream_key(&settings.redis.key_prefix, compradores);
+    let entries: redis::streams::StreamRangeReply =
+        redis::cmd("XRANGE").arg(&stream).arg("-").arg("+").query_async(&mut conn).await.unwrap();
+    let mut keys: Vec<String> = entries.ids.iter().map(|e| e.get::<String>("key").unwrap()).collect();
+    keys.sort();
+    expected.sort();
+    assert_eq!(keys, expected);
+}
+
+#[tokio::test]
+async fn the_stream_catches_up_after_a_redis_outage_sqlite() {
+    the_stream_catches_up_after_a_redis_outage(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_stream_catches_up_after_a_redis_outage_postgres() {
+    if postgres_url().is_some() {
+        the_stream_catches_up_after_a_redis_outage(Backend::Postgres).await;
+    }
+}

@@ -253,13 +253,13 @@ async fn memory_and_redis_stores_agree() {
 }
 
 /// A Redis of the test's own, on a free port, that the test can stop and start again.
-struct PrivateRedis {
-    port: u16,
+pub struct PrivateRedis {
+    pub port: u16,
     child: Option<std::process::Child>,
 }
 
 impl PrivateRedis {
-    fn start(port: u16) -> PrivateRedis {
+    pub fn start(port: u16) -> PrivateRedis {
         let child = std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
@@ -277,7 +277,15 @@ impl PrivateRedis {
         panic!("private redis-server did not come up on port {port}");
     }
 
-    fn stop(&mut self) {
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: an outage that loses nothing, where
+    /// requests sent meanwhile may still be executed later.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let status = std::process::Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
