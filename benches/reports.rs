@@ -21,10 +21,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use atencion::config::Settings;
 use atencion::db::DbConnection;
+use atencion::domain::live::Window;
+use atencion::kpi::{KpiStore, Live};
 use atencion::reports::{
     self, AbandonmentParams, GroupBy, GroupParams, Interval, Period, SeriesParams, StaffingParams,
 };
 use atencion::startup::open_database;
+use atencion::tickets::{store, TicketFilter};
 use chrono::NaiveDate;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -323,6 +326,9 @@ async fn run(settings: &Settings, reuse: bool) -> anyhow::Result<serde_json::Val
             .push(json!({ "report": name, "day": { "p50_ms": round(t.p50), "max_ms": round(t.max), "rows": t.rows } }));
     }
     println!("target {TARGET_MS} ms per report over a month: {}", if pass { "ok" } else { "MISSED" });
+    drop(pooled);
+    let lists = ticket_lists(&db)?;
+    let live = live_kpis(&db).await?;
     Ok(json!({
         "bench": "reports",
         "rows": sizes,
@@ -331,7 +337,50 @@ async fn run(settings: &Settings, reuse: bool) -> anyhow::Result<serde_json::Val
         "target_ms": TARGET_MS,
         "pass": pass,
         "reports": results,
+        "ticket_lists": lists,
+        "live_kpis": live,
     }))
+}
+
+/// The agents' ticket lists at this size, as `GET /api/v1/tickets` runs them (first page of 25).
+fn ticket_lists(db: &atencion::db::Db) -> anyhow::Result<serde_json::Value> {
+    let mut pooled = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let conn: &mut DbConnection = &mut pooled;
+    let filters = [
+        ("newest", TicketFilter::default()),
+        (
+            "open in one queue",
+            TicketFilter { status: Some("new,open".into()), queue: Some("cola-3".into()), ..Default::default() },
+        ),
+        ("unassigned", TicketFilter { assignee: Some("none".into()), ..Default::default() }),
+        ("search a number", TicketFilter { q: Some("654321".into()), ..Default::default() }),
+        ("search a word", TicketFilter { q: Some("consulta".into()), ..Default::default() }),
+    ];
+    let mut out = Vec::new();
+    for (name, filter) in filters {
+        let t = time(conn, |c| Ok(store::list(c, &filter)?.items.len()))?;
+        println!("list {name:<23} {:>9.1} / {:>7.1}", t.p50, t.max);
+        out.push(json!({ "list": name, "p50_ms": round(t.p50), "max_ms": round(t.max), "rows": t.rows }));
+    }
+    Ok(json!(out))
+}
+
+/// The wallboard at this size: rebuilding the live state (every open ticket's contribution) into
+/// the in-process store, then computing the figures a stream frame carries.
+async fn live_kpis(db: &atencion::db::Db) -> anyhow::Result<serde_json::Value> {
+    let live = Live::new(KpiStore::memory(), 20, 0.8);
+    let began = Instant::now();
+    live.rebuild(db).await?;
+    let rebuild_ms = ms(began.elapsed());
+    let mut samples = Vec::new();
+    for _ in 0..RUNS {
+        let began = Instant::now();
+        live.realtime(Window::Today).await;
+        samples.push(ms(began.elapsed()));
+    }
+    samples.sort_by(f64::total_cmp);
+    println!("live KPIs: rebuild {rebuild_ms:.1} ms, figures p50 {:.2} ms", samples[(RUNS - 1) / 2]);
+    Ok(json!({ "rebuild_ms": round(rebuild_ms), "figures_p50_ms": samples[(RUNS - 1) / 2] }))
 }
 
 fn round(x: f64) -> f64 {

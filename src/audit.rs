@@ -96,6 +96,23 @@ pub fn ticket_entry(conn: &mut DbConnection, action: &'static str, ticket: i64) 
     Ok(department.map(|d| Entry { action, object_type: TICKET, object_id: ticket, department_id: Some(d) }))
 }
 
+/// [`ticket_entry`] for several tickets at once, in one query; tickets never escalated get none.
+pub fn ticket_entries(conn: &mut DbConnection, action: &'static str, tickets: &[i64]) -> Result<Vec<Entry>, AppError> {
+    let rows: Vec<(i64, i64)> = escalations::table
+        .filter(escalations::ticket_id.eq_any(tickets))
+        .order(escalations::id.desc())
+        .select((escalations::ticket_id, escalations::department_id))
+        .load(conn)?;
+    let mut entries: Vec<Entry> = Vec::new();
+    for (ticket, department) in rows {
+        // The latest escalation of each ticket comes first.
+        if !entries.iter().any(|e| e.object_id == ticket) {
+            entries.push(Entry { action, object_type: TICKET, object_id: ticket, department_id: Some(department) });
+        }
+    }
+    Ok(entries)
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: i64,

@@ -42,6 +42,21 @@ where
         .await
 }
 
+/// Writes the audit rows of what was read on a reader connection; callers hand the data out only
+/// after this succeeded. Reads of objects that need no audit row never wait for the writer.
+pub async fn record_reads(
+    state: &AppState,
+    who: &Principal,
+    origin: Origin,
+    entries: Vec<Entry>,
+) -> Result<(), AppError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let who = who.clone();
+    state.db.write(move |c| log::record(c, &who, &origin, &entries)).await
+}
+
 /// Routes under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(tickets::create_ticket)

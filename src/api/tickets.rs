@@ -27,7 +27,8 @@ where
         .await
 }
 
-/// Like [`read_ticket`], with a `read` audit row when the ticket was escalated.
+/// Like [`read_ticket`], with a `read` audit row when the ticket was escalated (written before
+/// the data is handed out).
 pub async fn audited_read<T, F>(
     state: &AppState,
     who: &crate::auth::Principal,
@@ -39,12 +40,10 @@ where
     T: Send + 'static,
     F: FnOnce(&mut crate::db::DbConnection, i64) -> Result<T, AppError> + Send + 'static,
 {
-    super::audited(state, who.clone(), origin, move |c, _| {
-        let id = store::resolve_id(c, &key)?;
-        let value = read(c, id)?;
-        Ok((value, audit::ticket_entry(c, audit::READ, id)?.into_iter().collect()))
-    })
-    .await
+    let (value, entry) =
+        read_ticket(state, key, move |c, id| Ok((read(c, id)?, audit::ticket_entry(c, audit::READ, id)?))).await?;
+    super::record_reads(state, who, origin, entry.into_iter().collect()).await?;
+    Ok(value)
 }
 
 /// Create a ticket.
@@ -98,11 +97,22 @@ pub async fn create_ticket(
 #[get("/tickets")]
 pub async fn list_tickets(
     state: web::Data<AppState>,
-    _principal: Auth<perm::WorkTickets>,
+    principal: Auth<perm::WorkTickets>,
+    origin: Origin,
     filter: web::Query<TicketFilter>,
 ) -> Result<web::Json<Page<TicketView>>, AppError> {
     let filter = filter.into_inner();
-    Ok(web::Json(state.db.read(move |c| store::list(c, &filter)).await?))
+    let (page, entries) = state
+        .db
+        .read(move |c| {
+            let page = store::list(c, &filter)?;
+            let ids: Vec<i64> = page.items.iter().map(|t| t.id).collect();
+            Ok((page, audit::ticket_entries(c, audit::READ, &ids)?))
+        })
+        .await?;
+    // Escalated tickets listed are read too.
+    super::record_reads(&state, &principal, origin, entries).await?;
+    Ok(web::Json(page))
 }
 
 /// Get a ticket by id or by number (`AU-2026-000123`).

@@ -285,7 +285,10 @@ pub struct DueClock {
 /// One scan: claims due clocks, marks what fires and records each warning and breach in the
 /// department's feed. Returns how many fired. Run it inside one transaction.
 pub fn tick(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Result<usize, AppError> {
-    let due: Vec<DueClock> = backend::claim_due(conn, &DEPARTMENT_CLOCKS, UtcTime::from(now), limit)?;
+    let mut due: Vec<DueClock> = backend::claim_due(conn, &DEPARTMENT_CLOCKS, UtcTime::from(now), limit)?;
+    // Each department's feed lock is taken in department order, so two replicas' scans never
+    // wait on each other in a cycle.
+    due.sort_by_key(|c| (c.department_id, c.id));
     let mut fired = 0;
     for clock in &due {
         let warn = clock.warned_at.is_none() && clock.warn_at.is_some_and(|w| w.0 <= now);
@@ -371,7 +374,8 @@ pub struct DepartmentItem {
 
 type ItemRow = (String, i64, i64, String, ClockRow);
 
-/// Department items at risk or breached, most urgent first (supervisors and admins).
+/// Department items at risk or breached now (clocks still running), most overdue first
+/// (supervisors and admins).
 pub fn at_risk(conn: &mut DbConnection, who: &Principal, f: &ItemsFilter) -> Result<Vec<DepartmentItem>, AppError> {
     who.require(Permission::MonitorService)?;
     if matches!(f.state, Some(ClockState::OnTime | ClockState::Met)) {
@@ -381,7 +385,8 @@ pub fn at_risk(conn: &mut DbConnection, who: &Principal, f: &ItemsFilter) -> Res
     let mut query = clocks::table
         .inner_join(departments::table)
         .filter(clocks::warn_at.le(UtcTime::from(now)).or(clocks::due_at.le(UtcTime::from(now))))
-        .filter(clocks::stopped_at.is_null().or(clocks::stopped_at.gt(clocks::due_at.nullable())))
+        // Late answers already given are history (the reports' business), not something to act on.
+        .filter(clocks::stopped_at.is_null())
         .order((clocks::due_at, clocks::id))
         .select((
             clocks::item_kind,
@@ -401,6 +406,12 @@ pub fn at_risk(conn: &mut DbConnection, who: &Principal, f: &ItemsFilter) -> Res
         .into_boxed();
     if let Some(slug) = &f.department {
         query = query.filter(departments::slug.eq(slug.clone()));
+    }
+    // The state is chosen before the limit, so old breaches cannot crowd out the rest.
+    match f.state {
+        Some(ClockState::AtRisk) => query = query.filter(clocks::due_at.gt(UtcTime::from(now))),
+        Some(ClockState::Breached) => query = query.filter(clocks::due_at.le(UtcTime::from(now))),
+        _ => {}
     }
     let rows: Vec<ItemRow> = query.load(conn)?;
     Ok(rows

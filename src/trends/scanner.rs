@@ -41,6 +41,8 @@ pub struct ScanResult {
     pub spikes: usize,
     /// The alerts this scan raised (and acted on).
     pub raised: Vec<TrendAlert>,
+    /// Spikes whose alert could not be raised (logged); a later scan of the same instant retries them.
+    pub failed: usize,
 }
 
 /// The categorised tickets created in `bucket`.
@@ -105,15 +107,25 @@ pub fn detect(conn: &mut DbConnection, at: DateTime<Utc>, params: &Params) -> Re
     Ok(spikes)
 }
 
-/// Step two, in one transaction ([`Db::write`]): raises the spikes not raised before.
-pub fn raise_all(conn: &mut DbConnection, spikes: &[Spike], params: &Params) -> Result<Vec<TrendAlert>, AppError> {
-    let mut raised = Vec::new();
+/// Step two, in one transaction ([`Db::write`]): raises the spikes not raised before, each in
+/// its own savepoint, so one that fails (logged and counted) does not hold back the others.
+pub fn raise_all(
+    conn: &mut DbConnection,
+    spikes: &[Spike],
+    params: &Params,
+) -> Result<(Vec<TrendAlert>, usize), AppError> {
+    let (mut raised, mut failed) = (Vec::new(), 0);
     for s in spikes {
-        if let Some(alert) = raise(conn, s.granularity, s.bucket, &s.finding, params)? {
-            raised.push(alert);
+        match conn.transaction(|c| raise(c, s.granularity, s.bucket, &s.finding, params)) {
+            Ok(Some(alert)) => raised.push(alert),
+            Ok(None) => {}
+            Err(e) => {
+                failed += 1;
+                tracing::warn!(error = %e, category = s.finding.category_id, "trend alert not raised");
+            }
         }
     }
-    Ok(raised)
+    Ok((raised, failed))
 }
 
 /// One scan as of `at`: detection on a read connection, so the write transaction (SQLite's one
@@ -122,20 +134,50 @@ pub fn raise_all(conn: &mut DbConnection, spikes: &[Spike], params: &Params) -> 
 pub async fn scan(db: &Db, at: DateTime<Utc>, params: Params) -> Result<ScanResult, AppError> {
     let spikes = db.read(move |c| detect(c, at, &params)).await?;
     let count = spikes.len();
-    let raised = if spikes.is_empty() { Vec::new() } else { db.write(move |c| raise_all(c, &spikes, &params)).await? };
-    Ok(ScanResult { at, hour: trends::last_hour(at), day: trends::last_day(at), spikes: count, raised })
+    let (raised, failed) =
+        if spikes.is_empty() { (Vec::new(), 0) } else { db.write(move |c| raise_all(c, &spikes, &params)).await? };
+    Ok(ScanResult { at, hour: trends::last_hour(at), day: trends::last_day(at), spikes: count, raised, failed })
 }
 
-/// The background loop of one replica; `live` streams are woken when it raises alerts.
+/// How far back a replica catches up on hours it did not scan (at start, or after scans failed).
+const CATCH_UP: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// The instants to scan now: one per hour since the last complete scan (at most [`CATCH_UP`]
+/// back), then `now`. Rescanning an instant is harmless: raised alerts are skipped.
+fn due_instants(done: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let floor = now - CATCH_UP;
+    let mut at = done.unwrap_or(floor).max(floor) + chrono::TimeDelta::hours(1);
+    let mut out = Vec::new();
+    while at < now {
+        out.push(at);
+        at += chrono::TimeDelta::hours(1);
+    }
+    out.push(now);
+    out
+}
+
+/// The background loop of one replica; `live` streams are woken when it raises alerts. Hours
+/// missed while no scan succeeded (the service down, the database unreachable) are scanned late.
 pub async fn run(db: Db, live: std::sync::Arc<crate::kpi::Live>, interval: std::time::Duration, params: Params) {
+    let mut done: Option<DateTime<Utc>> = None;
     loop {
-        match scan(&db, Utc::now(), params).await {
-            Ok(result) if !result.raised.is_empty() => {
-                tracing::info!(alerts = result.raised.len(), "trend alerts raised");
-                live.touch();
+        for at in due_instants(done, Utc::now()) {
+            match scan(&db, at, params).await {
+                Ok(result) => {
+                    if !result.raised.is_empty() {
+                        tracing::info!(alerts = result.raised.len(), "trend alerts raised");
+                        live.touch();
+                    }
+                    if result.failed > 0 {
+                        break;
+                    }
+                    done = Some(at);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "trend scan failed; retrying later");
+                    break;
+                }
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "trend scan failed; retrying later"),
         }
         tokio::time::sleep(interval).await;
     }
@@ -267,4 +309,26 @@ fn notify(conn: &mut DbConnection, alert: &TrendAlert, department: &str) -> Resu
         enqueue_notice(conn, TREND_ALERT, &email, detail.clone())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn scans_catch_up_hourly_on_what_was_missed_and_no_further_than_a_day() {
+        let now = t("2026-12-03T12:30:00Z");
+        assert_eq!(due_instants(Some(t("2026-12-03T12:25:00Z")), now), [now]);
+        assert_eq!(
+            due_instants(Some(t("2026-12-03T09:30:00Z")), now),
+            [t("2026-12-03T10:30:00Z"), t("2026-12-03T11:30:00Z"), now]
+        );
+        let first = due_instants(None, now);
+        assert_eq!((first.len(), first[0]), (24, t("2026-12-02T13:30:00Z")));
+        assert_eq!(due_instants(Some(t("2026-11-01T00:00:00Z")), now).len(), 24);
+    }
 }

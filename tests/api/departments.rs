@@ -419,6 +419,9 @@ on_all_backends! {
             assert_eq!(read.status, StatusCode::OK);
         }
         as_user(&app, Method::PATCH, &format!("/api/v1/tickets/{id}"), &agent, Some(json!({"priority": "high"}))).await;
+        // Listed is read too (the plain ticket on the same page is not audited).
+        let listed = as_user(&app, Method::GET, "/api/v1/tickets?limit=100", &agent, None).await;
+        assert_eq!(listed.body["items"].as_array().unwrap().len(), 2, "{}", listed.body);
         // A failed read leaves no row and returns nothing.
         assert_problem(&as_user(&app, Method::GET, "/api/v1/tickets/999999", &agent, None).await, 404);
         as_user(&app, Method::GET, &format!("/api/v1/departments/{compradores}/escalations"), &ana_token, None).await;
@@ -433,6 +436,7 @@ on_all_backends! {
             (agent_id, "read", d, format!("GET /api/v1/tickets/{id}/messages")),
             (agent_id, "read", d, format!("GET /api/v1/tickets/{id}/events")),
             (agent_id, "change", d, format!("PATCH /api/v1/tickets/{id}")),
+            (agent_id, "read", d, "GET /api/v1/tickets".to_owned()),
             (ana, "read", d, format!("GET /api/v1/departments/{compradores}/escalations")),
             (ana, "read", d, format!("GET /api/v1/departments/{compradores}/inbox")),
             (ana, "change", d, format!("POST /api/v1/escalations/{}/answer", asked.body["id"])),
