@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 cargo build --release --bins -q || exit 1
 export FAULT_SKIP_BUILD=1
 status=0
-for s in tests/faults/1_kill9.sh tests/faults/2_redis_down.sh tests/faults/3_postgres_restart.sh tests/faults/4_duplicates.sh; do
+for s in tests/faults/[1-5]_*.sh; do
   echo "== $s"
   start=$(date +%s)
   if "$s"; then echo "== $s ok ($(( $(date +%s) - start )) s)"; else echo "== $s FAILED ($(( $(date +%s) - start )) s)"; status=1; fi
