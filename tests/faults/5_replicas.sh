@@ -30,7 +30,7 @@ for i in 0 1 2; do
 done
 CAL=$(curl -fs "http://127.0.0.1:$BASE_PORT/api/v1/calendars" -H "Authorization: Bearer $ADMIN" | python3 -c "import json,sys; print([c['id'] for c in json.load(sys.stdin) if c['slug']=='continuo'][0])")
 curl -fs "http://127.0.0.1:$BASE_PORT/api/v1/sla/policies" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-  -d "{\"name\": \"Falla réplicas\", \"position\": 1, \"targets\": {\"first_reply\": {\"low\": 1, \"normal\": 1, \"high\": 1, \"urgent\": 1}}, \"calendar_id\": $CAL, \"warn_percent\": 50}" >/dev/null
+  -d "{\"name\": \"Falla réplicas\", \"position\": 1, \"targets\": {\"first_reply\": {\"low\": 1, \"normal\": 1, \"high\": 1, \"urgent\": 1}}, \"calendar_id\": $CAL, \"warn_percent\": 50, \"actions\": {\"warning\": {\"notify\": true}, \"breach\": {\"notify\": true}}}" >/dev/null
 for i in 0 1 2; do
   python3 tests/faults/driver.py --server "http://127.0.0.1:$((BASE_PORT + i))" --token "$TOKEN" --duration "$SECS" \
     --clients $(( (CLIENTS + 2) / 3 )) --email-share 0.2 --out "$WORK/ok.jsonl" >"$WORK/driver$i.json" &
