@@ -191,6 +191,9 @@ impl From<DieselError> for AppError {
             | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info) => {
                 AppError::Unavailable(info.message().to_owned())
             }
+            // The connection failed mid-transaction (e.g. the server restarted) and cannot be
+            // used again; the pool discards it, so a retry gets a fresh one.
+            DieselError::BrokenTransactionManager => AppError::Unavailable("broken connection".into()),
             other => AppError::Internal(other.into()),
         }
     }
@@ -220,6 +223,10 @@ mod tests {
     fn diesel_errors_map_to_http() {
         assert_eq!(AppError::from(DieselError::NotFound).status_code(), StatusCode::NOT_FOUND);
         assert_eq!(AppError::from(DieselError::RollbackTransaction).status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            AppError::from(DieselError::BrokenTransactionManager).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 
     #[test]

@@ -68,8 +68,19 @@ pub async fn inbound(
     let mailbox = params.into_inner().mailbox.unwrap_or_else(|| settings.address.clone());
     let result = match parse::parse(&raw, &settings.loop_header) {
         Ok(mail) => {
-            let files = state.attachments.clone();
-            state.db.write(move |c| intake::ingest(c, &settings, &files, &mailbox, &mail)).await?
+            let mail = std::sync::Arc::new(mail);
+            let attempt = || {
+                let (settings, files, mailbox, mail) =
+                    (settings.clone(), state.attachments.clone(), mailbox.clone(), mail.clone());
+                state.db.write(move |c| intake::ingest(c, &settings, &files, &mailbox, &mail))
+            };
+            match attempt().await {
+                // The same Message-ID delivered twice at once: the later insert hit the unique
+                // index and rolled back; a second pass finds the stored mail and answers 200
+                // (duplicate) instead of a 409 an MTA could take as a permanent failure.
+                Err(AppError::Conflict(_)) => attempt().await?,
+                other => other?,
+            }
         }
         Err(reason) => {
             let reason = reason.to_string();

@@ -105,12 +105,50 @@ impl ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// Called when a connection goes back to the pool: one that lost its server (marked by
+    /// [`Db::read`]/[`Db::write`] when the work failed and the connection no longer answers) or whose transaction
+    /// manager is broken is dropped instead of being handed to the next request forever.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        if LOST.with(|lost| lost.replace(false)) || std::thread::panicking() {
+            return true;
+        }
+        match conn {
+            DbConnection::Pg(c) => r2d2::R2D2Connection::is_broken(c),
+            DbConnection::Sqlite(c) => r2d2::R2D2Connection::is_broken(c),
+        }
     }
 }
 
 pub type Pool = r2d2::Pool<Manager>;
+
+thread_local! {
+    /// Set on the blocking thread that used a connection when its work failed and the
+    /// connection no longer answers; read back by [`Manager::has_broken`] on the same thread
+    /// when that connection is returned, so it is discarded rather than reused.
+    static LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` on a checked-out connection. When `f` fails and the connection is gone, the error is
+/// "unavailable" (503 with Retry-After, not 500) and the connection is discarded: a Postgres
+/// restart must not leave dead connections in the pool.
+fn on_connection<T>(pool: &Pool, f: impl FnOnce(&mut DbConnection) -> Result<T, AppError>) -> Result<T, AppError> {
+    LOST.with(|lost| lost.set(false));
+    let mut pooled = pool.get().map_err(AppError::from_pool)?;
+    let result = match f(&mut pooled) {
+        // Only on the error path: is the connection still there? If not, the failure was the
+        // connection's (server restarted, session terminated), not the request's.
+        Err(e) if pooled.batch_execute("SELECT 1").is_err() => {
+            LOST.with(|lost| lost.set(true));
+            match e {
+                AppError::Internal(cause) => Err(AppError::Unavailable(format!("database connection lost: {cause}"))),
+                other => Err(other),
+            }
+        }
+        other => other,
+    };
+    drop(pooled);
+    result
+}
 
 /// The database handle the service uses: blocking diesel work runs on tokio's blocking threads
 /// so it never stalls the async workers.
@@ -161,7 +199,7 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.readers.clone();
-        run_blocking(move || f(&mut *pool.get().map_err(AppError::from_pool)?)).await
+        run_blocking(move || on_connection(&pool, f)).await
     }
 
     /// Runs `f` in one transaction: everything it writes is committed together or not at all.
@@ -171,12 +209,7 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.writer.clone();
-        let result = run_blocking(move || {
-            let mut pooled = pool.get().map_err(AppError::from_pool)?;
-            let conn: &mut DbConnection = &mut pooled;
-            conn.transaction(f)
-        })
-        .await;
+        let result = run_blocking(move || on_connection(&pool, |conn| conn.transaction(f))).await;
         if result.is_ok() {
             self.commits.send_modify(|n| *n = n.wrapping_add(1));
         }

@@ -262,3 +262,29 @@ async fn docs_page_works_offline() {
         .unwrap();
     assert!(init.contains("/api/v1/openapi.json"), "{init}");
 }
+
+/// A Postgres session that dies under a request (a server restart, an administrator terminating
+/// it) answers 503 — never 500 — and the dead connection is not handed to the next request: with a
+/// one-connection pool, the very next query succeeds on a fresh connection.
+#[tokio::test]
+async fn a_lost_postgres_connection_is_unavailable_and_not_reused() {
+    use actix_web::ResponseError;
+    use atencion::db::{DatabaseUrl, Db, DbConnection};
+    use atencion::error::AppError;
+    use diesel::connection::SimpleConnection;
+
+    let Some(base) = postgres_url() else { return };
+    let db = Db::connect(&DatabaseUrl::parse(&base).unwrap(), 1, std::time::Duration::from_secs(5)).unwrap();
+    fn kill(c: &mut DbConnection) -> Result<(), AppError> {
+        Ok(c.batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")?)
+    }
+    fn ping(c: &mut DbConnection) -> Result<(), AppError> {
+        Ok(c.batch_execute("SELECT 1")?)
+    }
+    for in_transaction in [false, true] {
+        let err = if in_transaction { db.write(kill).await } else { db.read(kill).await }.unwrap_err();
+        assert_eq!(err.status_code(), actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "{err:?}");
+        db.read(ping).await.expect("the next request gets a live connection");
+        db.write(ping).await.expect("and so does the next transaction");
+    }
+}
