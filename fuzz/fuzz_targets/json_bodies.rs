@@ -3,8 +3,8 @@
 #![no_main]
 
 use atencion::api::extract::parse_json;
-use atencion::tickets::model::{tags, CreateMessageRequest, Errors, UpdateTicketRequest, line, MAX_SUBJECT};
 use atencion::tickets::model::CreateTicketRequest;
+use atencion::tickets::model::{line, tags, CreateMessageRequest, Errors, UpdateTicketRequest, MAX_SUBJECT};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
