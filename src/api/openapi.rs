@@ -57,7 +57,7 @@ use crate::channels::web;
         system::health, system::ready, system::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
-    modifiers(&Security),
+    modifiers(&Security, &CommonProblems),
     tags(
         (name = "tickets", description = "Tickets, messages and their event log"),
         (name = "departments", description = "Escalations and improvement opportunities sent to other departments, their answers, their internal SLA, how departments receive them (inbox, Redis stream, signed webhooks), and the audit log of who read or changed them"),
@@ -91,5 +91,67 @@ impl Modify for Security {
             doc.paths.paths.insert(full, item);
         }
         doc.servers = Some(vec![ServerBuilder::new().url("/").build()]);
+    }
+}
+
+/// The problem responses every operation can give, added where a handler does not list them:
+/// the extractors answer them before the handler runs (found by schemathesis: undocumented
+/// 400/401/403/404/415/422). 401 applies to the public endpoints too, since a malformed bearer
+/// token is rejected everywhere.
+struct CommonProblems;
+
+impl Modify for CommonProblems {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{HttpMethod, ParameterIn};
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                )
+                .build()
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            let has_path_params = path.contains('{');
+            for method in [HttpMethod::Get, HttpMethod::Post, HttpMethod::Put, HttpMethod::Patch, HttpMethod::Delete] {
+                let operation = match method {
+                    HttpMethod::Get => item.get.as_mut(),
+                    HttpMethod::Post => item.post.as_mut(),
+                    HttpMethod::Put => item.put.as_mut(),
+                    HttpMethod::Patch => item.patch.as_mut(),
+                    HttpMethod::Delete => item.delete.as_mut(),
+                    _ => None,
+                };
+                let Some(operation) = operation else { continue };
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_query =
+                    operation.parameters.iter().flatten().any(|p| matches!(p.parameter_in, ParameterIn::Query));
+                let has_body = operation.request_body.is_some();
+                let mut add = |code: &str, description: &str| {
+                    operation.responses.responses.entry(code.to_owned()).or_insert_with(|| problem(description).into());
+                };
+                add("401", "Missing or invalid bearer token");
+                if secured {
+                    add("403", "The token's role lacks the permission");
+                }
+                if has_body {
+                    add("400", "The body is not valid JSON");
+                    add("413", "The body is too large");
+                    add("415", "Unsupported Content-Type");
+                }
+                if has_body || has_query {
+                    add("422", "A field or query parameter is invalid");
+                }
+                if has_path_params {
+                    add("404", "No such resource");
+                }
+            }
+        }
     }
 }

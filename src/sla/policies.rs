@@ -18,6 +18,8 @@ use crate::tickets::{line, Errors};
 /// Which tickets a policy covers; an absent list matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+// Named apart from the routing rules' `Conditions`, which would otherwise replace it in the spec.
+#[schema(as = SlaConditions)]
 pub struct Conditions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments: Option<Vec<Segment>>,
@@ -61,6 +63,7 @@ pub struct EscalateAction {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SlaActions)]
 pub struct Actions {
     #[serde(default)]
     pub warning: ActionSet,

@@ -112,7 +112,9 @@ fn ticket_by_parents(conn: &mut DbConnection, parents: &[String]) -> Result<Opti
     Ok(parents.iter().find_map(|p| found.iter().find(|(id, _)| id == p).and_then(|(_, t)| *t)))
 }
 
-fn ticket_by_token(settings: &EmailSettings, mail: &ParsedMail) -> Option<i64> {
+/// The ticket named by a `+token` in the mail's recipients, if the token is genuine (pure: public
+/// so the fuzz targets exercise it).
+pub fn ticket_by_token(settings: &EmailSettings, mail: &ParsedMail) -> Option<i64> {
     let (local, domain) = settings.address.split_once('@')?;
     mail.to.iter().chain(&mail.cc).find_map(|address| {
         let (user, host) = address.split_once('@')?;
@@ -121,11 +123,24 @@ fn ticket_by_token(settings: &EmailSettings, mail: &ParsedMail) -> Option<i64> {
     })
 }
 
+/// The first `[AU-2026-000123]` tag in a subject.
+pub fn subject_tag(subject: &str) -> Option<TicketNumber> {
+    subject.split('[').skip(1).find_map(|s| s.split(']').next().and_then(TicketNumber::parse))
+}
+
+/// The subject and first message a mail opens a ticket with: placeholders for empty ones, the
+/// subject cut to the ticket limit.
+pub fn ticket_text(mail: &ParsedMail) -> (String, String) {
+    let subject =
+        if mail.subject.is_empty() { "(sin asunto)".to_owned() } else { mail.subject.chars().take(200).collect() };
+    let body = if mail.text.trim().is_empty() { "(mensaje sin texto)".to_owned() } else { mail.text.clone() };
+    (subject, body)
+}
+
 /// The `[AU-2026-000123]` tag, honoured only for the requester or a CC of that ticket: guessing a
 /// number must not let a stranger write into someone else's case.
 fn ticket_by_subject(conn: &mut DbConnection, mail: &ParsedMail) -> Result<Option<i64>, AppError> {
-    let Some(tag) = mail.subject.split('[').skip(1).find_map(|s| s.split(']').next().and_then(TicketNumber::parse))
-    else {
+    let Some(tag) = subject_tag(&mail.subject) else {
         return Ok(None);
     };
     let found: Option<(i64, Option<String>)> = tickets::table
@@ -197,9 +212,7 @@ fn new_ticket(
     mail: &ParsedMail,
     follow_up_of: Option<i64>,
 ) -> Result<(i64, String), AppError> {
-    let subject =
-        if mail.subject.is_empty() { "(sin asunto)".to_owned() } else { mail.subject.chars().take(200).collect() };
-    let body = if mail.text.trim().is_empty() { "(mensaje sin texto)".to_owned() } else { mail.text.clone() };
+    let (subject, body) = ticket_text(mail);
     let input = NewTicketInput {
         subject,
         body,
