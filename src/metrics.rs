@@ -36,11 +36,6 @@ pub fn kpi_round_trip(purpose: &'static str) {
     metrics::counter!("kpi_redis_round_trips_total", "purpose" => purpose).increment(1);
 }
 
-/// Event updates sent to the live KPI store's Redis.
-pub fn kpi_updates(n: usize) {
-    metrics::counter!("kpi_redis_updates_total").increment(n as u64);
-}
-
 /// Records every request under its route pattern (not the raw path, which would explode the
 /// number of series with ticket ids).
 pub async fn middleware(

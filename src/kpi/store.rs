@@ -377,7 +377,6 @@ impl RedisStore {
     }
 
     async fn apply_all(&self, updates: &[Update]) -> StoreResult<()> {
-        crate::metrics::kpi_updates(updates.len());
         let commands: Vec<redis::Cmd> = updates.iter().map(|u| self.apply_command(&u.id, u.minute, &u.ops)).collect();
         for chunk in commands.chunks(1000) {
             self.run_apply(chunk).await?;

@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::csat::{self, SurveyAnswer, TokenCheck};
+use crate::channels::web::page::{escape, public_page};
 use crate::error::AppError;
 use crate::startup::AppState;
 
@@ -24,29 +25,9 @@ font:inherit;padding:8px;border:1px solid #9aa7b4;border-radius:6px}button{margi
 font-size:1.05em;background:#0b5394;color:#fff;border:0;border-radius:8px}.error{background:#fde8e8;\
 border-left:4px solid #c00;padding:10px;border-radius:6px}.meta{color:#5b6b7b;font-size:.85em}";
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html lang=\"es-CL\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title>\
-         <style>{STYLE}</style></head><body><main>{body}\
-         <p class=\"meta\">Mesa de Ayuda ChileCompra · 600 7000 600</p></main></body></html>",
-        escape(title)
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ))
-        // The link is a credential: keep it out of caches, referrers and search engines.
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("X-Robots-Tag", "noindex"))
-        .body(html)
+    let csp = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+    public_page(status, title, STYLE, body, csp)
 }
 
 fn notice(status: StatusCode, title: &str, text: &str) -> HttpResponse {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::America::Santiago;
 use diesel::prelude::*;
 
+use super::page::{escape, public_page};
 use crate::channels::email::compose::verify_case_token;
 use crate::db::schema::{messages, tickets};
 use crate::db::types::UtcTime;
@@ -60,10 +61,6 @@ fn status_text(status: Status) -> &'static str {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 fn local(t: DateTime<Utc>) -> String {
     t.with_timezone(&Santiago).format("%d-%m-%Y %H:%M").to_string()
 }
@@ -75,24 +72,8 @@ white-space:pre-wrap}.msg.usted{border-left:4px solid #6aa84f}.msg.mesa{border-l
 .meta{color:#5b6b7b;font-size:.85em;margin-bottom:6px}";
 
 fn page(status: u16, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html lang=\"es-CL\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title>\
-         <style>{STYLE}</style></head><body><main>{body}\
-         <p class=\"meta\">Mesa de Ayuda ChileCompra · 600 7000 600</p></main></body></html>",
-        escape(title)
-    );
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        ))
-        // The link is a credential: keep it out of caches, referrers and search engines.
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("X-Robots-Tag", "noindex"))
-        .body(html)
+    let status = actix_web::http::StatusCode::from_u16(status).unwrap_or_default();
+    public_page(status, title, STYLE, body, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 }
 
 fn render(case: &Case) -> HttpResponse {

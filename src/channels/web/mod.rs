@@ -2,6 +2,7 @@
 //! posts to (strict validation, rate limit per client IP, honeypot against bots).
 
 pub mod case;
+pub mod page;
 mod rate_limit;
 
 use actix_web::http::StatusCode;
