@@ -22,11 +22,13 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Principal;
+use super::delivery::ESCALATION;
+use crate::auth::{Actor, Principal};
 use crate::db::backend::{self, DEPARTMENT_CLOCKS};
-use crate::db::schema::{calendars, department_sla_clocks as clocks, departments};
+use crate::db::schema::{agents, calendars, department_sla_clocks as clocks, departments, escalations};
 use crate::db::types::{Tstz, UtcTime};
 use crate::db::DbConnection;
+use crate::domain::ticket::{EscalationStatus, EventKind};
 use crate::domain::{Permission, Role};
 use crate::error::AppError;
 use crate::sla::calendars as business;
@@ -257,6 +259,49 @@ pub fn stop(
     .set(clocks::stopped_at.eq(UtcTime::from(at)))
     .execute(conn)?;
     Ok(())
+}
+
+/// Stops the escalation clocks a ticket event makes no longer owed: all of them when the ticket
+/// is closed (final; merging closes it too), and the acknowledgement of an escalation once a
+/// member of its department acts on the ticket (a reply, a note, a change), with or without the
+/// inbox's ack. Called for every event ([`crate::tickets::store::record`]); most return after
+/// one indexed lookup, or none.
+pub fn on_ticket_event(
+    conn: &mut DbConnection,
+    ticket: i64,
+    kind: EventKind,
+    actor: Actor,
+    data: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let closed = kind == EventKind::StatusChanged && data.get("to").and_then(|v| v.as_str()) == Some("closed");
+    let agent = match actor {
+        Actor::Agent(agent) if !matches!(kind, EventKind::Created | EventKind::Escalated) => Some(agent),
+        _ => None,
+    };
+    if !closed && agent.is_none() {
+        return Ok(());
+    }
+    let open: Vec<(i64, i64)> = escalations::table
+        .filter(escalations::ticket_id.eq(ticket))
+        .filter(escalations::status.eq(EscalationStatus::Open.as_str()))
+        .select((escalations::id, escalations::department_id))
+        .load(conn)?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    if closed {
+        let ids: Vec<i64> = open.iter().map(|(id, _)| *id).collect();
+        return stop(conn, ESCALATION, &ids, &[ACK, ANSWER], at);
+    }
+    let Some(agent) = agent else { return Ok(()) };
+    let department: Option<i64> =
+        agents::table.find(agent).select(agents::department_id).first(conn).optional()?.flatten();
+    let acted: Vec<i64> = open.iter().filter(|(_, d)| Some(*d) == department).map(|(id, _)| *id).collect();
+    if acted.is_empty() {
+        return Ok(());
+    }
+    stop(conn, ESCALATION, &acted, &[ACK], at)
 }
 
 /// A clock whose warning or breach is due, claimed by this transaction.

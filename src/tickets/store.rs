@@ -80,7 +80,8 @@ fn now() -> UtcTime {
     UtcTime::now()
 }
 
-/// Appends one immutable row to the ticket event log.
+/// Appends one immutable row to the ticket event log (and stops the department clocks the
+/// event settles).
 pub fn record(
     conn: &mut DbConnection,
     ticket_id: i64,
@@ -89,6 +90,7 @@ pub fn record(
     data: serde_json::Value,
     at: UtcTime,
 ) -> Result<(), AppError> {
+    crate::departments::sla::on_ticket_event(conn, ticket_id, kind, actor, &data, at.0)?;
     diesel::insert_into(ticket_events::table)
         .values(NewEvent {
             ticket_id,

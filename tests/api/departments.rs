@@ -335,6 +335,54 @@ on_all_backends! {
         assert!(sla_feed(&app, proveedores, "escalation", moved["id"].as_i64().unwrap()).await.is_empty());
     }
 
+    async fn department_clocks_stop_when_the_department_acts_or_the_ticket_closes(app) {
+        let proveedores = department(&app, "proveedores").await;
+        let queue = app.post("/api/v1/queues", json!({"slug": "dgpp", "name": "Proveedores (DGPP)", "department_id": proveedores})).await;
+        assert_eq!(queue.status, StatusCode::CREATED, "{}", queue.body);
+        // The department's own agents work the transferred tickets in its queue.
+        let created = app.post("/api/v1/agents", json!({"name": "Luis de Proveedores", "role": "agent", "department_id": proveedores})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let worker = app.post(&format!("/api/v1/agents/{}/tokens", created.body["id"]), json!({"name": "prueba"})).await;
+        let member_token = worker.body["token"].as_str().unwrap().to_owned();
+        let agent = app.token(Role::Agent).await;
+        let escalate = |ticket: Value, mode: &'static str| {
+            let (app, agent) = (&app, agent.clone());
+            async move {
+                let path = format!("/api/v1/tickets/{}/escalations", ticket["id"]);
+                let body = json!({"department": "proveedores", "mode": mode, "reason": "Revisión"});
+                as_user(app, Method::POST, &path, &agent, Some(body)).await.body
+            }
+        };
+
+        // A transfer the department works on in its own queue, never opening its inbox.
+        let worked = app.ticket("Boleta de garantía", "pyme@example.cl").await;
+        let transfer = escalate(worked.clone(), "transfer").await;
+        assert_eq!(clock(&transfer, "ack")["state"], "on_time");
+        let path = format!("/api/v1/tickets/{}/messages", worked["id"]);
+        let reply = as_user(&app, Method::POST, &path, &member_token, Some(json!({"body": "Revisamos su boleta."}))).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let listed = app.get(&format!("/api/v1/tickets/{}/escalations", worked["id"])).await.body;
+        assert_eq!(clock(&listed[0], "ack")["state"], "met");
+
+        // A consultation whose ticket is closed before anyone answers: nothing is owed any more.
+        // An agent of Atención Usuaria acting on it does not stop the department's clocks.
+        let closed = app.ticket("Consulta de inhabilidad", "otra@example.cl").await;
+        let consult = escalate(closed.clone(), "consult").await;
+        let path = format!("/api/v1/tickets/{}", closed["id"]);
+        assert_eq!(as_user(&app, Method::PATCH, &path, &agent, Some(json!({"status": "solved"}))).await.status, StatusCode::OK);
+        let listed = app.get(&format!("/api/v1/tickets/{}/escalations", closed["id"])).await.body;
+        assert_eq!((clock(&listed[0], "ack")["state"].as_str(), clock(&listed[0], "answer")["state"].as_str()), (Some("on_time"), Some("on_time")));
+        assert_eq!(as_user(&app, Method::PATCH, &path, &agent, Some(json!({"status": "closed"}))).await.status, StatusCode::OK);
+        let listed = app.get(&format!("/api/v1/tickets/{}/escalations", closed["id"])).await.body;
+        assert!(clock(&listed[0], "ack")["stopped_at"].is_string() && clock(&listed[0], "answer")["stopped_at"].is_string(), "{listed}");
+
+        // Much later, neither fires.
+        assert_eq!(fire(&app, chrono::Utc::now() + Duration::days(60)).await, 0);
+        for id in [&transfer["id"], &consult["id"]] {
+            assert!(sla_feed(&app, proveedores, "escalation", id.as_i64().unwrap()).await.is_empty());
+        }
+    }
+
     async fn concurrent_department_sla_scans_fire_each_event_once(app) {
         let formacion = department(&app, "formacion").await;
         let agent = app.token(Role::Agent).await;
