@@ -135,14 +135,12 @@ fn on_connection<T>(pool: &Pool, f: impl FnOnce(&mut DbConnection) -> Result<T, 
     LOST.with(|lost| lost.set(false));
     let mut pooled = pool.get().map_err(AppError::from_pool)?;
     let result = match f(&mut pooled) {
-        // Only on the error path: is the connection still there? If not, the failure was the
-        // connection's (server restarted, session terminated), not the request's.
-        Err(e) if pooled.batch_execute("SELECT 1").is_err() => {
+        // Only after an internal error (a lost connection surfaces as one; a 4xx is the request's
+        // own): is the connection still there? If not, the failure was the connection's (server
+        // restarted, session terminated), not the request's.
+        Err(AppError::Internal(cause)) if pooled.batch_execute("SELECT 1").is_err() => {
             LOST.with(|lost| lost.set(true));
-            match e {
-                AppError::Internal(cause) => Err(AppError::Unavailable(format!("database connection lost: {cause}"))),
-                other => Err(other),
-            }
+            Err(AppError::Unavailable(format!("database connection lost: {cause}")))
         }
         other => other,
     };
