@@ -61,7 +61,7 @@ pub async fn scan(
     };
     let at = request.at.unwrap_or_else(Utc::now);
     let params = state.settings.trends.params();
-    let result = scanner::scan(&state.db, at, params).await?;
+    let result = scanner::scan(&state.db, at, params, true).await?;
     if !result.raised.is_empty() {
         state.live.touch();
     }

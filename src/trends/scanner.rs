@@ -90,16 +90,16 @@ pub struct Spike {
     finding: Finding,
 }
 
-/// Step one of a scan as of `at`, read only: the spikes of its last complete hour and day.
-/// Always in the same order (granularity, category, keyword), so concurrent scanners claim keys
+/// Step one of a scan as of `at`, read only: the spikes of its last complete hour and, with
+/// `day`, of its last complete day. Always in the same order (granularity, category, keyword), so concurrent scanners claim keys
 /// in the same order and never wait on each other in a cycle.
-pub fn detect(conn: &mut DbConnection, at: DateTime<Utc>, params: &Params) -> Result<Vec<Spike>, AppError> {
+pub fn detect(conn: &mut DbConnection, at: DateTime<Utc>, params: &Params, day: bool) -> Result<Vec<Spike>, AppError> {
     let first: Option<UtcTime> =
         tickets::table.order(tickets::created_at).select(tickets::created_at).first(conn).optional()?;
     let first = first.map(|t| t.0);
     let mut spikes = Vec::new();
-    for (granularity, bucket) in [(Granularity::Day, trends::last_day(at)), (Granularity::Hour, trends::last_hour(at))]
-    {
+    let days = day.then(|| (Granularity::Day, trends::last_day(at)));
+    for (granularity, bucket) in days.into_iter().chain([(Granularity::Hour, trends::last_hour(at))]) {
         for finding in findings(conn, bucket, granularity, params, first)? {
             spikes.push(Spike { granularity, bucket, finding });
         }
@@ -128,11 +128,11 @@ pub fn raise_all(
     Ok((raised, failed))
 }
 
-/// One scan as of `at`: detection on a read connection, so the write transaction (SQLite's one
+/// One scan as of `at` (its last day too with `day`): detection on a read connection, so the write transaction (SQLite's one
 /// writer) is held only while alerts are raised. Detection is deterministic, and a spike raised
 /// meanwhile by another replica is simply skipped.
-pub async fn scan(db: &Db, at: DateTime<Utc>, params: Params) -> Result<ScanResult, AppError> {
-    let spikes = db.read(move |c| detect(c, at, &params)).await?;
+pub async fn scan(db: &Db, at: DateTime<Utc>, params: Params, day: bool) -> Result<ScanResult, AppError> {
+    let spikes = db.read(move |c| detect(c, at, &params, day)).await?;
     let count = spikes.len();
     let (raised, failed) =
         if spikes.is_empty() { (Vec::new(), 0) } else { db.write(move |c| raise_all(c, &spikes, &params)).await? };
@@ -160,9 +160,12 @@ fn due_instants(done: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Vec<DateTime
 /// missed while no scan succeeded (the service down, the database unreachable) are scanned late.
 pub async fn run(db: Db, live: std::sync::Arc<crate::kpi::Live>, interval: std::time::Duration, params: Params) {
     let mut done: Option<DateTime<Utc>> = None;
+    // The last day scanned: catching up on 24 hours evaluates each day once, not once an hour.
+    let mut day_done = None;
     loop {
         for at in due_instants(done, Utc::now()) {
-            match scan(&db, at, params).await {
+            let day = day_done != Some(trends::last_day(at));
+            match scan(&db, at, params, day).await {
                 Ok(result) => {
                     if !result.raised.is_empty() {
                         tracing::info!(alerts = result.raised.len(), "trend alerts raised");
@@ -172,6 +175,7 @@ pub async fn run(db: Db, live: std::sync::Arc<crate::kpi::Live>, interval: std::
                         break;
                     }
                     done = Some(at);
+                    day_done = Some(result.day);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "trend scan failed; retrying later");
