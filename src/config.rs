@@ -23,6 +23,7 @@ pub struct Settings {
     pub phone: PhoneSettings,
     pub routing: RoutingSettings,
     pub kpi: KpiSettings,
+    pub reports: ReportSettings,
     pub departments: DepartmentSettings,
     pub trends: TrendSettings,
     pub log: LogSettings,
@@ -164,6 +165,13 @@ pub struct KpiSettings {
     pub answer_target_secs: i64,
     /// Service level target of the wallboard's colours.
     pub service_level_target: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReportSettings {
+    /// How often each replica brings the reports' daily rollup up to date (0: only when a report
+    /// is asked for).
+    pub refresh_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -37,6 +37,18 @@ enum Command {
         #[command(subcommand)]
         command: KpiCommand,
     },
+    /// Historical reports.
+    Reports {
+        #[command(subcommand)]
+        command: ReportsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Recompute the daily rollup the reports read from the database (the service keeps it up
+    /// to date by itself; this is for after restoring or editing data by hand).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -132,6 +144,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 all.map_or(0, |s| s.backlog_total),
                 all.map_or(0, |s| s.window.created)
             );
+        }
+        Command::Reports { command: ReportsCommand::Rebuild } => {
+            let db = open_database(&settings).await?;
+            let days = db
+                .write(|c| {
+                    atencion::reports::rollup::reset(c)?;
+                    atencion::reports::rollup::refresh(c)
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            println!("resumen diario de los informes reconstruido: {days} días");
         }
     }
     Ok(())

@@ -93,6 +93,10 @@ impl Application {
             let interval = std::time::Duration::from_millis(settings.kpi.poll_interval_ms);
             tokio::spawn(crate::kpi::run(db.clone(), live.clone(), interval));
         }
+        if settings.reports.refresh_interval_secs > 0 {
+            let interval = std::time::Duration::from_secs(settings.reports.refresh_interval_secs);
+            tokio::spawn(crate::reports::rollup::run(db.clone(), interval));
+        }
         if settings.trends.enabled && settings.trends.scan_interval_secs > 0 {
             let interval = std::time::Duration::from_secs(settings.trends.scan_interval_secs);
             tokio::spawn(crate::trends::scanner::run(db.clone(), live.clone(), interval, settings.trends.params()));

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::auth::{perm, Auth};
+use crate::db::DbConnection;
 use crate::error::{AppError, Problem};
 use crate::reports::{
     self, AbandonmentQuery, AbandonmentRow, AgentRow, BacklogRow, GroupBy, GroupQuery, PeriodQuery, Report,
@@ -34,6 +35,17 @@ fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, AppError> {
         let message = message.trim_start_matches("Query deserialize error: ").to_owned();
         AppError::field("query", message)
     })
+}
+
+/// Runs a report that reads the daily rollup: brings the rollup up to date (usually nothing to
+/// do: a background task keeps it fresh), then reads on a reader connection.
+async fn fresh<R, F>(state: &AppState, report: F) -> Result<R, AppError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<R, AppError> + Send + 'static,
+    R: Send + 'static,
+{
+    state.db.write(reports::rollup::refresh).await?;
+    state.db.read(report).await
 }
 
 /// The one way every report answers: JSON, or CSV of its rows with a header row.
@@ -67,7 +79,7 @@ pub async fn volume(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let params = query::<SeriesQuery>(&req)?.validate()?;
-    respond(&req, state.db.read(move |c| reports::volume(c, &params)).await?)
+    respond(&req, fresh(&state, move |c| reports::volume(c, &params)).await?)
 }
 
 /// First-reply and resolution times (p50/p90, seconds) of the tickets created in the range.
@@ -86,7 +98,7 @@ pub async fn response_times(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let params = query::<GroupQuery>(&req)?.validate(GroupBy::Channel)?;
-    respond(&req, state.db.read(move |c| reports::response_times(c, &params)).await?)
+    respond(&req, fresh(&state, move |c| reports::response_times(c, &params)).await?)
 }
 
 /// SLA compliance of the first-reply and resolution metrics: met, breached, running and cancelled
@@ -106,7 +118,7 @@ pub async fn sla(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let params = query::<GroupQuery>(&req)?.validate(GroupBy::Channel)?;
-    respond(&req, state.db.read(move |c| reports::sla(c, &params)).await?)
+    respond(&req, fresh(&state, move |c| reports::sla(c, &params)).await?)
 }
 
 /// Calls offered, answered and abandoned per day or week and queue, with abandonment rate,
@@ -126,7 +138,7 @@ pub async fn abandonment(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let params = query::<AbandonmentQuery>(&req)?.validate()?;
-    respond(&req, state.db.read(move |c| reports::abandonment(c, &params)).await?)
+    respond(&req, fresh(&state, move |c| reports::abandonment(c, &params)).await?)
 }
 
 /// Open tickets at the end of each day, with the day's created and resolved, per queue (default),
@@ -146,7 +158,7 @@ pub async fn backlog(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let params = query::<GroupQuery>(&req)?.validate(GroupBy::Queue)?;
-    respond(&req, state.db.read(move |c| reports::backlog(c, &params)).await?)
+    respond(&req, fresh(&state, move |c| reports::backlog(c, &params)).await?)
 }
 
 /// Per agent: tickets assigned and solved, public replies, calls handled and their AHT.
@@ -165,7 +177,7 @@ pub async fn agents(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let period = query::<PeriodQuery>(&req)?.validate()?;
-    respond(&req, state.db.read(move |c| reports::agents(c, &period)).await?)
+    respond(&req, fresh(&state, move |c| reports::agents(c, &period)).await?)
 }
 
 /// Staffing forecast per 30-minute interval of a day: measured arrivals and AHT, and the agents

@@ -312,6 +312,18 @@ pub fn lock_department_feed(conn: &mut DbConnection, department: i64) -> QueryRe
     Ok(())
 }
 
+/// Serialises refreshes of the report rollup until the end of the transaction, so two replicas
+/// never recompute the same days at once. SQLite's single writer already does.
+pub fn lock_report_rollup(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(1919250540)").execute(pg)?;
+        }
+        DbConnection::Sqlite(_) => {}
+    }
+    Ok(())
+}
+
 /// Leases department deliveries: `set` (with `$1` = `lease_until`) on up to `limit` (`$3`) rows
 /// that `due` (with `$2` = `now`, selecting `d.id` from `department_deliveries d`) picks. On
 /// Postgres concurrent workers skip each other's rows; SQLite's single writer does the same.
@@ -417,15 +429,6 @@ pub fn timestamp_literal(conn: &DbConnection, t: chrono::DateTime<chrono::Utc>) 
         DbConnection::Pg(_) => format!("TIMESTAMPTZ '{text}'"),
         // The stored form (RFC 3339 text in UTC, microseconds), which compares chronologically.
         DbConnection::Sqlite(_) => format!("'{text}'"),
-    }
-}
-
-/// SQL expression: whole seconds from the timestamp expression `from` to `to`, rounded.
-pub fn seconds_between(conn: &DbConnection, from: &str, to: &str) -> String {
-    match conn {
-        // date_part is double precision; EXTRACT would compute in (slower) numeric.
-        DbConnection::Pg(_) => format!("CAST(round(date_part('epoch', {to} - {from})) AS BIGINT)"),
-        DbConnection::Sqlite(_) => format!("CAST(round((julianday({to}) - julianday({from})) * 86400.0) AS INTEGER)"),
     }
 }
 

@@ -666,6 +666,46 @@ diesel::joinable!(trend_alerts -> categories (category_id));
 diesel::joinable!(trend_alerts -> departments (department_id));
 diesel::joinable!(trend_alerts -> opportunities (opportunity_id));
 
+diesel::table! {
+    report_days (id) {
+        id -> BigInt,
+        day -> Text,
+        dim -> Text,
+        grp -> Nullable<Text>,
+        created -> BigInt,
+        resolved -> BigInt,
+        solved -> BigInt,
+        replies -> BigInt,
+        calls_handled -> BigInt,
+        handle_secs -> BigInt,
+        sla_tickets -> BigInt,
+        fr_met -> BigInt,
+        fr_breached -> BigInt,
+        fr_running -> BigInt,
+        res_met -> BigInt,
+        res_breached -> BigInt,
+        res_running -> BigInt,
+        first_reply_secs -> Binary,
+        resolution_secs -> Binary,
+        calls_offered -> BigInt,
+        calls_answered -> BigInt,
+        calls_abandoned -> BigInt,
+        calls_short -> BigInt,
+        call_wait_secs -> Binary,
+    }
+}
+
+diesel::table! {
+    report_rollup (id) {
+        id -> Integer,
+        built -> Bool,
+        ticket_cursor -> BigInt,
+        call_cursor -> BigInt,
+        requesters_seen -> Nullable<crate::db::types::Tstz>,
+        refreshed_at -> Nullable<crate::db::types::Tstz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
     queues,
@@ -711,4 +751,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     trend_alerts,
     department_sla_clocks,
     audit_log,
+    report_days,
+    report_rollup,
 );

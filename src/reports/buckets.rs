@@ -5,6 +5,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
+use super::params::{Interval, Period};
 use crate::db::{backend, DbConnection};
 use crate::domain::calendar::{local_day_start, DEFAULT_TIME_ZONE};
 
@@ -49,6 +50,19 @@ pub fn weeks(from: NaiveDate, to: NaiveDate) -> Vec<Bucket> {
             Bucket { period: monday, start: day_start(first), end: day_start(next_day(last)) }
         })
         .collect()
+}
+
+/// One bucket per day or week of the period.
+pub fn series(period: &Period, interval: Interval) -> Vec<Bucket> {
+    match interval {
+        Interval::Day => days(period.from, period.to),
+        Interval::Week => weeks(period.from, period.to),
+    }
+}
+
+/// The index of the bucket `day` falls in (`buckets` sorted, the first starting on or before it).
+pub fn period_of(buckets: &[Bucket], day: NaiveDate) -> usize {
+    buckets.partition_point(|b| b.period <= day).saturating_sub(1)
 }
 
 /// The 30-minute intervals of local `date`, from its first instant to the next day's (46 or 50

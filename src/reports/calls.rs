@@ -5,16 +5,17 @@
 //! forwarded calls are offered but neither answered nor abandoned. The ratios are those of
 //! `domain::kpi::Counters`, the same as the live figures.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Integer};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::buckets::{self, bucket_index, TIME_ZONE};
-use super::params::{AbandonmentParams, Interval, Period, StaffingParams};
+use super::params::{AbandonmentParams, Period, StaffingParams};
+use super::rollup::{self, DayFacts, Dim, Samples, UNKNOWN_WAIT};
 use super::{load, rate, snapshot, tenths, Report};
 use crate::db::schema::{agents, queues};
 use crate::db::{backend, DbConnection};
@@ -98,79 +99,56 @@ fn queued_in(conn: &DbConnection, period: &Period) -> String {
     format!("c.queued_at >= {start} AND c.queued_at < {end}")
 }
 
-#[derive(QueryableByName)]
-struct CallCounts {
-    #[diesel(sql_type = Integer)]
-    k: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    grp: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    offered: i64,
-    #[diesel(sql_type = BigInt)]
-    answered: i64,
-    #[diesel(sql_type = BigInt)]
-    within: i64,
-    #[diesel(sql_type = BigInt)]
-    abandoned: i64,
-    #[diesel(sql_type = BigInt)]
-    short: i64,
-    #[diesel(sql_type = BigInt)]
-    wait: i64,
-}
-
-fn counters(c: &CallCounts) -> Counters {
+/// The call counters of a queue's summed days, for the answer target `answer_secs` (T).
+fn call_counters(f: &DayFacts, answer_secs: i64) -> Counters {
+    let known = || f.call_wait_secs.iter().filter(|w| **w != UNKNOWN_WAIT).map(|w| i64::from(*w));
     Counters {
-        queued: c.offered as u64,
-        answered: c.answered as u64,
-        answered_within_target: c.within as u64,
-        abandoned: c.abandoned as u64,
-        short_abandoned: c.short as u64,
-        wait_seconds_total: c.wait as u64,
+        queued: f.calls_offered as u64,
+        answered: f.calls_answered as u64,
+        answered_within_target: known().filter(|w| *w <= answer_secs).count() as u64,
+        abandoned: f.calls_abandoned as u64,
+        short_abandoned: f.calls_short as u64,
+        wait_seconds_total: known().sum::<i64>() as u64,
         ..Counters::default()
     }
 }
 
 /// Offered, answered and abandoned calls per period and queue, with the abandonment rate, the
 /// service level for the answer target and the ASA. Every period is listed for every queue that
-/// has calls in the range.
+/// has calls in the range. A queue is named by its slug, or by the PBX's name when it has none of
+/// ours.
 pub fn abandonment(conn: &mut DbConnection, p: &AbandonmentParams) -> Result<Report<AbandonmentRow>, AppError> {
     snapshot(conn, |conn| {
-        let periods = match p.interval {
-            Interval::Day => buckets::days(p.period.from, p.period.to),
-            Interval::Week => buckets::weeks(p.period.from, p.period.to),
+        let periods = buckets::series(&p.period, p.interval);
+        let slugs: HashMap<i64, String> =
+            queues::table.select((queues::id, queues::slug)).load(conn)?.into_iter().collect();
+        let label = |group: Option<String>| match group.as_deref().and_then(|g| g.split_once(':')) {
+            Some(("q", id)) => id.parse().ok().and_then(|id: i64| slugs.get(&id).cloned()),
+            Some((_, name)) => Some(name.to_owned()),
+            None => None,
         };
-        let count = |condition: &str| format!("sum(CASE WHEN {condition} THEN 1 ELSE 0 END)");
-        let sql = format!(
-        "SELECT k, grp, count(*) AS offered, {answered} AS answered, {within} AS within, {abandoned} AS abandoned, \
-         {short} AS short, CAST(sum(CASE WHEN outcome = 'answered' THEN COALESCE(wait_seconds, 0) ELSE 0 END) AS BIGINT) AS wait \
-         FROM (SELECT {k} AS k, COALESCE(q.slug, c.queue_name) AS grp, c.outcome AS outcome, c.wait_seconds AS wait_seconds \
-         FROM calls c LEFT JOIN queues q ON q.id = c.queue_id \
-         WHERE {queued} AND c.direction = 'in' AND c.outcome IS NOT NULL AND c.outcome <> 'rejected') x \
-         GROUP BY k, grp",
-        k = bucket_index(conn, "c.queued_at", &periods),
-        queued = queued_in(conn, &p.period),
-        answered = count("outcome = 'answered'"),
-        within = count(&format!("outcome = 'answered' AND wait_seconds <= {}", p.answer_secs)),
-        abandoned = count("outcome IN ('abandoned', 'short_abandoned')"),
-        short = count("outcome = 'short_abandoned'"),
-    );
-        let found: Vec<CallCounts> = load(conn, &sql)?;
-        let queues: BTreeSet<Option<String>> = found.iter().map(|c| c.grp.clone()).collect();
-        let found: HashMap<(i32, Option<String>), CallCounts> =
-            found.into_iter().map(|c| ((c.k, c.grp.clone()), c)).collect();
+        let mut found: HashMap<(usize, Option<String>), DayFacts> = HashMap::new();
+        for (day, group, facts) in rollup::read(conn, Dim::CallQueue, p.period.from, p.period.to, Samples::With)? {
+            let Ok(day) = day.parse::<NaiveDate>() else { continue };
+            if facts.calls_offered > 0 {
+                found.entry((buckets::period_of(&periods, day), label(group))).or_default().add(&facts);
+            }
+        }
+        let queues: BTreeSet<Option<String>> = found.keys().map(|(_, q)| q.clone()).collect();
+        let none = DayFacts::default();
         let mut rows = Vec::with_capacity(periods.len() * queues.len());
         for (k, bucket) in periods.iter().enumerate() {
             for queue in &queues {
-                let c = found.get(&(k as i32, queue.clone()));
-                let kpis = c.map(counters).unwrap_or_default();
+                let f = found.get(&(k, queue.clone())).unwrap_or(&none);
+                let kpis = call_counters(f, p.answer_secs);
                 rows.push(AbandonmentRow {
                     period: bucket.period,
                     queue: queue.clone(),
-                    offered: c.map_or(0, |c| c.offered),
-                    answered: c.map_or(0, |c| c.answered),
-                    answered_within_target: c.map_or(0, |c| c.within),
-                    abandoned: c.map_or(0, |c| c.abandoned),
-                    short_abandoned: c.map_or(0, |c| c.short),
+                    offered: f.calls_offered,
+                    answered: f.calls_answered,
+                    answered_within_target: kpis.answered_within_target as i64,
+                    abandoned: f.calls_abandoned,
+                    short_abandoned: f.calls_short,
                     abandonment_rate: rate(kpis.abandonment_rate()),
                     service_level: rate(kpis.service_level()),
                     asa_secs: tenths(kpis.asa_seconds()),
@@ -181,68 +159,37 @@ pub fn abandonment(conn: &mut DbConnection, p: &AbandonmentParams) -> Result<Rep
     })
 }
 
-#[derive(QueryableByName)]
-struct AgentCount {
-    /// 1 assigned, 2 solved, 3 replies, 4 calls.
-    #[diesel(sql_type = Integer)]
-    kind: i32,
-    #[diesel(sql_type = BigInt)]
-    agent: i64,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-    #[diesel(sql_type = BigInt)]
-    secs: i64,
-}
-
 /// Per agent with any work in the range: tickets assigned and solved, replies, calls handled and
 /// their AHT. Ordered by name.
 pub fn agents(conn: &mut DbConnection, period: &Period) -> Result<Report<AgentRow>, AppError> {
     snapshot(conn, |conn| {
-        let (start, end) =
-            (backend::timestamp_literal(conn, period.start), backend::timestamp_literal(conn, period.end));
-        let within = |column: &str| format!("{column} >= {start} AND {column} < {end}");
-        let sql = format!(
-        "SELECT 1 AS kind, t.assignee_id AS agent, count(*) AS n, CAST(0 AS BIGINT) AS secs FROM tickets t \
-         WHERE {created} AND t.assignee_id IS NOT NULL GROUP BY t.assignee_id \
-         UNION ALL SELECT 2 AS kind, t.assignee_id AS agent, count(*) AS n, CAST(0 AS BIGINT) AS secs FROM tickets t \
-         WHERE {solved} AND t.assignee_id IS NOT NULL GROUP BY t.assignee_id \
-         UNION ALL SELECT 3 AS kind, m.author_agent_id AS agent, count(*) AS n, CAST(0 AS BIGINT) AS secs FROM messages m \
-         WHERE {written} AND m.author_type = 'agent' AND m.visibility = 'public' AND m.author_agent_id IS NOT NULL \
-         GROUP BY m.author_agent_id \
-         UNION ALL SELECT 4 AS kind, c.agent_id AS agent, count(*) AS n, CAST(sum({HANDLE_SECS}) AS BIGINT) AS secs \
-         FROM calls c WHERE {queued} AND c.outcome = 'answered' AND c.agent_id IS NOT NULL GROUP BY c.agent_id",
-        created = within("t.created_at"),
-        solved = within("t.solved_at"),
-        written = within("m.created_at"),
-        queued = within("c.queued_at"),
-    );
-        let found: Vec<AgentCount> = load(conn, &sql)?;
-        let ids: BTreeSet<i64> = found.iter().map(|c| c.agent).collect();
-        let names: Vec<(i64, String)> =
-            agents::table.filter(agents::id.eq_any(&ids)).select((agents::id, agents::name)).load(conn)?;
-        let mut rows: HashMap<i64, (AgentRow, Counters)> = names
-            .into_iter()
-            .map(|(id, name)| {
-                (id, (AgentRow { agent_id: id, agent: name, ..AgentRow::default() }, Counters::default()))
-            })
-            .collect();
-        for c in found {
-            let Some((row, calls)) = rows.get_mut(&c.agent) else { continue };
-            match c.kind {
-                1 => row.tickets_assigned = c.n,
-                2 => row.tickets_solved = c.n,
-                3 => row.replies = c.n,
-                _ => {
-                    row.calls_handled = c.n;
-                    (calls.handled, calls.handle_seconds_total) = (c.n as u64, c.secs as u64);
-                }
+        let mut work: BTreeMap<i64, DayFacts> = BTreeMap::new();
+        for (_, agent, facts) in rollup::read(conn, Dim::Agent, period.from, period.to, Samples::Without)? {
+            if let Some(agent) = agent.and_then(|a| a.parse().ok()) {
+                work.entry(agent).or_default().add(&facts);
             }
         }
-        let mut rows: Vec<AgentRow> = rows
-            .into_values()
-            .map(|(mut row, calls)| {
-                row.aht_secs = tenths(calls.aht_seconds());
-                row
+        work.retain(|_, f| f.created + f.solved + f.replies + f.calls_handled > 0);
+        let names: Vec<(i64, String)> =
+            agents::table.filter(agents::id.eq_any(work.keys())).select((agents::id, agents::name)).load(conn)?;
+        let mut rows: Vec<AgentRow> = names
+            .into_iter()
+            .map(|(id, name)| {
+                let f = &work[&id];
+                let calls = Counters {
+                    handled: f.calls_handled as u64,
+                    handle_seconds_total: f.handle_secs as u64,
+                    ..Counters::default()
+                };
+                AgentRow {
+                    agent_id: id,
+                    agent: name,
+                    tickets_assigned: f.created,
+                    tickets_solved: f.solved,
+                    replies: f.replies,
+                    calls_handled: f.calls_handled,
+                    aht_secs: tenths(calls.aht_seconds()),
+                }
             })
             .collect();
         rows.sort_by(|a, b| (&a.agent, a.agent_id).cmp(&(&b.agent, b.agent_id)));

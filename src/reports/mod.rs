@@ -3,8 +3,12 @@
 //! no HTTP. Every report is a [`Report`] of flat rows that serialise to JSON and, through
 //! [`csv::to_csv`], to CSV, so no report has export code of its own.
 //!
+//! The ticket and agent reports sum the daily rollup (`rollup`), which the caller brings up to
+//! date first (`rollup::refresh`, in a write transaction) and a background task keeps fresh. The
+//! call reports (abandonment, staffing) read the calls directly.
+//!
 //! Dates are America/Santiago calendar days. Periods (days, Monday-first weeks, half hours) are
-//! turned into UTC instants here, DST included, and a row finds its period through a tree of
+//! turned into UTC instants here, DST included, and a call finds its period through a tree of
 //! timestamp comparisons: the SQL compares plain timestamps, is the same on both backends, and a
 //! report reads its range with one index range scan. Each report runs in one read-only transaction.
 
@@ -12,6 +16,7 @@ mod buckets;
 mod calls;
 pub mod csv;
 mod params;
+pub mod rollup;
 mod tickets;
 
 use chrono::NaiveDate;

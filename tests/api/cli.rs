@@ -86,6 +86,24 @@ fn seed_demo_loads_once() {
 }
 
 #[test]
+fn reports_rebuild_recomputes_the_daily_rollup() {
+    let cli = Cli::new();
+    assert!(cli.run(&["seed-demo", "--tickets", "40"]).status.success());
+    let out = cli.run(&["reports", "rebuild"]);
+    assert!(out.status.success(), "{out:?}");
+    let said = stdout(&out);
+    assert!(said.starts_with("resumen diario de los informes reconstruido: "), "{said}");
+
+    use atencion::db::schema::report_days;
+    let path = cli.dir.path().join("data/atencion.db");
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    // Every ticket counts once per dimension, on the day it was created.
+    let created: Vec<i64> =
+        report_days::table.filter(report_days::dim.eq("channel")).select(report_days::created).load(&mut conn).unwrap();
+    assert_eq!(created.iter().sum::<i64>(), 40);
+}
+
+#[test]
 fn serve_answers_and_stops_gracefully_on_sigterm() {
     let cli = Cli::new();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -221,7 +221,8 @@ async fn seed(app: &TestApp) -> (i64, i64) {
             let t8 = add(c, t("email", supplier, None, utc(4, 14, 0), None))?;
             message(c, t8, "agent", Some(ana), "public", utc(4, 14, 0) + sec(100))?;
             add(c, t("email", buyer, None, feb(28, 12, 0), None))?;
-            add(c, t("email", buyer, None, feb(27, 12, 0), Some(utc(3, 12, 0))))?;
+            let t7 = add(c, t("email", buyer, None, feb(27, 12, 0), Some(utc(3, 12, 0))))?;
+            event(c, t7, "status_changed", utc(3, 12, 0))?;
             let with_policy =
                 [(t1, 2, 12, 0), (t2, 2, 15, 0), (t3, 3, 2, 30), (t4, 3, 3, 30), (t9, 3, 15, 0), (t5, 4, 13, 0)];
             for (id, d, h, m) in with_policy {
@@ -260,6 +261,9 @@ async fn seed(app: &TestApp) -> (i64, i64) {
             add_call(c, other("in", "rejected", 0, utc(2, 14, 20)))?;
             add_call(c, other("out", "answered", 3, utc(2, 14, 25)))?;
             add_call(c, Call { agent: None, ..answered(10, (60, 0, 0), utc(4, 2, 59)) })?;
+            // Rows written straight into the tables, not through the event log, as an import
+            // would: the reports' daily rollup is rebuilt as `atencion reports rebuild` does.
+            atencion::reports::rollup::reset(c)?;
             Ok((ana, bruno))
         })
         .await
@@ -363,6 +367,97 @@ on_all_backends! {
         assert_eq!(pick(&rows(&by_queue), &["date", "group", "created", "resolved", "open_at_end"]), [
             json!(["2026-03-04", "mesa-de-ayuda", 2, 1, 4]),
         ]);
+    }
+
+    async fn reports_follow_the_event_log_and_equal_a_rebuild(app) {
+        let (ana, _) = seed(&app).await;
+        const WIDE: &str = "from=2026-03-01&to=2026-03-06";
+        let paths = [
+            format!("/api/v1/reports/volume?{WIDE}&by=segment"),
+            format!("/api/v1/reports/volume?{WIDE}&by=queue&interval=week"),
+            format!("/api/v1/reports/response-times?{WIDE}&by=channel"),
+            format!("/api/v1/reports/response-times?{WIDE}&by=segment"),
+            format!("/api/v1/reports/sla?{WIDE}&by=queue"),
+            format!("/api/v1/reports/backlog?{WIDE}&by=channel"),
+            format!("/api/v1/reports/backlog?{WIDE}&by=category"),
+            format!("/api/v1/reports/agents?{WIDE}"),
+            format!("/api/v1/reports/abandonment?{WIDE}&answer_secs=15"),
+        ];
+        let all = |app: &TestApp| {
+            let paths = paths.clone();
+            let (address, client, admin) = (app.address.clone(), app.client.clone(), app.admin.clone());
+            async move {
+                let mut out = Vec::new();
+                for path in paths {
+                    let response = client.get(format!("{address}{path}")).bearer_auth(&admin).send().await.unwrap();
+                    assert_eq!(response.status(), StatusCode::OK, "{path}");
+                    out.push(response.json::<Value>().await.unwrap()["rows"].clone());
+                }
+                out
+            }
+        };
+        let before = all(&app).await;
+        // Changes as the service records them: the row and its event, at the event's time.
+        let id = |c: &mut DbConnection, number: &str| -> Result<i64, AppError> {
+            Ok(tickets::table.filter(tickets::number.eq(number)).select(tickets::id).first(c)?)
+        };
+        // T7 (created 02-27, solved 03-03) reopened on 03-05: the 3rd loses a resolution,
+        // though the new event names only the 5th and the 27th.
+        app.db.write(move |c| {
+            let t7 = id(c, "AU-2026-000009")?;
+            diesel::update(tickets::table.find(t7))
+                .set((tickets::status.eq("open"), tickets::solved_at.eq(None::<UtcTime>)))
+                .execute(c)?;
+            event(c, t7, "status_changed", utc(5, 12, 0))
+        }).await.unwrap();
+        let backlog = app.get(&format!("/api/v1/reports/backlog?{WIDE}&by=channel")).await;
+        let email: Vec<Value> = rows(&backlog).into_iter().filter(|r| r["group"] == "email").collect();
+        assert_eq!(pick(&email, &["date", "created", "resolved", "open_at_end"]), [
+            json!(["2026-03-01", 0, 0, 2]), json!(["2026-03-02", 2, 2, 2]), json!(["2026-03-03", 0, 0, 2]),
+            json!(["2026-03-04", 2, 1, 3]), json!(["2026-03-05", 0, 0, 3]), json!(["2026-03-06", 0, 0, 3]),
+        ]);
+        app.db.write(move |c| {
+            // T4 (web, created 03-03) gets its first reply on 03-05, by Ana.
+            let t4 = id(c, "AU-2026-000004")?;
+            message(c, t4, "agent", Some(ana), "public", utc(5, 13, 0))?;
+            event(c, t4, "message_added", utc(5, 13, 0))?;
+            // T2 moves to another queue.
+            let input = directory::ReferenceInput {
+                slug: Some("proveedores".into()),
+                name: Some("Proveedores".into()),
+                ..Default::default()
+            };
+            let other = directory::save_queue(c, None, input)?.id;
+            let t2 = id(c, "AU-2026-000002")?;
+            diesel::update(tickets::table.find(t2)).set(tickets::queue_id.eq(other)).execute(c)?;
+            event(c, t2, "queue_changed", utc(5, 14, 0))?;
+            // The supplier turns out to be a buyer (no ticket event: the requester was edited).
+            diesel::update(requesters::table.filter(requesters::email.eq("p@example.cl")))
+                .set((requesters::segment.eq("comprador"), requesters::updated_at.eq(at(Utc::now()))))
+                .execute(c)?;
+            Ok(())
+        }).await.unwrap();
+        let after = all(&app).await;
+
+        let times = app.get(&format!("/api/v1/reports/response-times?{WIDE}")).await;
+        let web: Vec<Value> = rows(&times).into_iter().filter(|r| r["group"] == "web").collect();
+        // T4's first reply came 2 days, 9 hours and 30 minutes after it was created.
+        assert_eq!(pick(&web, &["tickets", "first_reply_count", "first_reply_p50_secs"]), [json!([2, 1, 207_000])]);
+        let segments = app.get(&format!("/api/v1/reports/volume?{WIDE}&by=segment&interval=week")).await;
+        assert_eq!(pick(&rows(&segments), &["period", "group", "tickets"]), [
+            json!(["2026-02-23", "comprador", 0]), json!(["2026-03-02", "comprador", 7]),
+        ]);
+        let agents = app.get(&format!("/api/v1/reports/agents?{WIDE}")).await;
+        assert_eq!(pick(&rows(&agents)[..1], &["agent", "replies"]), [json!(["Ana Agente", 4])]);
+        assert_ne!(before, after);
+
+        // Rebuilt from scratch, the rollup gives the same reports as the one kept incrementally.
+        let days = app.db.write(|c| {
+            atencion::reports::rollup::reset(c)?;
+            atencion::reports::rollup::refresh(c)
+        }).await.unwrap();
+        assert!(days >= 8, "rebuilt {days} days"); // 02-27 … today
+        assert_eq!(all(&app).await, after);
     }
 
     async fn call_reports_give_abandonment_service_level_and_agents(app) {

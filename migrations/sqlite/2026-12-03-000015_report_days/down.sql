@@ -1,0 +1,3 @@
+DROP TABLE report_rollup;
+DROP TABLE report_days;
+DROP INDEX requesters_updated_idx;
