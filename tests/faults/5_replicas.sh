@@ -55,7 +55,8 @@ curl -fs "http://127.0.0.1:$BASE_PORT/api/v1/sla/policies" -H "Authorization: Be
   -d "{\"name\": \"Falla réplicas\", \"position\": 1, \"targets\": {\"first_reply\": {\"low\": 1, \"normal\": 1, \"high\": 1, \"urgent\": 1}}, \"calendar_id\": $CAL, \"warn_percent\": 50, \"actions\": {\"warning\": {\"notify\": true}, \"breach\": {\"notify\": true, \"escalate\": {\"department\": \"compradores\", \"mode\": \"consult\"}}}}" >/dev/null
 # Snapshots during the load: agents holding more open work of a channel than their capacity.
 ( while [ ! -e "$WORK/load.done" ]; do
-    sql "SELECT count(*) FROM (SELECT a.id FROM agents a JOIN tickets t ON t.assignee_id = a.id
+    sql "SELECT count(*) || coalesce(' ' || string_agg(o.d, ' '), '') FROM (SELECT a.id || ':' || t.channel || ':'
+         || count(*) || '>' || (a.capacity->>t.channel) AS d FROM agents a JOIN tickets t ON t.assignee_id = a.id
          AND t.status IN ('new','open','pending','on_hold') GROUP BY a.id, t.channel, a.capacity
          HAVING count(*) > (a.capacity->>t.channel)::int) o" >>"$WORK/overfill.txt" 2>/dev/null || true
     sleep 0.2
@@ -114,7 +115,9 @@ OVERFILL=$(awk '$1 > 0' "$WORK/overfill.txt" 2>/dev/null | wc -l)
 check "no-double-assignment" "$([ "$DUP_ASSIGN" = 0 ] && [ "$MISMATCH" = 0 ] && [ "$ASSIGNED" -gt 0 ] && [ "$ASSIGN_EVENTS" = "$ASSIGNED" ] && echo 0 || echo 1)" \
   "(assigned=$ASSIGNED assignee_changed events=$ASSIGN_EVENTS of which pulled=$PULLED; tickets assigned more than once=$DUP_ASSIGN, assignee differing from its event=$MISMATCH; waiting=$WAITING)"
 check "routed-once-per-ticket" "$([ "$NOT_ROUTED_ONCE" = 0 ] && echo 0 || echo 1)" "(tickets without exactly one routed event=$NOT_ROUTED_ONCE)"
-check "no-agent-over-capacity" "$([ "$OVERFILL" = 0 ] && [ "$SAMPLES" -gt 0 ] && echo 0 || echo 1)" "(snapshots=$SAMPLES with an agent over capacity=$OVERFILL)"
+OVER_DETAIL=$(awk '$1 > 0 {$1=""; print}' "$WORK/overfill.txt" 2>/dev/null | sort -u | head -3 | tr '\n' ';')
+check "no-agent-over-capacity" "$([ "$OVERFILL" = 0 ] && [ "$SAMPLES" -gt 0 ] && echo 0 || echo 1)" \
+  "(snapshots=$SAMPLES with an agent over capacity=$OVERFILL${OVER_DETAIL:+: agent:channel:open>capacity $OVER_DETAIL})"
 # Webhook: wait until nothing is pending, then compare the receiver's log with the deliveries.
 WAIT="${FAULT_WEBHOOK_WAIT:-90}"; t=$(date +%s)
 while :; do

@@ -7,7 +7,8 @@ written channel, half of them available), and a routing rule sending every api/e
 
 `run`: for --duration seconds, one thread per replica makes the things that hand out waiting work
 happen on that replica at the same time as the others: an agent's capacity grows by one (PATCH
-/agents/{id}/routing: drains every queue of the agent), presence away → available (drains), and
+/agents/{id}/routing: drains every queue of the agent; one raise per agent in flight, so capacity
+never goes down), presence away → available (drains), and
 pull mode (POST /queues/{id}/next as the agent). Capacity only grows and nothing is ever
 unassigned, so afterwards every ticket must have at most one `assignee_changed` event.
 Prints a summary JSON (actions and statuses per kind).
@@ -70,6 +71,7 @@ def run(a):
     lock = threading.Lock()
     stats = {}
     capacity = {x["id"]: 2 for x in agents}
+    agent_locks = {x["id"]: threading.Lock() for x in agents}
 
     def count(kind, status):
         with lock:
@@ -83,11 +85,14 @@ def run(a):
             what = rnd.random()
             try:
                 if what < 0.3:
-                    with lock:
-                        capacity[ag["id"]] += 1
-                        c = capacity[ag["id"]]
-                    st, _ = call(server, "PATCH", f"/api/v1/agents/{ag['id']}/routing", a.admin,
-                                 {"capacity": {"phone": 1, "email": c, "web": c, "api": c}})
+                    # One raise per agent at a time: two in flight could commit out of order and
+                    # lower the capacity, which the over-capacity check would then misread.
+                    with agent_locks[ag["id"]]:
+                        c = capacity[ag["id"]] + 1
+                        st, _ = call(server, "PATCH", f"/api/v1/agents/{ag['id']}/routing", a.admin,
+                                     {"capacity": {"phone": 1, "email": c, "web": c, "api": c}})
+                        if st == 200:
+                            capacity[ag["id"]] = c
                     count("capacity", st)
                 elif what < 0.6:
                     for p in ("away", "available"):
