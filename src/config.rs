@@ -64,6 +64,8 @@ pub struct SmtpSettings {
     pub poll_interval_ms: u64,
     pub max_attempts: i32,
     pub retry_base_secs: i64,
+    /// How long a worker holds the rows it is sending; rows of a worker that died wait this long.
+    pub lease_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,29 +1,10 @@
 //! PBX events: the first byte picks the shape (native JSON event, CTI push as JSON, CTI push
 //! form-encoded), the rest is the body; every valid event of one input is then folded into a
 //! call summary, as the call store does.
+//! The body is in `bodies/cti_event.rs`, which `cargo test` also runs on the seeds.
 #![no_main]
 
-use atencion::api::extract::parse_json;
-use atencion::channels::phone::inbound::{CtiPush, NativeEvent};
-use atencion::domain::call::summarize;
-use chrono::{TimeDelta, TimeZone, Utc};
-use libfuzzer_sys::fuzz_target;
+#[path = "bodies/cti_event.rs"]
+mod body;
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else { return };
-    let now = Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap();
-    let mut events = Vec::new();
-    // Several events per input, separated by newlines, so sequences reach the summary.
-    for part in body.split(|&b| b == b'\n').take(16) {
-        let incoming = match selector % 3 {
-            0 => parse_json::<NativeEvent>(part).and_then(NativeEvent::validate),
-            1 => CtiPush::parse("application/json", part).and_then(|p| p.validate(now)),
-            _ => CtiPush::parse("application/x-www-form-urlencoded", part).and_then(|p| p.validate(now)),
-        };
-        if let Ok(incoming) = incoming {
-            assert!(!incoming.call_id.is_empty());
-            events.push(incoming.event);
-        }
-    }
-    let _ = summarize(&events, TimeDelta::seconds(10));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| body::run(data));

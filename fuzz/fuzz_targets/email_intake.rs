@@ -1,41 +1,9 @@
 //! Raw mail bytes → parsed mail → threading keys → the fields a new ticket would be stored with.
 //! `intake::ingest` itself needs the database; this covers everything before its first query.
+//! The body is in `bodies/email_intake.rs`, which `cargo test` also runs on the seeds.
 #![no_main]
 
-use atencion::channels::email::{intake, parse};
-use atencion::config::Settings;
-use atencion::tickets::store::sanitize_html;
-use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
+#[path = "bodies/email_intake.rs"]
+mod body;
 
-fn settings() -> &'static atencion::config::EmailSettings {
-    static SETTINGS: OnceLock<atencion::config::EmailSettings> = OnceLock::new();
-    SETTINGS.get_or_init(|| Settings::defaults().email)
-}
-
-fuzz_target!(|raw: &[u8]| {
-    let settings = settings();
-    let Ok(mail) = parse::parse(raw, &settings.loop_header) else { return };
-    assert!(!mail.message_id.is_empty(), "a parsed mail always has a Message-ID");
-    // Threading: parents, the reply token in the recipients, the ticket tag in the subject.
-    for parent in &mail.parents {
-        let _ = parent.split_once('@');
-    }
-    let _ = intake::ticket_by_token(settings, &mail);
-    if let Some(tag) = intake::subject_tag(&mail.subject) {
-        let _ = tag.to_string();
-    }
-    // Store-ready: what a new ticket or an appended message would hold.
-    let (subject, body) = intake::ticket_text(&mail);
-    assert!(!subject.is_empty() && subject.chars().count() <= 200);
-    assert!(!body.trim().is_empty());
-    if let Some(html) = &mail.html {
-        let _ = sanitize_html(html);
-    }
-    let _ = parse::strip_quoted(&mail.text);
-    for a in &mail.attachments {
-        let name = &a.filename;
-        let unsafe_name = name.contains(['/', '\\']) || name == "." || name == ".." || name.trim() != name;
-        assert!(!unsafe_name && !name.is_empty(), "unsafe attachment name {name:?}");
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| body::run(data));

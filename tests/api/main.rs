@@ -10,6 +10,7 @@ mod delivery;
 mod departments;
 mod directory;
 mod email;
+mod fuzz_seeds;
 mod idempotency;
 mod imap;
 mod kpis;

@@ -4,17 +4,20 @@
 # log is consistent with the tickets (each ticket has exactly one `created` event, no event without
 # its ticket), no duplicate ticket per Idempotency-Key / Message-ID, and the outbox resumes (every
 # queued mail is sent to a real SMTP sink after the last restart).
+# The outbox lease (`[smtp] lease_secs`, 120 s in production) is FAULT_OUTBOX_LEASE_SECS (default 15)
+# here: rows leased by a killed process are sent again after it, and the check waits for them.
 # Usage: tests/faults/1_kill9.sh [duration-secs=30] [kills=5] [clients=4]
-#   long mode: tests/faults/1_kill9.sh 600 50 8
+#   CI mode (run_all.sh): 20 3 3    long mode: FAULT_OUTBOX_LEASE_SECS=120 tests/faults/1_kill9.sh 600 50 8
 source "$(dirname "$0")/lib.sh"
 DURATION="${1:-30}"; KILLS="${2:-5}"; CLIENTS="${3:-4}"
 PORT="${FAULT_PORT:-18281}"; SMTP_PORT="${FAULT_SMTP_PORT:-16381}"
-DB=atencion_fault_kill9
+DB=${DB_PREFIX}_kill9
 build
 fresh_db "$DB"
 start_smtp "$SMTP_PORT"
 export ATENCION__DATABASE__URL="$PG/$DB" ATENCION__SERVER__PORT="$PORT" ATENCION__LOG__FILTER=warn \
-  ATENCION__SMTP__URL="smtp://127.0.0.1:$SMTP_PORT" ATENCION__SMTP__POLL_INTERVAL_MS=200 ATENCION__REDIS__URL=""
+  ATENCION__SMTP__URL="smtp://127.0.0.1:$SMTP_PORT" ATENCION__SMTP__POLL_INTERVAL_MS=200 ATENCION__REDIS__URL="" \
+  ATENCION__SMTP__LEASE_SECS="${FAULT_OUTBOX_LEASE_SECS:-15}"
 "$BIN" migrate >/dev/null
 TOKEN=$("$BIN" token create --role integration --name fault-kill9)
 start_server

@@ -9,7 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 DOWN="${1:-10}"; CLIENTS="${2:-4}"
 PORT="${FAULT_PORT:-18282}"; REDIS_PORT="${FAULT_REDIS_PORT:-16382}"
-DB=atencion_fault_redis
+DB=${DB_PREFIX}_redis
 build
 fresh_db "$DB"
 start_redis "$REDIS_PORT"

@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 N="${1:-200}"; COPIES="${2:-3}"; CLIENTS="${3:-8}"
 PORT="${FAULT_PORT:-18284}"
-DB=atencion_fault_dupes
+DB=${DB_PREFIX}_dupes
 build
 fresh_db "$DB"
 export ATENCION__DATABASE__URL="$PG/$DB" ATENCION__SERVER__PORT="$PORT" ATENCION__LOG__FILTER=warn ATENCION__REDIS__URL=""

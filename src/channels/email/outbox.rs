@@ -157,7 +157,7 @@ pub async fn flush(
     public_url: &str,
 ) -> Result<usize, AppError> {
     let now = Utc::now();
-    let lease = UtcTime::from(now + TimeDelta::minutes(2));
+    let lease = UtcTime::from(now + TimeDelta::seconds(smtp.lease_secs.max(1)));
     let ids = db.write(move |c| Ok(backend::lease_outbox(c, UtcTime::from(now), lease, 20)?)).await?;
     let mut sent = 0;
     for id in ids {
@@ -253,7 +253,13 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_an_hour() {
-        let smtp = SmtpSettings { url: String::new(), poll_interval_ms: 1000, max_attempts: 8, retry_base_secs: 30 };
+        let smtp = SmtpSettings {
+            url: String::new(),
+            poll_interval_ms: 1000,
+            max_attempts: 8,
+            retry_base_secs: 30,
+            lease_secs: 120,
+        };
         let delays: Vec<i64> = (0..9).map(|a| backoff(&smtp, a).num_seconds()).collect();
         assert_eq!(delays, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
     }
