@@ -3,14 +3,14 @@
 //! no HTTP. Every report is a [`Report`] of flat rows that serialise to JSON and, through
 //! [`csv::to_csv`], to CSV, so no report has export code of its own.
 //!
-//! The ticket and agent reports sum the daily rollup (`rollup`), which the caller brings up to
-//! date first (`rollup::refresh`, in a write transaction) and a background task keeps fresh. The
-//! call reports (abandonment, staffing) read the calls directly.
+//! Every report but staffing sums the daily rollup (`rollup`), which the caller brings up to date
+//! first (`rollup::refresh`, in a write transaction) and a background task keeps fresh. Staffing
+//! reads one day's calls directly.
 //!
 //! Dates are America/Santiago calendar days. Periods (days, Monday-first weeks, half hours) are
-//! turned into UTC instants here, DST included, and a call finds its period through a tree of
-//! timestamp comparisons: the SQL compares plain timestamps, is the same on both backends, and a
-//! report reads its range with one index range scan. Each report runs in one read-only transaction.
+//! turned into UTC instants here, DST included; in SQL a call finds its half hour through a tree
+//! of timestamp comparisons, the same on both backends. Each report runs in one read-only
+//! transaction.
 
 mod buckets;
 mod calls;
