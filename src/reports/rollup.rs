@@ -647,17 +647,34 @@ fn ticket_rows_days(conn: &mut DbConnection, ids: &[i64], dirty: &mut BTreeSet<N
     Ok(())
 }
 
+/// Follows a log from `cursor` to its end, a batch at a time: `read` loads the batch after a
+/// cursor, marks the days it touches and returns each event's (id, time); returns the new cursor.
+fn follow(
+    mut cursor: i64,
+    now: DateTime<Utc>,
+    mut read: impl FnMut(i64) -> Result<Vec<(i64, DateTime<Utc>)>, AppError>,
+) -> Result<i64, AppError> {
+    loop {
+        let events = read(cursor)?;
+        let next = advance(cursor, &events, now);
+        if (events.len() as i64) < EVENT_BATCH || next == cursor {
+            return Ok(next);
+        }
+        cursor = next;
+    }
+}
+
 /// Reads the ticket events after `cursor` and marks the days they touch; returns the new cursor.
 /// An event touches its own day (a reply, a resolution) and the days its ticket's rows live on;
 /// a status change also the days of the ticket's earlier status changes, where a resolution now
 /// undone by a reopening was counted.
 fn ticket_days(
     conn: &mut DbConnection,
-    mut cursor: i64,
+    cursor: i64,
     now: DateTime<Utc>,
     dirty: &mut BTreeSet<NaiveDate>,
 ) -> Result<i64, AppError> {
-    loop {
+    follow(cursor, now, |cursor| {
         let rows: Vec<(i64, i64, String, UtcTime)> = ticket_events::table
             .filter(ticket_events::id.gt(cursor))
             .order(ticket_events::id.asc())
@@ -677,23 +694,18 @@ fn ticket_days(
                 .load(conn)?;
             dirty.extend(earlier.into_iter().map(|t| day_of(t.0)));
         }
-        let ids: Vec<(i64, DateTime<Utc>)> = rows.iter().map(|r| (r.0, r.3 .0)).collect();
-        let next = advance(cursor, &ids, now);
-        if (rows.len() as i64) < EVENT_BATCH || next == cursor {
-            return Ok(next);
-        }
-        cursor = next;
-    }
+        Ok(rows.iter().map(|r| (r.0, r.3 .0)).collect())
+    })
 }
 
 /// Reads the call events after `cursor` and marks the days their calls were queued on.
 fn call_days(
     conn: &mut DbConnection,
-    mut cursor: i64,
+    cursor: i64,
     now: DateTime<Utc>,
     dirty: &mut BTreeSet<NaiveDate>,
 ) -> Result<i64, AppError> {
-    loop {
+    follow(cursor, now, |cursor| {
         let rows: Vec<(i64, Option<UtcTime>, UtcTime)> = call_events::table
             .inner_join(calls::table)
             .filter(call_events::id.gt(cursor))
@@ -702,13 +714,8 @@ fn call_days(
             .select((call_events::id, calls::queued_at, call_events::received_at))
             .load(conn)?;
         dirty.extend(rows.iter().filter_map(|r| r.1.as_ref().map(|t| day_of(t.0))));
-        let ids: Vec<(i64, DateTime<Utc>)> = rows.iter().map(|r| (r.0, r.2 .0)).collect();
-        let next = advance(cursor, &ids, now);
-        if (rows.len() as i64) < EVENT_BATCH || next == cursor {
-            return Ok(next);
-        }
-        cursor = next;
-    }
+        Ok(rows.iter().map(|r| (r.0, r.2 .0)).collect())
+    })
 }
 
 /// Marks the days of the tickets of requesters edited since `seen` (a segment may have changed).
