@@ -24,6 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{percentile, round};
+
 use anyhow::{bail, ensure, Context, Result};
 use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Timelike};
 use clap::Parser;
@@ -1021,7 +1024,7 @@ fn corpus(count: usize, seed: u64, to: &str) -> Vec<Mail> {
 }
 
 fn kb(bytes: f64) -> f64 {
-    round2(bytes / 1024.0)
+    round(bytes / 1024.0, 2)
 }
 
 fn corpus_summary(mails: &[Mail], secs: f64) -> Value {
@@ -1049,7 +1052,7 @@ fn corpus_summary(mails: &[Mail], secs: f64) -> Value {
             "max": kb(sizes.last().copied().unwrap_or(0.0)),
             "mean": kb(total as f64 / mails.len().max(1) as f64),
         },
-        "generated_in_secs": round2(secs),
+        "generated_in_secs": round(secs, 2),
     });
     println!(
         "corpus: {} mails, {:.1} MB in {:.2} s | new {} reply {} redelivery {} | attachment {} (pdf {} png {}) | \
@@ -1128,14 +1131,14 @@ impl CpuSnapshot {
         let pg = args.pg_database.as_ref().map(|_| {
             self.backends.iter().map(|(pid, secs)| secs - before.backends.get(pid).copied().unwrap_or(0.0)).sum::<f64>()
         });
-        let per_mail = |secs: f64| round2(secs * 1e3 / mails.max(1) as f64);
+        let per_mail = |secs: f64| round(secs * 1e3 / mails.max(1) as f64, 2);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let summary = json!({
             "cores": cores,
-            "core_secs_available": round2(wall * cores as f64),
-            "client_secs": round2(client),
-            "server_secs": server.map(round2),
-            "pg_backends_secs": pg.map(round2),
+            "core_secs_available": round(wall * cores as f64, 2),
+            "client_secs": round(client, 2),
+            "server_secs": server.map(|s| round(s, 2)),
+            "pg_backends_secs": pg.map(|s| round(s, 2)),
             "ms_per_mail": {
                 "client": per_mail(client),
                 "server": server.map(per_mail),
@@ -1155,19 +1158,6 @@ impl CpuSnapshot {
 }
 
 // ---------------------------------------------------------------- sending
-
-/// Nearest-rank percentile of sorted values; 0 for none.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
 
 struct Shared {
     corpus: Vec<Mail>,
@@ -1418,15 +1408,15 @@ fn main() -> Result<()> {
         "count": args.count,
         "seed": args.seed,
         "corpus": corpus_info,
-        "secs": round2(secs),
+        "secs": round(secs, 2),
         "sent": sent,
         "bytes": bytes,
-        "msgs_per_sec": round2(msgs_per_sec),
-        "mb_per_sec": round2(mb_per_sec),
-        "p50_ms": round2(percentile(&latencies, 50.0)),
-        "p90_ms": round2(percentile(&latencies, 90.0)),
-        "p99_ms": round2(percentile(&latencies, 99.0)),
-        "max_ms": round2(latencies.last().copied().unwrap_or(0.0)),
+        "msgs_per_sec": round(msgs_per_sec, 2),
+        "mb_per_sec": round(mb_per_sec, 2),
+        "p50_ms": round(percentile(&latencies, 50.0), 2),
+        "p90_ms": round(percentile(&latencies, 90.0), 2),
+        "p99_ms": round(percentile(&latencies, 99.0), 2),
+        "max_ms": round(latencies.last().copied().unwrap_or(0.0), 2),
         "outcomes": outcomes,
         "statuses": statuses,
         "unexpected_outcomes": mismatches,

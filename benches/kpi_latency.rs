@@ -23,6 +23,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{percentile, round};
+
 use anyhow::{bail, ensure, Context, Result};
 use clap::Parser;
 use diesel::pg::PgConnection;
@@ -158,22 +161,6 @@ async fn round_trips(client: &reqwest::Client, base_url: &str) -> Result<BTreeMa
         .collect())
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 /// Latency of each creation: first frame showing it minus its response; `None` if never shown.
 fn latencies(mut done: Vec<Instant>, frames: &[(Instant, i64)], base: i64) -> Vec<Option<f64>> {
     done.sort();
@@ -288,20 +275,20 @@ async fn run(args: &Args) -> Result<Value> {
                 scripts as f64 / events.max(1) as f64,
                 total as f64 / events.max(1) as f64
             );
-            Some(json!({ "scripts_per_event": round3(scripts as f64 / events.max(1) as f64),
-                "commands_per_event": round3(total as f64 / events.max(1) as f64), "commands": delta }))
+            Some(json!({ "scripts_per_event": round(scripts as f64 / events.max(1) as f64, 3),
+                "commands_per_event": round(total as f64 / events.max(1) as f64, 3), "commands": delta }))
         }
         _ => None,
     };
     Ok(json!({
         "clients": args.clients,
         "tickets": done.len(),
-        "tickets_per_sec": round2(done.len() as f64 / elapsed),
+        "tickets_per_sec": round(done.len() as f64 / elapsed, 2),
         "events": events,
         "sse_frames": frames.len(),
-        "latency_ms": { "p50": round2(p50), "p99": round2(p99), "max": round2(max), "never_shown": missing },
+        "latency_ms": { "p50": round(p50, 2), "p99": round(p99, 2), "max": round(max, 2), "never_shown": missing },
         "latency_pass": pass_latency,
-        "round_trips": { "update": update_trips, "per_event": round3(trips_per_event), "snapshot": trips("snapshot"), "pass": trips_pass },
+        "round_trips": { "update": update_trips, "per_event": round(trips_per_event, 3), "snapshot": trips("snapshot"), "pass": trips_pass },
         "redis": redis,
     }))
 }

@@ -15,6 +15,9 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{percentile, round};
+
 use anyhow::{ensure, Context, Result};
 use chrono::Utc;
 use clap::Parser;
@@ -120,11 +123,11 @@ impl Phase {
         let phase = Phase {
             ops: ms.len() as u64,
             failures,
-            secs: round2(secs),
-            ops_per_sec: round2(ms.len() as f64 / secs),
-            p50_ms: round2(percentile(&ms, 50.0)),
-            p99_ms: round2(percentile(&ms, 99.0)),
-            max_ms: round2(ms.last().copied().unwrap_or(0.0)),
+            secs: round(secs, 2),
+            ops_per_sec: round(ms.len() as f64 / secs, 2),
+            p50_ms: round(percentile(&ms, 50.0), 2),
+            p99_ms: round(percentile(&ms, 99.0), 2),
+            max_ms: round(ms.last().copied().unwrap_or(0.0), 2),
         };
         println!(
             "{name:<7} c={clients}: {} ops in {:.2} s = {:.1} ops/s | p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms | {} failures",
@@ -135,19 +138,6 @@ impl Phase {
         }
         phase
     }
-}
-
-/// Nearest-rank percentile of sorted values; 0 for none.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 fn subject(worker: usize, seq: u64) -> String {
@@ -307,14 +297,8 @@ struct Memory {
 }
 
 fn read_memory(pid: u32) -> Result<Memory> {
-    let path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    let field = |name: &str| -> Result<u64> {
-        let line = status.lines().find(|l| l.starts_with(name)).with_context(|| format!("{name} missing in {path}"))?;
-        let kb = line[name.len()..].trim().trim_end_matches("kB").trim();
-        kb.parse().with_context(|| format!("parsing {name} {kb:?}"))
-    };
-    Ok(Memory { rss_kb: field("VmRSS:")?, hwm_kb: field("VmHWM:")? })
+    let (rss_kb, hwm_kb) = common::memory_kb(pid)?;
+    Ok(Memory { rss_kb, hwm_kb })
 }
 
 fn mb(kb: u64) -> f64 {
@@ -370,7 +354,7 @@ fn main() -> Result<()> {
             let raw = run_raw(&args, c)?;
             let service = runtime.block_on(run_service(&args, &url, c))?;
             let ratio_pct =
-                if raw.ops_per_sec > 0.0 { round2(100.0 * service.ops_per_sec / raw.ops_per_sec) } else { 0.0 };
+                if raw.ops_per_sec > 0.0 { round(100.0 * service.ops_per_sec / raw.ops_per_sec, 2) } else { 0.0 };
             let p99_pass =
                 (c == P99_TARGET_CLIENTS).then_some(service.failures == 0 && service.p99_ms <= P99_TARGET_MS);
             let ratio_pass = service.failures == 0 && ratio_pct >= RATIO_TARGET_PCT;
@@ -404,7 +388,7 @@ fn main() -> Result<()> {
     let memory = match (args.server_pid, before) {
         (Some(pid), Some(before)) => {
             let after = read_memory(pid)?;
-            let peak_mb = round2(mb(after.hwm_kb.max(after.rss_kb)));
+            let peak_mb = round(mb(after.hwm_kb.max(after.rss_kb)), 2);
             let pass = peak_mb <= RSS_TARGET_MB;
             println!(
                 "server RSS: before {:.1} MB, after {:.1} MB, peak (VmHWM) {:.1} MB, target ≤{RSS_TARGET_MB:.0} MB: {}",

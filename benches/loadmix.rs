@@ -23,6 +23,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{percentile, round};
+
 use anyhow::{bail, Context, Result};
 use chrono::{SecondsFormat, Utc};
 use clap::Parser;
@@ -315,25 +318,9 @@ async fn probes(s: Arc<Shared>, until: Instant) -> Result<Vec<Instant>> {
     Ok(done)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
 fn memory_mb(pid: u32) -> Option<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb = |key: &str| -> Option<f64> {
-        let line = status.lines().find(|l| l.starts_with(key))?;
-        line.split_whitespace().nth(1)?.parse::<f64>().ok()
-    };
-    Some((kb("VmRSS:")? / 1024.0, kb("VmHWM:")? / 1024.0))
+    let (rss, hwm) = common::memory_kb(pid).ok()?;
+    Some((rss as f64 / 1024.0, hwm as f64 / 1024.0))
 }
 
 #[tokio::main]
@@ -409,8 +396,8 @@ async fn main() -> Result<()> {
             t.statuses,
             t.transport_errors
         );
-        ops.push(json!({"op": op.name(), "count": n, "per_sec": round1(n as f64 / elapsed), "p50_ms": round1(p50),
-            "p99_ms": round1(p99), "max_ms": round1(max), "errors": t.statuses, "transport_errors": t.transport_errors}));
+        ops.push(json!({"op": op.name(), "count": n, "per_sec": round(n as f64 / elapsed, 1), "p50_ms": round(p50, 1),
+            "p99_ms": round(p99, 1), "max_ms": round(max, 1), "errors": t.statuses, "transport_errors": t.transport_errors}));
     }
     let sse_p99 = percentile(&sse, 99.0);
     println!(
@@ -425,11 +412,11 @@ async fn main() -> Result<()> {
         println!("server memory: RSS {rss:.1} MB, peak {peak:.1} MB");
     }
     let result = json!({
-        "bench": "loadmix", "clients": clients, "duration_s": round1(elapsed), "operations": total,
-        "per_sec": round1(total as f64 / elapsed), "ops": ops,
-        "sse": {"probes": sse.len(), "missing": missing, "p50_ms": round1(percentile(&sse, 50.0)), "p99_ms": round1(sse_p99),
-            "max_ms": round1(sse.last().copied().unwrap_or(f64::NAN))},
-        "rss_mb": memory.map(|m| round1(m.0)), "peak_rss_mb": memory.map(|m| round1(m.1)),
+        "bench": "loadmix", "clients": clients, "duration_s": round(elapsed, 1), "operations": total,
+        "per_sec": round(total as f64 / elapsed, 1), "ops": ops,
+        "sse": {"probes": sse.len(), "missing": missing, "p50_ms": round(percentile(&sse, 50.0), 1), "p99_ms": round(sse_p99, 1),
+            "max_ms": round(sse.last().copied().unwrap_or(f64::NAN), 1)},
+        "rss_mb": memory.map(|m| round(m.0, 1)), "peak_rss_mb": memory.map(|m| round(m.1, 1)),
     });
     println!("RESULT {result}");
     if failed || missing > 0 {

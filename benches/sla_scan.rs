@@ -10,6 +10,9 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{percentile, round};
+
 use anyhow::{bail, Context};
 use atencion::config::Settings;
 use atencion::db::types::UtcTime;
@@ -51,12 +54,12 @@ struct Stats {
 fn stats(samples: &[f64]) -> Stats {
     let mut v = samples.to_vec();
     v.sort_by(f64::total_cmp);
-    let rank = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-    Stats { p50: rank(0.50), p99: rank(0.99), max: v[v.len() - 1], mean: v.iter().sum::<f64>() / v.len() as f64 }
+    let max = v.last().copied().unwrap_or(f64::NAN);
+    Stats { p50: percentile(&v, 50.0), p99: percentile(&v, 99.0), max, mean: v.iter().sum::<f64>() / v.len() as f64 }
 }
 
 fn json_of(s: &Stats) -> serde_json::Value {
-    let r = |x: f64| (x * 1000.0).round() / 1000.0;
+    let r = |x: f64| round(x, 3);
     json!({ "p50_ms": r(s.p50), "p99_ms": r(s.p99), "max_ms": r(s.max), "mean_ms": r(s.mean) })
 }
 
