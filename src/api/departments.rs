@@ -17,6 +17,7 @@ use crate::departments::sla::{self, DepartmentItem, DepartmentSla, DepartmentSla
 use crate::departments::webhooks::{self, WebhookInput, WebhookView};
 use crate::error::{AppError, Problem};
 use crate::startup::AppState;
+use crate::tickets::model::Page;
 use crate::tickets::store;
 
 /// Escalate a ticket: `consult` (the department answers with an internal note) or `transfer` (the
@@ -63,7 +64,8 @@ pub async fn ticket_escalations(
 /// A department's escalations. Department members see only their own department (others answer
 /// 404); contact data of the requester only where the escalation grants it.
 #[utoipa::path(tag = "departments", params(("id" = i64, Path), EscalationFilter),
-    responses((status = 200, body = Vec<EscalationView>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Page<EscalationView>), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 #[get("/departments/{id}/escalations")]
 pub async fn department_escalations(
@@ -72,13 +74,13 @@ pub async fn department_escalations(
     origin: Origin,
     id: web::Path<i64>,
     filter: web::Query<EscalationFilter>,
-) -> Result<web::Json<Vec<EscalationView>>, AppError> {
-    let (id, status) = (id.into_inner(), filter.into_inner().status);
+) -> Result<web::Json<Page<EscalationView>>, AppError> {
+    let (id, filter) = (id.into_inner(), filter.into_inner());
     Ok(web::Json(
         audited(&state, who, origin, move |c, who| {
-            let list = escalations::for_department(c, who, id, status)?;
-            let entries = list.iter().map(|e| Entry::read(TICKET, e.ticket_id, Some(id))).collect();
-            Ok((list, entries))
+            let page = escalations::for_department(c, who, id, filter)?;
+            let entries = page.items.iter().map(|e| Entry::read(TICKET, e.ticket_id, Some(id))).collect();
+            Ok((page, entries))
         })
         .await?,
     ))
@@ -133,7 +135,8 @@ pub async fn create_opportunity(
 }
 
 /// Improvement opportunities, newest first; department members see only their department's.
-#[utoipa::path(tag = "departments", params(OpportunityFilter), responses((status = 200, body = Vec<OpportunityView>)),
+#[utoipa::path(tag = "departments", params(OpportunityFilter),
+    responses((status = 200, body = Page<OpportunityView>), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 #[get("/opportunities")]
 pub async fn list_opportunities(
@@ -141,13 +144,13 @@ pub async fn list_opportunities(
     who: Principal,
     origin: Origin,
     filter: web::Query<OpportunityFilter>,
-) -> Result<web::Json<Vec<OpportunityView>>, AppError> {
+) -> Result<web::Json<Page<OpportunityView>>, AppError> {
     let filter = filter.into_inner();
     Ok(web::Json(
         audited(&state, who, origin, move |c, who| {
-            let list = opportunities::list(c, who, &filter)?;
-            let entries = list.iter().map(|o| Entry::read(OPPORTUNITY, o.id, Some(o.department_id))).collect();
-            Ok((list, entries))
+            let page = opportunities::list(c, who, &filter)?;
+            let entries = page.items.iter().map(|o| Entry::read(OPPORTUNITY, o.id, Some(o.department_id))).collect();
+            Ok((page, entries))
         })
         .await?,
     ))

@@ -16,7 +16,7 @@ use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::{EscalationMode, EscalationStatus, EventKind, Status, Visibility};
 use crate::error::AppError;
-use crate::tickets::model::{body_text, line, CreateMessageRequest, Errors, UpdateTicketRequest};
+use crate::tickets::model::{body_text, line, CreateMessageRequest, Errors, Page, UpdateTicketRequest};
 use crate::tickets::store;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -116,9 +116,15 @@ fn load(conn: &mut DbConnection, filter: Filter) -> Result<Vec<EscalationView>, 
     query = match filter {
         Filter::Id(id) => query.filter(escalations::id.eq(id)),
         Filter::Ticket(id) => query.filter(escalations::ticket_id.eq(id)),
-        Filter::Department(id, None) => query.filter(escalations::department_id.eq(id)),
-        Filter::Department(id, Some(status)) => {
-            query.filter(escalations::department_id.eq(id)).filter(escalations::status.eq(status.as_str()))
+        Filter::Department(id, ref f) => {
+            let mut query = query.filter(escalations::department_id.eq(id)).limit(store::page_limit(f.limit)? + 1);
+            if let Some(status) = f.status {
+                query = query.filter(escalations::status.eq(status.as_str()));
+            }
+            if let Some(cursor) = &f.cursor {
+                query = query.filter(escalations::id.gt(store::decode_cursor(cursor)?));
+            }
+            query
         }
     };
     let rows: Vec<Row> = query.load(conn)?;
@@ -128,7 +134,8 @@ fn load(conn: &mut DbConnection, filter: Filter) -> Result<Vec<EscalationView>, 
 enum Filter {
     Id(i64),
     Ticket(i64),
-    Department(i64, Option<EscalationStatus>),
+    /// A page of the department's: one more than the limit, to tell whether another page follows.
+    Department(i64, EscalationFilter),
 }
 
 fn view(conn: &mut DbConnection, row: Row) -> Result<EscalationView, AppError> {
@@ -265,17 +272,23 @@ pub fn escalate(
     Ok(view)
 }
 
-/// A department's escalations; 404 for anyone outside it (its existence is not revealed).
+/// A page of a department's escalations, oldest first; 404 for anyone outside the department
+/// (its existence is not revealed).
 pub fn for_department(
     conn: &mut DbConnection,
     who: &Principal,
     department: i64,
-    status: Option<EscalationStatus>,
-) -> Result<Vec<EscalationView>, AppError> {
+    filter: EscalationFilter,
+) -> Result<Page<EscalationView>, AppError> {
     if !super::may_see(conn, who, department)? {
         return Err(AppError::NotFound("el departamento"));
     }
-    load(conn, Filter::Department(department, status))
+    let limit = store::page_limit(filter.limit)? as usize;
+    let mut items = load(conn, Filter::Department(department, filter))?;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = items.last().filter(|_| more).map(|e| store::encode_cursor(e.id));
+    Ok(Page { items, next_cursor })
 }
 
 pub fn for_ticket(conn: &mut DbConnection, ticket: i64) -> Result<Vec<EscalationView>, AppError> {
@@ -294,6 +307,10 @@ pub fn for_ticket(conn: &mut DbConnection, ticket: i64) -> Result<Vec<Escalation
 pub struct EscalationFilter {
     /// `open` or `answered`; all when absent.
     pub status: Option<EscalationStatus>,
+    /// Page size, 1–100 (default 25).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// The department's answer: an internal note on the ticket for Atención Usuaria's agents.

@@ -18,7 +18,7 @@ use crate::db::DbConnection;
 use crate::domain::opportunity::{OpportunityStatus, Side};
 use crate::domain::{EventKind, Priority, Role};
 use crate::error::AppError;
-use crate::tickets::model::{body_text, line, Errors};
+use crate::tickets::model::{body_text, line, Errors, Page};
 use crate::tickets::store;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -96,6 +96,10 @@ pub struct OpportunityFilter {
     pub status: Option<OpportunityStatus>,
     /// Department slug (department members always see only their own).
     pub department: Option<String>,
+    /// Page size, 1–100 (default 25).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 fn may_read(who: &Principal) -> bool {
@@ -157,6 +161,13 @@ fn rows(
     }
     if let Some(department) = only {
         query = query.filter(opportunities::department_id.eq(department));
+    }
+    if let Some(cursor) = &f.cursor {
+        query = query.filter(opportunities::id.lt(store::decode_cursor(cursor)?));
+    }
+    if id.is_none() {
+        // One more than the page, to tell whether another follows.
+        query = query.limit(store::page_limit(f.limit)? + 1);
     }
     Ok(query.load(conn)?)
 }
@@ -244,12 +255,23 @@ pub fn get(conn: &mut DbConnection, who: &Principal, id: i64) -> Result<Opportun
     }
 }
 
-pub fn list(conn: &mut DbConnection, who: &Principal, f: &OpportunityFilter) -> Result<Vec<OpportunityView>, AppError> {
+/// A page of opportunities, newest first.
+pub fn list(
+    conn: &mut DbConnection,
+    who: &Principal,
+    f: &OpportunityFilter,
+) -> Result<Page<OpportunityView>, AppError> {
     if !may_read(who) {
         return Err(AppError::Forbidden);
     }
     let only = super::own_department(conn, who)?;
-    rows(conn, None, f, only)?.into_iter().map(|r| view(conn, r)).collect()
+    let limit = store::page_limit(f.limit)? as usize;
+    let mut found = rows(conn, None, f, only)?;
+    let more = found.len() > limit;
+    found.truncate(limit);
+    let items: Vec<OpportunityView> = found.into_iter().map(|r| view(conn, r)).collect::<Result<_, _>>()?;
+    let next_cursor = items.last().filter(|_| more).map(|o| store::encode_cursor(o.id));
+    Ok(Page { items, next_cursor })
 }
 
 fn log(

@@ -55,7 +55,7 @@ on_all_backends! {
         // The department sees it, without the requester's contact data.
         let inbox = as_user(&app, Method::GET, &format!("/api/v1/departments/{compradores}/escalations?status=open"), &ana_token, None).await;
         assert_eq!(inbox.status, StatusCode::OK, "{}", inbox.body);
-        let item = &inbox.body[0];
+        let item = &inbox.body["items"][0];
         assert_eq!((item["subject"].as_str(), item["requester"]["name"].as_str()), (Some("Duda sobre plan de compras"), Some("Ana Pérez")));
         assert!(item["requester"]["email"].is_null() && item["requester"]["rut"].is_null());
         assert!(item["summary"].as_str().unwrap().contains("Mercado Público"));
@@ -100,7 +100,7 @@ on_all_backends! {
         let now = app.get(&format!("/api/v1/tickets/{id}")).await.body;
         assert_eq!((now["queue"].as_str(), now["assignee_id"].clone()), (Some("dgpp"), Value::Null));
         let inbox = as_user(&app, Method::GET, &format!("/api/v1/departments/{proveedores}/escalations"), &token, None).await.body;
-        assert_eq!((inbox[0]["requester"]["email"].as_str(), inbox[0]["requester"]["rut"].as_str()), (Some("contacto@pyme.cl"), Some("76086428-5")));
+        assert_eq!((inbox["items"][0]["requester"]["email"].as_str(), inbox["items"][0]["requester"]["rut"].as_str()), (Some("contacto@pyme.cl"), Some("76086428-5")));
         let listed = app.get(&format!("/api/v1/tickets/{id}/escalations")).await.body;
         assert_eq!(listed.as_array().unwrap().len(), 1);
 
@@ -110,7 +110,7 @@ on_all_backends! {
         let unknown = app.post(&format!("/api/v1/tickets/{id}/escalations"), json!({"department": "marte", "mode": "consult", "reason": "x"})).await;
         assert_eq!(assert_problem(&unknown, 422), ["department"]);
         assert_eq!(assert_problem(&app.post(&format!("/api/v1/tickets/{id}/escalations"), json!({"department": "formacion", "mode": "ask", "reason": "x"})).await, 422), ["mode"]);
-        assert_eq!(app.get(&format!("/api/v1/departments/{formacion}/escalations")).await.body, json!([]));
+        assert_eq!(app.get(&format!("/api/v1/departments/{formacion}/escalations")).await.body, json!({"items": [], "next_cursor": null}));
     }
 
     async fn an_sla_breach_can_escalate_to_a_department_once(app) {
@@ -174,7 +174,7 @@ on_all_backends! {
         // Another department cannot see it at all.
         assert_problem(&as_user(&app, Method::GET, &format!("/api/v1/opportunities/{id}"), &other, None).await, 404);
         assert_problem(&step(&other, "acknowledged", json!({})).await, 404);
-        assert_eq!(as_user(&app, Method::GET, "/api/v1/opportunities", &other, None).await.body, json!([]));
+        assert_eq!(as_user(&app, Method::GET, "/api/v1/opportunities", &other, None).await.body, json!({"items": [], "next_cursor": null}));
         assert_eq!(step(&dept, "acknowledged", json!({})).await.body["status"], "acknowledged");
         assert_eq!(step(&dept, "in_progress", json!({})).await.body["status"], "in_progress");
         assert_eq!(assert_problem(&step(&dept, "rejected", json!({})).await, 422), ["resolution"]);
@@ -191,7 +191,7 @@ on_all_backends! {
             assert_eq!(outcome["data"]["status"], "implemented");
         }
         let listed = as_user(&app, Method::GET, "/api/v1/opportunities?status=implemented", &dept, None).await.body;
-        assert_eq!(listed.as_array().unwrap().len(), 1);
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 
         // Duplicates point at the original; bad input names the field.
         let copy = as_user(&app, Method::POST, "/api/v1/opportunities", &agent, Some(json!({"title": "Botón de ofertar", "description": "Igual.", "department": "diseno-servicios"}))).await.body;
@@ -542,6 +542,56 @@ on_all_backends! {
         for bad in ["object_type=user", "object_id=abc", "actor=1.5", "since=ayer", "until=2026-13-01", "cursor=zz", "limit=0", "limit=500", "orden=asc"] {
             let reply = app.get(&format!("/api/v1/audit?{bad}")).await;
             assert_problem(&reply, 400);
+        }
+    }
+}
+
+/// Every id of a cursor-paged list, following `next_cursor` to the end.
+async fn all_pages(app: &TestApp, path: &str, token: &str) -> Vec<i64> {
+    let (mut ids, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}&cursor={c}"),
+            None => path.to_owned(),
+        };
+        let page = as_user(app, Method::GET, &url, token, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        ids.extend(page.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()));
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return ids,
+        }
+    }
+}
+
+on_all_backends! {
+    async fn department_escalations_and_opportunities_come_in_cursor_pages(app) {
+        let formacion = department(&app, "formacion").await;
+        let (_, staff) = member(&app, formacion, "Equipo de formación").await;
+        let agent = app.token(Role::Agent).await;
+        let mut escalated = Vec::new();
+        let mut proposed = Vec::new();
+        for n in 0..5 {
+            let ticket = app.ticket(&format!("Capacitación {n}"), &format!("c{n}@municipio.cl")).await;
+            let asked = as_user(&app, Method::POST, &format!("/api/v1/tickets/{}/escalations", ticket["id"]), &agent,
+                Some(json!({"department": "formacion", "mode": "consult", "reason": "¿Hay curso?"}))).await;
+            escalated.push(asked.body["id"].as_i64().unwrap());
+            let idea = as_user(&app, Method::POST, "/api/v1/opportunities", &agent,
+                Some(json!({"title": format!("Curso {n}"), "description": "Piden capacitación.", "department": "formacion"}))).await;
+            proposed.push(idea.body["id"].as_i64().unwrap());
+        }
+        // Escalations oldest first, opportunities newest first; pages of 2 cover each once.
+        assert_eq!(all_pages(&app, &format!("/api/v1/departments/{formacion}/escalations?limit=2"), &staff).await, escalated);
+        proposed.reverse();
+        assert_eq!(all_pages(&app, "/api/v1/opportunities?limit=2&department=formacion", &agent).await, proposed);
+        let first = as_user(&app, Method::GET, &format!("/api/v1/departments/{formacion}/escalations?status=open&limit=5"), &staff, None).await.body;
+        assert_eq!((first["items"].as_array().unwrap().len(), first["next_cursor"].clone()), (5, Value::Null));
+        for bad in ["limit=0", "limit=101", "cursor=zz"] {
+            let field = bad.split('=').next().unwrap();
+            let escalations = as_user(&app, Method::GET, &format!("/api/v1/departments/{formacion}/escalations?{bad}"), &staff, None).await;
+            assert_eq!(assert_problem(&escalations, 422), [field]);
+            let opportunities = as_user(&app, Method::GET, &format!("/api/v1/opportunities?{bad}"), &agent, None).await;
+            assert_eq!(assert_problem(&opportunities, 422), [field]);
         }
     }
 }
