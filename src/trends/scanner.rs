@@ -205,7 +205,25 @@ fn department_of(conn: &mut DbConnection, category: i64) -> Result<(i64, String,
     }
 }
 
-/// Stores `finding` as a new alert and acts on it; `None` when it was raised before.
+/// Whether the whole category already has an alert for the bucket starting at `start`.
+fn category_alerted(
+    conn: &mut DbConnection,
+    granularity: Granularity,
+    category: i64,
+    start: UtcTime,
+) -> Result<bool, AppError> {
+    let found: i64 = trend_alerts::table
+        .filter(trend_alerts::granularity.eq(granularity.as_str()))
+        .filter(trend_alerts::category_id.eq(category))
+        .filter(trend_alerts::keyword.eq(""))
+        .filter(trend_alerts::bucket_start.eq(start))
+        .count()
+        .get_result(conn)?;
+    Ok(found > 0)
+}
+
+/// Stores `finding` as a new alert and acts on it; `None` when it was raised before, or when it
+/// is a keyword cluster of a category alerted as a whole for the same bucket.
 fn raise(
     conn: &mut DbConnection,
     granularity: Granularity,
@@ -215,6 +233,12 @@ fn raise(
 ) -> Result<Option<TrendAlert>, AppError> {
     let keyword = finding.keyword.clone().unwrap_or_default();
     let key = (UtcTime::from(bucket.start), UtcTime::from(bucket.end));
+    if finding.keyword.is_some() && category_alerted(conn, granularity, finding.category_id, key.0)? {
+        // One event, one alert: detection keeps keyword clusters out of a spiking category, and
+        // this keeps them out after a category alert raised by an earlier scan (tickets
+        // reclassified since can leave the category below its threshold but a cluster above).
+        return Ok(None);
+    }
     let now = UtcTime::now();
     let Some(id) = backend::claim_trend_alert(conn, granularity.as_str(), finding.category_id, &keyword, key, now)?
     else {

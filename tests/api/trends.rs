@@ -310,6 +310,31 @@ on_all_backends! {
         assert_eq!(side_effects(&app).await, (1, 1, 1));
     }
 
+    async fn a_cluster_left_after_reclassification_is_not_alerted_under_its_category_alert(app) {
+        supervisor(&app, "Carolina Jefa", "jefa@chilecompra.cl").await;
+        let spike = spike_series(&app).await;
+        let first = scan(&app, &app.admin, SCAN_AT).await;
+        let raised = first.body["raised"].as_array().unwrap();
+        assert_eq!(raised.len(), 1, "{}", first.body);
+        assert!(raised[0]["keyword"].is_null(), "{}", first.body);
+        // Agents take 14 of the 20 tickets out of Compra Ágil: six are below the category's
+        // threshold, but still a cluster of "emitir orden" where there were none.
+        let moved = spike[..14].to_vec();
+        app.db
+            .write(move |c| {
+                Ok(diesel::update(tickets::table.filter(tickets::id.eq_any(moved)))
+                    .set(tickets::category_id.eq(None::<i64>))
+                    .execute(c)?)
+            })
+            .await
+            .unwrap();
+        let again = scan(&app, &app.admin, SCAN_AT).await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+        assert!(again.body["spikes"].as_u64().unwrap() >= 1, "the cluster is still a spike: {}", again.body);
+        assert_eq!(again.body["raised"], json!([]));
+        assert_eq!(side_effects(&app).await, (1, 1, 1));
+    }
+
     async fn trend_endpoints_check_input_and_roles(app) {
         let agent = app.token(Role::Agent).await;
         let boss = app.token(Role::Supervisor).await;
