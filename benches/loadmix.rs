@@ -16,8 +16,10 @@
 //! and peak) from `/proc`; and the event → SSE latency, measured with probe tickets: every
 //! `--probe-ms` one ticket is created in a queue that receives nothing else (`--probe-queue`,
 //! its id `--probe-queue-id`), and the k-th probe is visible once a frame shows that queue's
-//! created count up by k; its latency is that frame's arrival minus the creation's response. The
-//! last line is `RESULT {json}`. Exits non-zero on any 5xx or transport error.
+//! created count up by k; its latency is that frame's arrival minus the creation's response. Also
+//! the live KPI projector's steps during the run (count, mean duration, share of the run spent in
+//! them, from the server's `kpi_projector_step_seconds`) and the host's 1-minute load average, the
+//! two things that event → SSE latency waits on. The last line is `RESULT {json}`. Exits non-zero on any 5xx or transport error.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -318,6 +320,19 @@ async fn probes(s: Arc<Shared>, until: Instant) -> Result<Vec<Instant>> {
     Ok(done)
 }
 
+/// The server's projector steps so far: (count, total seconds), from `/metrics`.
+async fn projector_steps(client: &reqwest::Client, server: &str) -> Result<(f64, f64)> {
+    let text = client.get(format!("{server}/metrics")).send().await?.text().await?;
+    let value =
+        |name: &str| -> f64 { text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(0.0) };
+    Ok((value("kpi_projector_step_seconds_count "), value("kpi_projector_step_seconds_sum ")))
+}
+
+/// The host's load average over the last minute (runnable processes; 2 cores here).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 fn memory_mb(pid: u32) -> Option<(f64, f64)> {
     let (rss, hwm) = common::memory_kb(pid).ok()?;
     Some((rss as f64 / 1024.0, hwm as f64 / 1024.0))
@@ -343,6 +358,7 @@ async fn main() -> Result<()> {
 
     let (clients, duration) = (args.clients, Duration::from_secs(args.duration_secs));
     let pid = args.server_pid;
+    let steps_before = projector_steps(&client, &args.server).await?;
     let shared = Arc::new(Shared { args, client, tickets: Mutex::default(), tallies: Mutex::default() });
     let began = Instant::now();
     let until = began + duration;
@@ -354,6 +370,10 @@ async fn main() -> Result<()> {
     }
     let probe_done = probe.await??;
     let elapsed = began.elapsed().as_secs_f64();
+    let load = load_average();
+    let steps_after = projector_steps(&shared.client, &shared.args.server).await?;
+    let (steps, step_secs) = (steps_after.0 - steps_before.0, steps_after.1 - steps_before.1);
+    let mean_step_ms = 1e3 * step_secs / steps.max(1.0);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let memory = pid.and_then(memory_mb);
 
@@ -408,6 +428,11 @@ async fn main() -> Result<()> {
         sse.last().copied().unwrap_or(f64::NAN),
         if sse_p99 <= SSE_P99_TARGET_MS && missing == 0 { "met" } else { "MISSED" }
     );
+    println!(
+        "projector: {steps} steps, mean {mean_step_ms:.1} ms, busy {:.0} % of the run; load average {}",
+        100.0 * step_secs / elapsed,
+        load.map_or("?".into(), |l| format!("{l:.2}"))
+    );
     if let Some((rss, peak)) = memory {
         println!("server memory: RSS {rss:.1} MB, peak {peak:.1} MB");
     }
@@ -417,6 +442,8 @@ async fn main() -> Result<()> {
         "sse": {"probes": sse.len(), "missing": missing, "p50_ms": round(percentile(&sse, 50.0), 1), "p99_ms": round(sse_p99, 1),
             "max_ms": round(sse.last().copied().unwrap_or(f64::NAN), 1)},
         "rss_mb": memory.map(|m| round(m.0, 1)), "peak_rss_mb": memory.map(|m| round(m.1, 1)),
+        "projector": {"steps": steps, "mean_step_ms": round(mean_step_ms, 1), "busy_pct": round(100.0 * step_secs / elapsed, 1)},
+        "load_average_1m": load,
     });
     println!("RESULT {result}");
     if failed || missing > 0 {

@@ -1,8 +1,8 @@
 //! Prometheus metrics: request counts and latencies by route and status, tickets by channel,
-//! round trips to the live KPI store.
+//! round trips to the live KPI store and how long the live KPI projector's steps take.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -22,6 +22,11 @@ pub fn handle() -> &'static PrometheusHandle {
                 &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
             )
             .expect("valid buckets")
+            .set_buckets_for_metric(
+                Matcher::Full("kpi_projector_step_seconds".into()),
+                &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0],
+            )
+            .expect("valid buckets")
             .install_recorder()
             .expect("metrics recorder installed once")
     })
@@ -34,6 +39,12 @@ pub fn ticket_created(channel: Channel) {
 /// One round trip to the live KPI store's Redis (a command or a pipeline), by what it was for.
 pub fn kpi_round_trip(purpose: &'static str) {
     metrics::counter!("kpi_redis_round_trips_total", "purpose" => purpose).increment(1);
+}
+
+/// One step of the live KPI projector (every event log read past its cursor and applied): an
+/// event waits for up to two of them before the wallboard can show it.
+pub fn kpi_projector_step(took: Duration) {
+    metrics::histogram!("kpi_projector_step_seconds").record(took.as_secs_f64());
 }
 
 /// Records every request under its route pattern (not the raw path, which would explode the

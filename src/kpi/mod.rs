@@ -222,7 +222,10 @@ pub async fn run(db: Db, live: std::sync::Arc<Live>, interval: Duration) {
     // Events this process writes are read as soon as they commit; other replicas' at the next poll.
     let mut commits = db.commits();
     loop {
-        match live.step(&db).await {
+        let started = std::time::Instant::now();
+        let step = live.step(&db).await;
+        crate::metrics::kpi_projector_step(started.elapsed());
+        match step {
             // A full batch: more is waiting, read on at once.
             Ok(rows) if rows as i64 >= BATCH => continue,
             Ok(_) => {}

@@ -171,6 +171,17 @@ on_all_backends! {
         }
         // Ids never become label values.
         assert!(!text.contains("/api/v1/tickets/1\""), "{text}");
+        // The live KPI projector (every 200 ms by default) times its steps.
+        let mut steps = String::new();
+        for _ in 0..50 {
+            let text = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+            match text.lines().find(|l| l.starts_with("kpi_projector_step_seconds_count ")) {
+                Some(line) => { steps = line.to_owned(); break; }
+                None => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+        let count: u64 = steps.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        assert!(count > 0, "no projector step timed: {steps:?}");
     }
 }
 
