@@ -129,10 +129,15 @@ pub async fn run(db: Db, client: redis::Client, prefix: String, settings: Depart
             }
         }
         if let Some(redis) = connection.as_mut() {
-            if let Err(e) = flush(&db, redis, &prefix).await {
-                tracing::warn!(error = %e, "department streams: publishing failed");
-                if matches!(e, AppError::Unavailable(_)) {
-                    connection = None;
+            match flush(&db, redis, &prefix).await {
+                // A whole batch published: more may be pending, go on at once.
+                Ok(added) if added as i64 == BATCH => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "department streams: publishing failed");
+                    if matches!(e, AppError::Unavailable(_)) {
+                        connection = None;
+                    }
                 }
             }
         }

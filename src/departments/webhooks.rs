@@ -464,8 +464,11 @@ pub async fn run(db: Db, settings: DepartmentSettings) {
         }
     };
     loop {
-        if let Err(e) = flush(&db, &sender, &settings).await {
-            tracing::warn!(error = %e, "department webhooks: round failed");
+        match flush(&db, &sender, &settings).await {
+            // A whole batch delivered: more may be due, go on at once.
+            Ok(delivered) if delivered as i64 == BATCH => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "department webhooks: round failed"),
         }
         tokio::time::sleep(Duration::from_millis(settings.poll_interval_ms.max(10))).await;
     }

@@ -147,7 +147,10 @@ fn backoff(settings: &SmtpSettings, attempts: i32) -> TimeDelta {
     TimeDelta::seconds(secs.min(3600))
 }
 
-/// Sends what is due once; returns how many mails were sent.
+/// How many due mails one flush leases.
+const BATCH: usize = 20;
+
+/// Sends what is due once (at most [`BATCH`]); returns how many mails were sent.
 pub async fn flush(
     db: &Db,
     transport: &AsyncSmtpTransport<Tokio1Executor>,
@@ -158,7 +161,7 @@ pub async fn flush(
 ) -> Result<usize, AppError> {
     let now = Utc::now();
     let lease = UtcTime::from(now + TimeDelta::seconds(smtp.lease_secs.max(1)));
-    let ids = db.write(move |c| Ok(backend::lease_outbox(c, UtcTime::from(now), lease, 20)?)).await?;
+    let ids = db.write(move |c| Ok(backend::lease_outbox(c, UtcTime::from(now), lease, BATCH as i64)?)).await?;
     let mut sent = 0;
     for id in ids {
         let settings = email.clone();
@@ -240,8 +243,12 @@ pub async fn run(db: Db, email: EmailSettings, smtp: SmtpSettings, public_url: S
     };
     let templates = Arc::new(Templates::load(&email.templates));
     loop {
-        if let Err(e) = flush(&db, &transport, &email, &smtp, &templates, &public_url).await {
-            tracing::warn!(error = %e, "outbox flush failed");
+        match flush(&db, &transport, &email, &smtp, &templates, &public_url).await {
+            // A whole batch went out: more may be due, send on at once (sleeping here capped
+            // delivery at one batch per poll interval).
+            Ok(sent) if sent == BATCH => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox flush failed"),
         }
         tokio::time::sleep(Duration::from_millis(smtp.poll_interval_ms.max(50))).await;
     }
