@@ -3,6 +3,7 @@
 # with the wallboard stream connected, against the service on Postgres + a private Redis, with a
 # local SMTP sink (Debian python3-aiosmtpd) receiving the replies.
 # Usage: benches/loadmix.sh [duration-secs] [clients]      (builds release first)
+# The sink's and the service's output go to target/loadmix-smtp.log and target/loadmix-server.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-30}"
@@ -18,7 +19,8 @@ BIN="${LOADMIX_BIN_DIR:-target/release}"
 psql "$PG/postgres" -q -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 redis-server --daemonize no --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no >/dev/null &
 REDIS=$!
-/usr/bin/python3 -m aiosmtpd -n -c aiosmtpd.handlers.Sink -l "127.0.0.1:$SMTP_PORT" &
+mkdir -p target
+/usr/bin/python3 -m aiosmtpd -n -c aiosmtpd.handlers.Sink -l "127.0.0.1:$SMTP_PORT" >target/loadmix-smtp.log 2>&1 &
 SMTP=$!
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null && break; sleep 0.2; done
 export ATENCION__DATABASE__URL="$PG/$DB" ATENCION__SERVER__PORT="$PORT" ATENCION__LOG__FILTER=warn \
@@ -29,7 +31,7 @@ TOKEN=$("$BIN/atencion" token create --role integration --name loadmix)
 ADMIN=$("$BIN/atencion" token create --role admin --name loadmix-admin)
 AGENT=$("$BIN/atencion" token create --role agent --name "Agente de carga" --email agente.carga@chilecompra.cl)
 SUPERVISOR=$("$BIN/atencion" token create --role supervisor --name muro --email muro@chilecompra.cl)
-"$BIN/atencion" serve &
+"$BIN/atencion" serve >target/loadmix-server.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER $REDIS $SMTP 2>/dev/null; wait $SERVER $REDIS $SMTP 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
