@@ -164,14 +164,18 @@ async fn messages_of(app: &TestApp, ticket: i64) -> Vec<Value> {
     app.get(&format!("/api/v1/tickets/{ticket}/messages")).await.body.as_array().unwrap().clone()
 }
 
+/// A test on each backend with a real SMTP sink; `settings` (optional) adjusts the service's.
 macro_rules! email_test {
     ($name:ident, |$app:ident, $sink:ident| $body:block) => {
+        email_test!($name, settings | _s | {}, |$app, $sink| $body);
+    };
+    ($name:ident, settings |$s:ident| $settings:block, |$app:ident, $sink:ident| $body:block) => {
         mod $name {
             use super::*;
 
             async fn run(backend: Backend) {
                 let Some($sink) = SmtpSink::start() else { return };
-                let $app = spawn_with_smtp(backend, $sink.port, |_| {}).await;
+                let $app = spawn_with_smtp(backend, $sink.port, |$s| $settings).await;
                 $body
             }
 
@@ -333,38 +337,28 @@ email_test!(agent_replies_are_mailed_and_requester_replies_reopen, |app, sink| {
     );
 });
 
-/// 45 replies due at once go out back to back, not one batch of 20 per poll interval.
-async fn a_backlog_is_sent_without_waiting_between_batches(backend: Backend) {
-    let Some(sink) = SmtpSink::start() else { return };
-    let app = spawn_with_smtp(backend, sink.port, |s| s.smtp.poll_interval_ms = 10_000).await;
-    let id = app.ticket("Consulta larga", "ana@municipalidad.cl").await["id"].as_i64().unwrap();
-    for n in 0..45 {
-        let reply =
-            app.post(&format!("/api/v1/tickets/{id}/messages"), json!({"body": format!("Respuesta {n}.")})).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+// 45 replies due at once go out back to back, not one batch of 20 per poll interval.
+email_test!(
+    a_backlog_is_sent_without_waiting_between_batches,
+    settings | s | { s.smtp.poll_interval_ms = 10_000 },
+    |app, sink| {
+        let id = app.ticket("Consulta larga", "ana@municipalidad.cl").await["id"].as_i64().unwrap();
+        for n in 0..45 {
+            let reply =
+                app.post(&format!("/api/v1/tickets/{id}/messages"), json!({"body": format!("Respuesta {n}.")})).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        }
+        let due = outbox_of(&app, id).await.len();
+        assert!(due >= 45, "{due}");
+        // The first flush comes within one interval (10 s); a 10 s pause after each batch of 20
+        // would need at least 20 s in all for the other 25.
+        let started = Instant::now();
+        while sink.delivered().len() < due {
+            assert!(started.elapsed() < Duration::from_secs(19), "{} of {due} after 19 s", sink.delivered().len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
-    let due = outbox_of(&app, id).await.len();
-    assert!(due >= 45, "{due}");
-    // The first flush comes within one interval (10 s); a 10 s pause after each batch of 20
-    // would need at least 20 s in all for the other 25.
-    let started = Instant::now();
-    while sink.delivered().len() < due {
-        assert!(started.elapsed() < Duration::from_secs(19), "{} of {due} after 19 s", sink.delivered().len());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-#[tokio::test]
-async fn a_backlog_is_sent_without_waiting_between_batches_sqlite() {
-    a_backlog_is_sent_without_waiting_between_batches(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn a_backlog_is_sent_without_waiting_between_batches_postgres() {
-    if postgres_url().is_some() {
-        a_backlog_is_sent_without_waiting_between_batches(Backend::Postgres).await;
-    }
-}
+);
 
 email_test!(machines_never_get_an_answer_and_bounces_mark_failures, |app, sink| {
     let first = deliver(&app, &mail("ana@municipalidad.cl", "Consulta", "", "Hola")).await.body;
