@@ -116,8 +116,8 @@ fn load(conn: &mut DbConnection, filter: Filter) -> Result<Vec<EscalationView>, 
     query = match filter {
         Filter::Id(id) => query.filter(escalations::id.eq(id)),
         Filter::Ticket(id) => query.filter(escalations::ticket_id.eq(id)),
-        Filter::Department(id, ref f) => {
-            let mut query = query.filter(escalations::department_id.eq(id)).limit(store::page_limit(f.limit)? + 1);
+        Filter::Department(id, ref f, limit) => {
+            let mut query = query.filter(escalations::department_id.eq(id)).limit(limit + 1);
             if let Some(status) = f.status {
                 query = query.filter(escalations::status.eq(status.as_str()));
             }
@@ -134,8 +134,8 @@ fn load(conn: &mut DbConnection, filter: Filter) -> Result<Vec<EscalationView>, 
 enum Filter {
     Id(i64),
     Ticket(i64),
-    /// A page of the department's: one more than the limit, to tell whether another page follows.
-    Department(i64, EscalationFilter),
+    /// A page of the department's (of this limit), read with one more to tell whether another follows.
+    Department(i64, EscalationFilter, i64),
 }
 
 fn view(conn: &mut DbConnection, row: Row) -> Result<EscalationView, AppError> {
@@ -283,11 +283,9 @@ pub fn for_department(
     if !super::may_see(conn, who, department)? {
         return Err(AppError::NotFound("el departamento"));
     }
-    let limit = store::page_limit(filter.limit)? as usize;
-    let mut items = load(conn, Filter::Department(department, filter))?;
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let next_cursor = items.last().filter(|_| more).map(|e| store::encode_cursor(e.id));
+    let limit = store::page_limit(filter.limit)?;
+    let rows = load(conn, Filter::Department(department, filter, limit))?;
+    let (items, next_cursor) = store::cut_page(rows, limit, |e| e.id);
     Ok(Page { items, next_cursor })
 }
 

@@ -128,6 +128,7 @@ fn rows(
     id: Option<i64>,
     f: &OpportunityFilter,
     only: Option<i64>,
+    limit: Option<i64>,
 ) -> Result<Vec<Row>, AppError> {
     let mut query = opportunities::table
         .inner_join(departments::table)
@@ -165,9 +166,9 @@ fn rows(
     if let Some(cursor) = &f.cursor {
         query = query.filter(opportunities::id.lt(store::decode_cursor(cursor)?));
     }
-    if id.is_none() {
+    if let Some(limit) = limit {
         // One more than the page, to tell whether another follows.
-        query = query.limit(store::page_limit(f.limit)? + 1);
+        query = query.limit(limit + 1);
     }
     Ok(query.load(conn)?)
 }
@@ -248,7 +249,7 @@ fn view(conn: &mut DbConnection, row: Row) -> Result<OpportunityView, AppError> 
 /// get 404, which does not reveal that it exists).
 pub fn get(conn: &mut DbConnection, who: &Principal, id: i64) -> Result<OpportunityView, AppError> {
     let only = super::own_department(conn, who)?;
-    let row = rows(conn, Some(id), &OpportunityFilter::default(), only)?.pop();
+    let row = rows(conn, Some(id), &OpportunityFilter::default(), only, None)?.pop();
     match row {
         Some(row) if may_read(who) => view(conn, row),
         _ => Err(AppError::NotFound("la oportunidad")),
@@ -265,12 +266,9 @@ pub fn list(
         return Err(AppError::Forbidden);
     }
     let only = super::own_department(conn, who)?;
-    let limit = store::page_limit(f.limit)? as usize;
-    let mut found = rows(conn, None, f, only)?;
-    let more = found.len() > limit;
-    found.truncate(limit);
-    let items: Vec<OpportunityView> = found.into_iter().map(|r| view(conn, r)).collect::<Result<_, _>>()?;
-    let next_cursor = items.last().filter(|_| more).map(|o| store::encode_cursor(o.id));
+    let limit = store::page_limit(f.limit)?;
+    let (found, next_cursor) = store::cut_page(rows(conn, None, f, only, Some(limit))?, limit, |r| r.0);
+    let items = found.into_iter().map(|r| view(conn, r)).collect::<Result<_, _>>()?;
     Ok(Page { items, next_cursor })
 }
 

@@ -538,6 +538,15 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
     Ok(limit)
 }
 
+/// Cuts rows read with one extra (`limit + 1`) to a page: the first `limit` of them and, when
+/// the extra one was there, the cursor after the last row kept.
+pub fn cut_page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    let next_cursor = rows.last().filter(|_| more).map(|row| encode_cursor(id(row)));
+    (rows, next_cursor)
+}
+
 /// Newest first; the cursor is the last id seen, so pages stay stable while tickets arrive.
 pub fn list(conn: &mut DbConnection, filter: &TicketFilter) -> Result<Page<TicketView>, AppError> {
     let limit = page_limit(filter.limit)?;
