@@ -144,31 +144,15 @@ fn subject(worker: usize, seq: u64) -> String {
     format!("No puedo ingresar a Mercado Público con mi Clave Única ({worker}-{seq})")
 }
 
-/// Lower-case without accents, as the service stores `search_text`.
-fn fold(s: &str) -> String {
-    s.to_lowercase()
-        .chars()
-        .map(|c| match c {
-            'á' => 'a',
-            'é' => 'e',
-            'í' => 'i',
-            'ó' => 'o',
-            'ú' | 'ü' => 'u',
-            'ñ' => 'n',
-            c => c,
-        })
-        .collect()
-}
-
 // ---------------------------------------------------------------- (a) raw INSERT
 
 const RAW_TABLE: &str = "CREATE TABLE IF NOT EXISTS loadgen_raw_tickets (id BIGSERIAL PRIMARY KEY, \
-    number TEXT NOT NULL, subject TEXT NOT NULL, search_text TEXT NOT NULL, status TEXT NOT NULL, \
+    number TEXT NOT NULL, subject TEXT NOT NULL, status TEXT NOT NULL, \
     priority TEXT NOT NULL, channel TEXT NOT NULL, requester_id BIGINT NOT NULL, \
     created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL)";
 
-const RAW_INSERT: &str = "INSERT INTO loadgen_raw_tickets (number, subject, search_text, status, \
-    priority, channel, requester_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const RAW_INSERT: &str = "INSERT INTO loadgen_raw_tickets (number, subject, status, \
+    priority, channel, requester_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 fn raw_insert(conn: &mut PgConnection, worker: usize, seq: u64) -> Result<(), String> {
     let subject = subject(worker, seq);
@@ -176,7 +160,6 @@ fn raw_insert(conn: &mut PgConnection, worker: usize, seq: u64) -> Result<(), St
     diesel::sql_query(RAW_INSERT)
         .bind::<Text, _>(format!("AU-2026-{:06}", worker as u64 * 1_000_000 + seq))
         .bind::<Text, _>(subject.as_str())
-        .bind::<Text, _>(fold(&subject))
         .bind::<Text, _>("new")
         .bind::<Text, _>("normal")
         .bind::<Text, _>("api")
@@ -345,6 +328,10 @@ fn main() -> Result<()> {
         .map_err(|e| anyhow::anyhow!("preflight POST {url} failed: {e}"))?;
 
     let mut setup = PgConnection::establish(&args.database_url).context("connecting to Postgres")?;
+    // Made anew each run: a table left by an older loadgen may have another shape.
+    diesel::sql_query("DROP TABLE IF EXISTS loadgen_raw_tickets")
+        .execute(&mut setup)
+        .context("dropping loadgen_raw_tickets")?;
     diesel::sql_query(RAW_TABLE).execute(&mut setup).context("creating loadgen_raw_tickets")?;
     let measured = (|| -> Result<Vec<Level>> {
         let mut levels = Vec::new();

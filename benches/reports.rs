@@ -96,9 +96,9 @@ fn load(conn: &mut PgConnection) -> anyhow::Result<()> {
                         WHEN g > {TICKETS} - 20000 AND g % 4 = 1 THEN 'pending' WHEN g > {TICKETS} - 5000 AND g % 4 = 2 THEN 'new' \
                         WHEN g % 5 = 3 THEN 'closed' ELSE 'solved' END AS status \
                    FROM generate_series(1::bigint, {TICKETS}) g) \
-             INSERT INTO tickets (number, subject, search_text, status, priority, channel, category_id, queue_id, \
+             INSERT INTO tickets (number, subject, status, priority, channel, category_id, queue_id, \
                  assignee_id, requester_id, created_at, updated_at, solved_at, closed_at, kind) \
-             SELECT 'AU-2025-' || lpad(s.g::text, 7, '0'), 'Consulta ' || s.g, 'consulta ' || s.g, s.status, 'normal', \
+             SELECT 'AU-2025-' || lpad(s.g::text, 7, '0'), 'Consulta ' || s.g, s.status, 'normal', \
                  (ARRAY['email', 'web', 'phone', 'api'])[(1 + s.g % 4)::int], c.a[(1 + s.g % c.n)::int], q.a[(1 + (s.g / 7) % q.n)::int], \
                  CASE WHEN s.g % 10 = 5 THEN NULL ELSE ag.a[(1 + s.g % {AGENTS})::int] END, r.lo + s.g % {REQUESTERS}, \
                  s.at, s.at, \
@@ -387,7 +387,7 @@ fn ticket_lists(db: &atencion::db::Db) -> anyhow::Result<serde_json::Value> {
 /// The wallboard at this size: rebuilding the live state (every open ticket's contribution) into
 /// the in-process store, then computing the figures a stream frame carries.
 async fn live_kpis(db: &atencion::db::Db) -> anyhow::Result<serde_json::Value> {
-    let live = Live::new(KpiStore::memory(), 20, 0.8);
+    let live = Live::new(KpiStore::memory(), "bench".into(), 20, 0.8);
     let began = Instant::now();
     live.rebuild(db).await?;
     let rebuild_ms = ms(began.elapsed());

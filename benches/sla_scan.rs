@@ -102,9 +102,9 @@ fn load(conn: &mut PgConnection, applied: &serde_json::Value) -> anyhow::Result<
         conn,
         "tickets",
         &format!(
-            "INSERT INTO tickets (number, subject, search_text, status, priority, channel, requester_id, \
+            "INSERT INTO tickets (number, subject, status, priority, channel, requester_id, \
              created_at, updated_at) \
-             SELECT 'AU-2026-' || lpad(g::text, 7, '0'), 'Consulta ' || g, 'consulta ' || g, 'open', 'normal', \
+             SELECT 'AU-2026-' || lpad(g::text, 7, '0'), 'Consulta ' || g, 'open', 'normal', \
              'api', r.id, now() - (g % 60) * interval '1 minute', now() - (g % 60) * interval '1 minute' \
              FROM generate_series(1, {TICKETS}) g, requesters r"
         ),

@@ -1,4 +1,5 @@
-//! Bearer-token authentication: tokens are random, shown once, stored as SHA-256 hashes.
+//! Authentication: bearer tokens (random, shown once, stored as SHA-256 hashes) for systems and
+//! scripts, or the session cookie of a person signed in to the workspace (see [`crate::session`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,6 +17,7 @@ use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::{Permission, Role};
 use crate::error::AppError;
+use crate::session;
 use crate::startup::AppState;
 
 /// Who is calling: an agent, supervisor, admin, department member or integration.
@@ -99,13 +101,14 @@ fn lookup(conn: &mut DbConnection, hash: &str) -> Result<Option<Principal>, AppE
         .select((agents::id, agents::role))
         .first(conn)
         .optional()?;
-    row.map(|(agent_id, role)| {
-        let role = role
-            .parse()
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("agent {agent_id} has unknown role {role}")))?;
-        Ok(Principal { agent_id, role })
-    })
-    .transpose()
+    row.map(|(agent_id, role)| principal(agent_id, &role)).transpose()
+}
+
+/// The principal of agent `agent_id` whose stored role is `role`.
+pub fn principal(agent_id: i64, role: &str) -> Result<Principal, AppError> {
+    let role =
+        role.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("agent {agent_id} has unknown role {role}")))?;
+    Ok(Principal { agent_id, role })
 }
 
 /// Short-lived cache of token lookups so that authentication is not a database round trip per
@@ -138,16 +141,37 @@ impl TokenCache {
     }
 }
 
+/// A bearer token, else the session cookie. A request made with the cookie and an unsafe method
+/// must also carry the session's CSRF token: a page on another site can make the browser send
+/// the cookie, but cannot read the token.
 async fn authenticate(req: HttpRequest) -> Result<Principal, AppError> {
     let state =
         req.app_data::<web::Data<AppState>>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState missing")))?;
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(AppError::Unauthorized)?;
-    principal_for_token(state, token).await
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or(AppError::Unauthorized)?;
+        return principal_for_token(state, token).await;
+    }
+    let cookie = req.cookie(session::COOKIE).ok_or(AppError::Unauthorized)?;
+    let session = current_session(state, cookie.value()).await?.ok_or(AppError::Unauthorized)?;
+    if !req.method().is_safe() {
+        let sent = req.headers().get(session::CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if sent != Some(session.csrf_token.as_str()) {
+            return Err(AppError::CsrfMismatch);
+        }
+    }
+    Ok(session.principal)
+}
+
+/// The live session of the cookie `token`, marked as used.
+pub async fn current_session(state: &AppState, token: &str) -> Result<Option<session::Session>, AppError> {
+    let idle = chrono::TimeDelta::minutes(state.settings.session.idle_minutes.max(1));
+    let now = chrono::Utc::now();
+    let token = token.to_owned();
+    let found = state.db.read(move |c| session::find(c, &token, idle, now)).await?;
+    if let Some(s) = found.clone().filter(|s| s.needs_touch(now)) {
+        state.db.write(move |c| session::touch(c, &s, now)).await?;
+    }
+    Ok(found)
 }
 
 /// The caller holding `token`, from the cache or the database. Also used where a connector can

@@ -22,26 +22,132 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub phone: PhoneSettings,
     pub routing: RoutingSettings,
+    pub tickets: TicketSettings,
     pub kpi: KpiSettings,
     pub reports: ReportSettings,
     pub departments: DepartmentSettings,
     pub trends: TrendSettings,
+    #[serde(default)]
+    pub session: SessionSettings,
+    #[serde(default)]
+    pub attachments: AttachmentSettings,
     pub log: LogSettings,
+}
+
+/// Files that come with messages: what agents and the public form may send, where the bytes live and
+/// how they are checked. (Inbound mail keeps its own limits in `[email]`.)
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AttachmentSettings {
+    /// Largest single file an agent or the public form may upload, in bytes.
+    pub max_file_bytes: usize,
+    /// Files per message, and their total size in bytes, for agents' replies.
+    pub max_files_per_message: usize,
+    pub max_message_bytes: usize,
+    /// Files the public form takes per ticket, and the media types it accepts (read from the bytes).
+    pub form_max_files: usize,
+    pub form_media_types: Vec<String>,
+    /// Where the bytes live: files in `dir` (one machine) or the database (shared by replicas).
+    pub store: StoreKind,
+    /// The directory of `store = "directory"` (it replaces `[email] attachments_dir`).
+    pub dir: String,
+    /// ClamAV's daemon (`tcp://host:port` or a unix socket path); empty: files are not scanned.
+    pub clamd: String,
+    /// How often each replica looks for files waiting to be scanned, and how long a failed scan
+    /// (clamd down) waits before the next try.
+    pub scan_interval_ms: u64,
+    pub scan_retry_secs: u64,
+    /// How often each replica sweeps stored files no attachment refers to, and how old such a file
+    /// must be before it goes (a writer may be about to refer to a newer one).
+    pub sweep_interval_secs: u64,
+    pub sweep_grace_secs: u64,
+}
+
+/// `[attachments] store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Directory,
+    Database,
+}
+
+/// The built-in `[attachments] dir`.
+const DEFAULT_ATTACHMENTS_DIR: &str = "data/attachments";
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        AttachmentSettings {
+            max_file_bytes: 10 * 1024 * 1024,
+            max_files_per_message: 10,
+            max_message_bytes: 25 * 1024 * 1024,
+            form_max_files: 3,
+            form_media_types: ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"]
+                .map(String::from)
+                .to_vec(),
+            store: StoreKind::Directory,
+            dir: DEFAULT_ATTACHMENTS_DIR.into(),
+            clamd: String::new(),
+            scan_interval_ms: 1000,
+            scan_retry_secs: 60,
+            sweep_interval_secs: 3600,
+            sweep_grace_secs: 3600,
+        }
+    }
+}
+
+/// Sign-in of people (the workspace): sessions, invitation links and guessing limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SessionSettings {
+    /// A session unused this long ends.
+    pub idle_minutes: i64,
+    /// Hours an invitation or password-reset link can be used.
+    pub invitation_hours: i64,
+    /// Failed sign-ins allowed per account, and per client IP, within `failure_window_minutes`.
+    pub max_failures_per_account: i64,
+    pub max_failures_per_ip: i64,
+    pub failure_window_minutes: i64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            idle_minutes: 480,
+            invitation_hours: 72,
+            max_failures_per_account: 5,
+            max_failures_per_ip: 20,
+            failure_window_minutes: 15,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct EmailSettings {
     pub address: String,
     pub from_name: String,
+    /// Signs links and reply addresses ([`crate::secrets::Signer`]); empty: the secret generated
+    /// on first start and kept in the database.
     pub token_secret: String,
+    /// Secrets used before `token_secret`: what they signed still verifies.
+    #[serde(default)]
+    pub previous_token_secrets: Vec<String>,
     pub loop_header: String,
     pub max_message_bytes: usize,
     pub auto_replies_per_sender_per_day: i64,
-    pub attachments_dir: String,
+    /// Before `[attachments] dir`: still honoured when that one is left at its default.
+    #[serde(default)]
+    pub attachments_dir: Option<String>,
     pub templates: String,
     /// Days a satisfaction survey link stays valid.
     #[serde(default = "survey_expiry_days")]
     pub survey_expiry_days: i64,
+    /// Attachments one inbound mail may carry; a mail with more goes to the quarantine.
+    #[serde(default = "max_attachments_per_message")]
+    pub max_attachments_per_message: usize,
+    /// Decoded bytes of all the attachments of one inbound mail; a mail with more goes to the
+    /// quarantine.
+    #[serde(default = "max_attachments_total_bytes")]
+    pub max_attachments_total_bytes: usize,
     /// IMAP mailboxes to poll (`[[email.mailboxes]]`).
     #[serde(default)]
     pub mailboxes: Vec<crate::channels::email::imap::MailboxSettings>,
@@ -49,6 +155,14 @@ pub struct EmailSettings {
 
 fn survey_expiry_days() -> i64 {
     7
+}
+
+fn max_attachments_per_message() -> usize {
+    50
+}
+
+fn max_attachments_total_bytes() -> usize {
+    26_214_400
 }
 
 impl EmailSettings {
@@ -101,6 +215,13 @@ impl TrendSettings {
     }
 }
 
+/// Who owns a ticket.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TicketSettings {
+    /// An agent's public reply on a ticket without assignee makes it theirs.
+    pub assign_on_first_reply: bool,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct RoutingSettings {
     /// How often each replica checks whether a rotation plan reached its next period (0 disables).
@@ -141,8 +262,16 @@ pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub workers: usize,
+    /// Base of the links sent to requesters; empty: derived from the listen address at start.
     pub public_url: String,
     pub max_body_bytes: usize,
+    /// Run the background jobs in this process too (`serve --no-workers` sets it to false).
+    #[serde(default = "yes")]
+    pub background: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,15 +324,27 @@ pub enum LogFormat {
     Json,
 }
 
+/// `APP_ENV` (default `local`): picks `config/{APP_ENV}.toml`; `production` adds warnings.
+pub fn app_env() -> String {
+    std::env::var("APP_ENV").unwrap_or_else(|_| "local".into())
+}
+
 impl Settings {
     /// Reads the layers; `APP_ENV` (default `local`) picks the environment file.
     pub fn load() -> anyhow::Result<Settings> {
-        let env = std::env::var("APP_ENV").unwrap_or_else(|_| "local".into());
+        let env = app_env();
         let settings = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(File::with_name("config/default").required(false))
             .add_source(File::with_name(&format!("config/{env}")).required(false))
-            .add_source(Environment::with_prefix("ATENCION").prefix_separator("__").separator("__").try_parsing(true))
+            .add_source(
+                Environment::with_prefix("ATENCION")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("email.previous_token_secrets"),
+            )
             .build()?
             .try_deserialize::<Settings>()?;
         settings.validate()?;
@@ -227,12 +368,45 @@ impl Settings {
                 anyhow::bail!("redis.url must start with redis:// or rediss://");
             }
         }
+        let secret = self.email.token_secret.trim();
+        if !secret.is_empty() {
+            crate::secrets::check_configured("[email] token_secret", secret)?;
+        }
+        for previous in &self.email.previous_token_secrets {
+            crate::secrets::check_configured("[email] previous_token_secrets", previous.trim())?;
+        }
+        self.attachments_dir()?;
+        let clamd = self.attachments.clamd.trim();
+        let understood = clamd.is_empty()
+            || clamd
+                .strip_prefix("tcp://")
+                .map(|h| h.trim_end_matches('/'))
+                .is_some_and(|host| host.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()))
+            || clamd.starts_with("unix:///")
+            || clamd.starts_with('/');
+        if !understood {
+            anyhow::bail!("[attachments] clamd must be tcp://host:port or a unix socket path (got {clamd:?})");
+        }
         let t = &self.trends;
         let valid = (1..=52).contains(&t.history_weeks) && t.k > 0.0 && t.alpha > 0.0 && t.alpha < 1.0;
         if !valid {
             anyhow::bail!("trends: history_weeks must be 1–52, k above 0 and alpha between 0 and 1");
         }
         Ok(())
+    }
+
+    /// The attachments directory: `[attachments] dir`, or the older `[email] attachments_dir` when
+    /// only that one is set; both set to different places is an error (which holds the files?).
+    pub fn attachments_dir(&self) -> anyhow::Result<&str> {
+        let dir = self.attachments.dir.trim();
+        match self.email.attachments_dir.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            Some(old) if dir == DEFAULT_ATTACHMENTS_DIR || dir.is_empty() || dir == old => Ok(old),
+            Some(old) => anyhow::bail!(
+                "[email] attachments_dir ({old}) and [attachments] dir ({dir}) differ: keep only [attachments] dir"
+            ),
+            None if dir.is_empty() => Ok(DEFAULT_ATTACHMENTS_DIR),
+            None => Ok(dir),
+        }
     }
 
     pub fn database_url(&self) -> DatabaseUrl {
@@ -259,5 +433,30 @@ mod tests {
         assert_eq!(s.database_url(), DatabaseUrl::Sqlite("data/atencion.db".into()));
         assert_eq!(s.redis_url(), None);
         assert_eq!(s.log.format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn the_attachments_directory_moved_without_losing_the_old_setting() {
+        let mut s = Settings::defaults();
+        assert_eq!(s.attachments_dir().unwrap(), "data/attachments");
+        s.email.attachments_dir = Some("/srv/adjuntos".into());
+        assert_eq!(s.attachments_dir().unwrap(), "/srv/adjuntos");
+        s.attachments.dir = "/srv/otros".into();
+        assert!(s.validate().is_err(), "two different places: which one holds the files?");
+        s.email.attachments_dir = None;
+        assert_eq!(s.attachments_dir().unwrap(), "/srv/otros");
+    }
+
+    #[test]
+    fn clamd_is_a_tcp_address_or_a_socket_path() {
+        let mut s = Settings::defaults();
+        for good in ["tcp://127.0.0.1:3310", "tcp://clamav:3310/", "/run/clamav/clamd.ctl", "unix:///tmp/clamd.sock"] {
+            s.attachments.clamd = good.into();
+            s.validate().unwrap();
+        }
+        for bad in ["127.0.0.1:3310", "tcp://clamav", "http://clamav:3310"] {
+            s.attachments.clamd = bad.into();
+            assert!(s.validate().is_err(), "{bad}");
+        }
     }
 }

@@ -10,8 +10,8 @@ use crate::db::models::*;
 use crate::db::schema::{agents, categories, departments, queues, requesters, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
-use crate::domain::{text, Role};
-use crate::error::AppError;
+use crate::domain::{segment, text, Role, Segment};
+use crate::error::{AppError, FieldError};
 use crate::tickets::store::{decode_cursor, encode_cursor, insert_requester, requester_view};
 use crate::tickets::{line, Errors, Page, RequesterInput, RequesterView};
 
@@ -50,6 +50,8 @@ pub struct RequesterPatch {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub rut: Option<String>,
+    /// When absent, a `ciudadano` whose new email or organization is a public body's becomes a
+    /// `comprador`; any other segment stays.
     pub segment: Option<crate::domain::Segment>,
     pub organization: Option<String>,
 }
@@ -140,14 +142,26 @@ pub fn update_requester(conn: &mut DbConnection, id: i64, patch: RequesterPatch)
         None => old,
         Some(_) => normalised,
     };
+    let email = pick(&patch.email, data.email, current.email);
+    let organization = pick(&patch.organization, data.organization, current.organization);
+    // Not given: a citizen whose new address or organization is a public body's becomes a buyer
+    // (as a new requester would); any other segment stays.
+    let moved = patch.email.is_some() || patch.organization.is_some();
+    let segment = match data.segment {
+        Some(given) => given,
+        None if moved && current.segment == Segment::Ciudadano => {
+            segment::infer(email.as_deref(), organization.as_deref())
+        }
+        None => current.segment,
+    };
     diesel::update(requesters::table.find(id))
         .set((
             requesters::name.eq(if patch.name.is_some() { data.name } else { current.name }),
-            requesters::email.eq(pick(&patch.email, data.email, current.email)),
+            requesters::email.eq(email),
             requesters::phone.eq(pick(&patch.phone, data.phone, current.phone)),
             requesters::rut.eq(pick(&patch.rut, data.rut, current.rut)),
-            requesters::segment.eq(data.segment.unwrap_or(current.segment).as_str()),
-            requesters::organization.eq(pick(&patch.organization, data.organization, current.organization)),
+            requesters::segment.eq(segment.as_str()),
+            requesters::organization.eq(organization),
             requesters::updated_at.eq(UtcTime::now()),
         ))
         .execute(conn)?;
@@ -301,6 +315,22 @@ pub fn create_agent(conn: &mut DbConnection, req: CreateAgentRequest) -> Result<
     get_agent(conn, id)
 }
 
+/// The names of the given agents, by id.
+pub fn agent_names(
+    conn: &mut DbConnection,
+    ids: impl Iterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, String>, AppError> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(agents::table
+        .filter(agents::id.eq_any(ids))
+        .select((agents::id, agents::name))
+        .load(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn get_agent(conn: &mut DbConnection, id: i64) -> Result<AgentView, AppError> {
     let row = agents::table
         .find(id)
@@ -311,11 +341,49 @@ pub fn get_agent(conn: &mut DbConnection, id: i64) -> Result<AgentView, AppError
     agent_view(row)
 }
 
+/// The caller's own profile (`GET /api/v1/agents/me`): who they are, their department, and where
+/// and how they take work.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AgentProfile {
+    #[serde(flatten)]
+    pub agent: AgentView,
+    /// The department the agent belongs to (`department_id`), if any.
+    pub department: Option<DepartmentView>,
+    /// Presence, queues served, skills, capacity and open work.
+    pub routing: crate::routing::assign::AgentRouting,
+}
+
+pub fn profile(conn: &mut DbConnection, id: i64) -> Result<AgentProfile, AppError> {
+    let agent = get_agent(conn, id)?;
+    let department = agent.department_id.map(|d| get_department(conn, d)).transpose()?;
+    let routing = crate::routing::assign::agent_routing(conn, id)?;
+    Ok(AgentProfile { agent, department, routing })
+}
+
 pub fn list_agents(conn: &mut DbConnection) -> Result<Vec<AgentView>, AppError> {
     agents::table.order(agents::id).select(AgentRow::as_select()).load(conn)?.into_iter().map(agent_view).collect()
 }
 
+/// The refusal to demote or deactivate the last active admin.
+pub const LAST_ADMIN: &str =
+    "No se puede quitar el rol de administrador ni desactivar al último administrador activo: \
+     nadie podría administrar los usuarios. Cree o active otro administrador antes.";
+
+/// Refuses a change that would take agent `id` out of the active admins when they are the last
+/// one. Runs in the change's own transaction after locking the active admins, so two concurrent
+/// demotions of the last two admins are decided one after the other.
+fn keep_an_admin(conn: &mut DbConnection, id: i64) -> Result<(), AppError> {
+    if crate::db::backend::lock_active_admins(conn)? == [id] {
+        return Err(AppError::Conflict(LAST_ADMIN.into()));
+    }
+    Ok(())
+}
+
 pub fn update_agent(conn: &mut DbConnection, id: i64, req: UpdateAgentRequest) -> Result<AgentView, AppError> {
+    if req.role.is_some_and(|r| r != Role::Admin) || req.active == Some(false) {
+        // First, so what is read below is what the locks protect.
+        keep_an_admin(conn, id)?;
+    }
     let current = get_agent(conn, id)?;
     let mut errors = Errors::default();
     let name = req.name.as_deref().map(|n| line(&mut errors, "name", n, 120)).unwrap_or(current.name);
@@ -343,6 +411,65 @@ pub fn update_agent(conn: &mut DbConnection, id: i64, req: UpdateAgentRequest) -
         ))
         .execute(conn)?;
     get_agent(conn, id)
+}
+
+/// What `atencion token create` was given: an existing agent (by `email`) or a new one.
+#[derive(Debug, Clone, Default)]
+pub struct TokenHolder {
+    pub email: Option<String>,
+    /// Only to create: an existing agent keeps theirs.
+    pub role: Option<Role>,
+    pub name: Option<String>,
+    pub department_id: Option<i64>,
+}
+
+/// The agent a token from the command line goes to, and whether they were created now: the
+/// active agent with that email as they are (a differing role or department is refused, never
+/// applied), or a new agent.
+pub fn token_holder(conn: &mut DbConnection, req: TokenHolder) -> Result<(AgentView, bool), AppError> {
+    let mut errors = Errors::default();
+    let email = optional_email(&mut errors, req.email.as_deref());
+    errors.finish()?;
+    let existing: Option<AgentRow> = match &email {
+        Some(email) => {
+            agents::table.filter(agents::email.eq(email)).select(AgentRow::as_select()).first(conn).optional()?
+        }
+        None => None,
+    };
+    let Some(row) = existing else { return Ok((new_token_holder(conn, email, req)?, true)) };
+    let agent = agent_view(row)?;
+    let who = format!("El agente {} «{}» <{}>", agent.id, agent.name, agent.email.as_deref().unwrap_or_default());
+    if !agent.active {
+        return Err(AppError::Conflict(format!("{who} está desactivado; actívelo antes de emitirle un token.")));
+    }
+    if req.role.is_some_and(|r| r != agent.role) {
+        return Err(AppError::Conflict(format!(
+            "{who} ya existe con el rol «{}»: --role solo se usa al crear un agente y no cambia el de uno existente.",
+            agent.role.as_str()
+        )));
+    }
+    if req.department_id.is_some_and(|d| Some(d) != agent.department_id) {
+        return Err(AppError::Conflict(format!(
+            "{who} ya existe en otro departamento: --department solo se usa al crear un agente."
+        )));
+    }
+    Ok((agent, false))
+}
+
+fn new_token_holder(conn: &mut DbConnection, email: Option<String>, req: TokenHolder) -> Result<AgentView, AppError> {
+    let why = match &email {
+        Some(e) => format!("es obligatorio para crear un agente (no existe uno con el correo {e})"),
+        None => "es obligatorio para crear un agente".to_owned(),
+    };
+    let role = req.role.ok_or_else(|| FieldError::new("role", &why));
+    let name = req.name.ok_or_else(|| FieldError::new("name", &why));
+    match (role, name) {
+        (Ok(role), Ok(name)) => create_agent(
+            conn,
+            CreateAgentRequest { name, email, role, department_id: req.department_id, extension: None },
+        ),
+        (role, name) => Err(AppError::Validation(role.err().into_iter().chain(name.err()).collect())),
+    }
 }
 
 // ---------------------------------------------------------------- queues, departments, categories
@@ -663,6 +790,7 @@ pub fn deactivate(conn: &mut DbConnection, kind: ReferenceKind, id: i64) -> Resu
 }
 
 pub fn deactivate_agent(conn: &mut DbConnection, id: i64) -> Result<(), AppError> {
+    keep_an_admin(conn, id)?;
     let changed = diesel::update(agents::table.find(id))
         .set((agents::active.eq(false), agents::updated_at.eq(UtcTime::now())))
         .execute(conn)?;

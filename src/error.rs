@@ -42,6 +42,9 @@ pub struct Problem {
     pub error_id: Option<String>,
 }
 
+/// What [`AppError::nul_character`] tells people.
+pub const NUL_MESSAGE: &str = "El texto contiene el carácter nulo (U+0000), que no se admite.";
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("invalid input")]
@@ -50,6 +53,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// A known address asked with a method it does not answer; `allow` lists those it does.
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("invalid transition: {0}")]
@@ -58,8 +64,15 @@ pub enum AppError {
     Unauthorized,
     #[error("forbidden")]
     Forbidden,
+    #[error("wrong email or password")]
+    BadCredentials,
+    #[error("missing or wrong CSRF token")]
+    CsrfMismatch,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A file, or the files together, over a limit: 413 naming the field (`files[2]`).
+    #[error("file too large")]
+    TooLarge(FieldError),
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("rate limited")]
@@ -75,6 +88,13 @@ impl AppError {
         AppError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// The one rule for the NUL character (U+0000) in text, on every backend: Postgres cannot
+    /// store it in text columns and SQLite would keep it, so a request carrying one is a 422
+    /// naming the field (`requester.name`, a query parameter or a form field).
+    pub fn nul_character(field: impl Into<String>) -> Self {
+        AppError::field(field, NUL_MESSAGE)
+    }
+
     pub fn from_pool(e: diesel::r2d2::PoolError) -> Self {
         AppError::Unavailable(format!("database pool: {e}"))
     }
@@ -85,6 +105,12 @@ impl AppError {
             Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Datos no válidos", None),
             BadRequest(d) => (StatusCode::BAD_REQUEST, "bad-request", "Solicitud mal formada", Some(d.clone())),
             NotFound(what) => (StatusCode::NOT_FOUND, "not-found", "No encontrado", Some(format!("No existe {what}."))),
+            MethodNotAllowed { allow } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Método no permitido",
+                Some(format!("Esta dirección admite: {allow}.")),
+            ),
             Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflicto", Some(d.clone())),
             Transition(e) => {
                 (StatusCode::CONFLICT, "invalid-transition", "Cambio de estado no permitido", Some(e.to_string()))
@@ -93,7 +119,7 @@ impl AppError {
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "No autenticado",
-                Some("Falta un token válido en «Authorization: Bearer».".into()),
+                Some("Inicie sesión, o envíe un token válido en «Authorization: Bearer».".into()),
             ),
             Forbidden => (
                 StatusCode::FORBIDDEN,
@@ -101,7 +127,25 @@ impl AppError {
                 "Acceso denegado",
                 Some("Su rol no permite esta operación.".into()),
             ),
+            BadCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "bad-credentials",
+                "No se pudo iniciar sesión",
+                Some("El correo electrónico o la contraseña no son correctos.".into()),
+            ),
+            CsrfMismatch => (
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "Acceso denegado",
+                Some("Falta el encabezado X-CSRF-Token de su sesión, o no coincide. Recargue la página.".into()),
+            ),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Contenido demasiado grande", None),
+            TooLarge(e) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Contenido demasiado grande",
+                Some(e.message.clone()),
+            ),
             UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -145,6 +189,7 @@ impl AppError {
             detail,
             errors: match self {
                 AppError::Validation(errors) => errors.clone(),
+                AppError::TooLarge(error) => vec![error.clone()],
                 _ => Vec::new(),
             },
             error_id,
@@ -170,6 +215,9 @@ impl ResponseError for AppError {
             }
             AppError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            AppError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
             }
             _ => {}
         }

@@ -2,8 +2,11 @@
 //! Usuaria.
 
 pub mod api;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod background;
+pub mod canned;
 pub mod channels;
 pub mod config;
 pub mod db;
@@ -12,14 +15,22 @@ pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod idempotency;
+pub mod installation;
 pub mod kpi;
 pub mod metrics;
+pub mod notifications;
 pub mod quality;
+pub mod reference;
 pub mod reports;
 pub mod routing;
+pub mod search;
+pub mod secrets;
 pub mod seed;
+pub mod session;
 pub mod sla;
 pub mod startup;
 pub mod telemetry;
 pub mod tickets;
 pub mod trends;
+pub mod values;
+pub mod workspace;

@@ -29,6 +29,11 @@ const AGENTS: &[(&str, &str, Role)] = &[
     ("Fernanda Díaz", "fernanda.diaz@chilecompra.cl", Role::Agent),
 ];
 
+/// The demo's people, who sign in with the password `seed-demo` prints.
+pub fn demo_emails() -> impl Iterator<Item = &'static str> {
+    AGENTS.iter().map(|(_, email, _)| *email)
+}
+
 const ORGANISMS: &[&str] = &[
     "Municipalidad de Providencia",
     "Hospital Regional de Talca",
@@ -264,6 +269,7 @@ fn create_one(conn: &mut DbConnection, rng: &mut StdRng, n: usize, agents: &[i64
         tags: Vec::new(),
         kind: TicketKind::Standard,
         origin: Default::default(),
+        sender: None,
     };
     let ticket = store::create(conn, None, input)?;
     // Most tickets get worked on: assigned, answered, some solved and closed.
@@ -281,7 +287,7 @@ fn create_one(conn: &mut DbConnection, rng: &mut StdRng, n: usize, agents: &[i64
             from_requester: false,
             status: Some(status),
         };
-        store::add_message(conn, ticket.id, Actor::Agent(agent), reply)?;
+        store::add_message(conn, ticket.id, Actor::Agent(agent), reply, store::OnReply::Keep)?;
         if status == Status::Solved && rng.random_bool(0.3) {
             let close = UpdateTicketRequest { status: Some(Status::Closed), ..Default::default() };
             store::update(conn, ticket.id, Actor::System, close)?;

@@ -4,10 +4,11 @@
 use actix_web::{delete, get, post, put, web, HttpResponse};
 
 use super::audited;
-use super::extract::Json;
+use super::extract::{Json, Query};
 use super::tickets::audited_read;
 use crate::audit::{Entry, Origin, OPPORTUNITY, TICKET};
 use crate::auth::{perm, Auth, Principal};
+use crate::db::DbConnection;
 use crate::departments::delivery::{self, AckRequest, AckResult, DeliveryLogPage, FeedQuery, InboxPage};
 use crate::departments::escalations::{self, AnswerRequest, EscalateRequest, EscalationFilter, EscalationView};
 use crate::departments::opportunities::{
@@ -15,10 +16,21 @@ use crate::departments::opportunities::{
 };
 use crate::departments::sla::{self, DepartmentItem, DepartmentSla, DepartmentSlaInput, ItemsFilter};
 use crate::departments::webhooks::{self, WebhookInput, WebhookView};
+use crate::domain::Role;
 use crate::error::{AppError, Problem};
 use crate::startup::AppState;
 use crate::tickets::model::Page;
 use crate::tickets::store;
+
+/// What only admins may change on a department, checked before its body is read: hidden (404)
+/// from those who may not see the department, forbidden (403) to the others.
+fn admin_of(c: &mut DbConnection, who: &Principal, department: i64) -> Result<(), AppError> {
+    crate::departments::visible(c, who, department)?;
+    if who.role != Role::Admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(())
+}
 
 /// Escalate a ticket: `consult` (the department answers with an internal note) or `transfer` (the
 /// ticket moves to the department's queue, unassigned). `grant_pii` lets the department see the
@@ -73,12 +85,15 @@ pub async fn department_escalations(
     who: Principal,
     origin: Origin,
     id: web::Path<i64>,
-    filter: web::Query<EscalationFilter>,
+    filter: Query<EscalationFilter>,
 ) -> Result<web::Json<Page<EscalationView>>, AppError> {
-    let (id, filter) = (id.into_inner(), filter.into_inner());
+    let (id, filter) = (id.into_inner(), filter.into_value());
     Ok(web::Json(
         audited(&state, who, origin, move |c, who| {
-            let page = escalations::for_department(c, who, id, filter)?;
+            if !crate::departments::may_see(c, who, id)? {
+                return Err(AppError::NotFound("el departamento"));
+            }
+            let page = escalations::for_department(c, who, id, filter?)?;
             let entries = page.items.iter().map(|e| Entry::read(TICKET, e.ticket_id, Some(id))).collect();
             Ok((page, entries))
         })
@@ -86,10 +101,13 @@ pub async fn department_escalations(
     ))
 }
 
-/// The department's answer, added to the ticket as an internal note.
+/// The department's answer, added to the ticket as an internal note and mailed (through the
+/// outbox, kind `department_answer`) to the agent who escalated, or to the ticket's assignee when
+/// the SLA engine escalated, if they have an email. An escalation is answered once (409 after).
 #[utoipa::path(tag = "departments", params(("id" = i64, Path)), request_body = AnswerRequest,
     responses((status = 200, body = EscalationView), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 #[post("/escalations/{id}/answer")]
 pub async fn answer(
@@ -99,10 +117,14 @@ pub async fn answer(
     id: web::Path<i64>,
     body: Json<AnswerRequest>,
 ) -> Result<web::Json<EscalationView>, AppError> {
-    let (id, req) = (id.into_inner(), body.into_value()?);
+    let (id, req) = (id.into_inner(), body.into_value());
     Ok(web::Json(
         audited(&state, who, origin, move |c, who| {
-            let view = escalations::answer(c, who, id, req)?;
+            let department = escalations::one(c, id)?.department_id;
+            if !crate::departments::may_see(c, who, department)? {
+                return Err(AppError::NotFound("la derivación"));
+            }
+            let view = escalations::answer(c, who, id, req?)?;
             let entry = Entry::change(TICKET, view.ticket_id, Some(view.department_id));
             Ok((view, vec![entry]))
         })
@@ -125,12 +147,13 @@ fn changed(view: OpportunityView) -> Result<(OpportunityView, Vec<Entry>), AppEr
 #[post("/opportunities")]
 pub async fn create_opportunity(
     state: web::Data<AppState>,
-    who: Principal,
+    p: Auth<perm::WorkTickets>,
     origin: Origin,
     body: Json<OpportunityInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = body.into_value()?;
-    let view = audited(&state, who, origin, move |c, who| changed(opportunities::create(c, who, input)?)).await?;
+    let view =
+        audited(&state, p.principal, origin, move |c, who| changed(opportunities::create(c, who, input)?)).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -143,9 +166,12 @@ pub async fn list_opportunities(
     state: web::Data<AppState>,
     who: Principal,
     origin: Origin,
-    filter: web::Query<OpportunityFilter>,
+    filter: Query<OpportunityFilter>,
 ) -> Result<web::Json<Page<OpportunityView>>, AppError> {
-    let filter = filter.into_inner();
+    if !opportunities::may_read(&who) {
+        return Err(AppError::Forbidden);
+    }
+    let filter = filter.into_value()?;
     Ok(web::Json(
         audited(&state, who, origin, move |c, who| {
             let page = opportunities::list(c, who, &filter)?;
@@ -179,7 +205,7 @@ pub async fn get_opportunity(
 }
 
 /// Move an opportunity: Atención Usuaria sends drafts; the department acknowledges, starts and
-/// closes them (`implemented`, or `rejected` with a `resolution`); either side marks a
+/// closes them (`implemented` or `rejected`, both with a `resolution`); either side marks a
 /// `duplicate` (`duplicate_of`). Closing it leaves an event on each evidence ticket.
 #[utoipa::path(tag = "departments", params(("id" = i64, Path)), request_body = TransitionRequest,
     responses((status = 200, body = OpportunityView), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -194,9 +220,14 @@ pub async fn transition_opportunity(
     id: web::Path<i64>,
     body: Json<TransitionRequest>,
 ) -> Result<web::Json<OpportunityView>, AppError> {
-    let (id, req) = (id.into_inner(), body.into_value()?);
+    let (id, req) = (id.into_inner(), body.into_value());
     Ok(web::Json(
-        audited(&state, who, origin, move |c, who| changed(opportunities::transition(c, who, id, req)?)).await?,
+        audited(&state, who, origin, move |c, who| {
+            // 404 for those who may not see it, whatever the body.
+            opportunities::get(c, who, id)?;
+            changed(opportunities::transition(c, who, id, req?)?)
+        })
+        .await?,
     ))
 }
 
@@ -208,14 +239,15 @@ pub async fn transition_opportunity(
 #[post("/opportunities/{id}/tickets")]
 pub async fn link_opportunity_tickets(
     state: web::Data<AppState>,
-    who: Principal,
+    p: Auth<perm::WorkTickets>,
     origin: Origin,
     id: web::Path<i64>,
     body: Json<LinkTickets>,
 ) -> Result<web::Json<OpportunityView>, AppError> {
     let (id, req) = (id.into_inner(), body.into_value()?);
     Ok(web::Json(
-        audited(&state, who, origin, move |c, who| changed(opportunities::add_tickets(c, who, id, req)?)).await?,
+        audited(&state, p.principal, origin, move |c, who| changed(opportunities::add_tickets(c, who, id, req)?))
+            .await?,
     ))
 }
 
@@ -232,12 +264,13 @@ pub async fn inbox(
     who: Principal,
     origin: Origin,
     id: web::Path<i64>,
-    query: web::Query<FeedQuery>,
+    query: Query<FeedQuery>,
 ) -> Result<web::Json<InboxPage>, AppError> {
-    let (id, query) = (id.into_inner(), query.into_inner());
+    let (id, query) = (id.into_inner(), query.into_value());
     Ok(web::Json(
         audited(&state, who, origin, move |c, who| {
-            let page = delivery::inbox(c, who, id, &query)?;
+            crate::departments::visible(c, who, id)?;
+            let page = delivery::inbox(c, who, id, &query?)?;
             let entries = inbox_entries(c, id, &page)?;
             Ok((page, entries))
         })
@@ -270,8 +303,16 @@ pub async fn ack_inbox(
     id: web::Path<i64>,
     body: Json<AckRequest>,
 ) -> Result<web::Json<AckResult>, AppError> {
-    let (id, req) = (id.into_inner(), body.into_value()?);
-    Ok(web::Json(state.db.write(move |c| delivery::ack(c, &who, id, req)).await?))
+    let (id, req) = (id.into_inner(), body.into_value());
+    Ok(web::Json(
+        state
+            .db
+            .write(move |c| {
+                crate::departments::visible(c, &who, id)?;
+                delivery::ack(c, &who, id, req?)
+            })
+            .await?,
+    ))
 }
 
 /// How each delivery went: on the Redis stream, and every webhook request with its answer.
@@ -283,10 +324,18 @@ pub async fn deliveries(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<i64>,
-    query: web::Query<FeedQuery>,
+    query: Query<FeedQuery>,
 ) -> Result<web::Json<DeliveryLogPage>, AppError> {
-    let (id, query) = (id.into_inner(), query.into_inner());
-    Ok(web::Json(state.db.read(move |c| delivery::log(c, &who, id, &query)).await?))
+    let (id, query) = (id.into_inner(), query.into_value());
+    Ok(web::Json(
+        state
+            .db
+            .read(move |c| {
+                crate::departments::visible(c, &who, id)?;
+                delivery::log(c, &who, id, &query?)
+            })
+            .await?,
+    ))
 }
 
 /// The department's webhook (admins, supervisors and the department); the secret is never shown.
@@ -318,8 +367,14 @@ pub async fn put_webhook(
     id: web::Path<i64>,
     body: Json<WebhookInput>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, input) = (id.into_inner(), body.into_value()?);
-    let (view, created) = state.db.write(move |c| webhooks::put(c, &who, id, input)).await?;
+    let (id, input) = (id.into_inner(), body.into_value());
+    let (view, created) = state
+        .db
+        .write(move |c| {
+            admin_of(c, &who, id)?;
+            webhooks::put(c, &who, id, input?)
+        })
+        .await?;
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(view))
 }
 
@@ -375,8 +430,16 @@ pub async fn put_department_sla(
     id: web::Path<i64>,
     body: Json<DepartmentSlaInput>,
 ) -> Result<web::Json<DepartmentSla>, AppError> {
-    let (id, input) = (id.into_inner(), body.into_value()?);
-    Ok(web::Json(state.db.write(move |c| sla::set_targets(c, &who, id, input)).await?))
+    let (id, input) = (id.into_inner(), body.into_value());
+    Ok(web::Json(
+        state
+            .db
+            .write(move |c| {
+                admin_of(c, &who, id)?;
+                sla::set_targets(c, &who, id, input?)
+            })
+            .await?,
+    ))
 }
 
 /// Escalations and opportunities whose department SLA is at risk or breached, most urgent first
@@ -388,9 +451,9 @@ pub async fn put_department_sla(
 #[get("/sla/department-items")]
 pub async fn department_sla_items(
     state: web::Data<AppState>,
-    who: Principal,
-    filter: web::Query<ItemsFilter>,
+    p: Auth<perm::MonitorService>,
+    filter: Query<ItemsFilter>,
 ) -> Result<web::Json<Vec<DepartmentItem>>, AppError> {
-    let filter = filter.into_inner();
+    let (filter, who) = (filter.into_value()?, p.principal);
     Ok(web::Json(state.db.read(move |c| sla::at_risk(c, &who, &filter)).await?))
 }

@@ -2,8 +2,8 @@
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 
-use super::extract::Json;
-use crate::auth::{self, perm, Auth};
+use super::extract::{Json, Query};
+use crate::auth::{self, perm, Auth, Principal};
 use crate::directory::{self as dir, *};
 use crate::error::{AppError, Problem};
 use crate::startup::AppState;
@@ -37,9 +37,9 @@ pub async fn create_requester(
 pub async fn list_requesters(
     state: web::Data<AppState>,
     _p: Auth<perm::ManageRequesters>,
-    filter: web::Query<RequesterFilter>,
+    filter: Query<RequesterFilter>,
 ) -> Resp<Page<RequesterView>> {
-    let filter = filter.into_inner();
+    let filter = filter.into_value()?;
     Ok(web::Json(state.db.read(move |c| dir::list_requesters(c, &filter)).await?))
 }
 
@@ -105,6 +105,17 @@ pub async fn list_agents(state: web::Data<AppState>, _p: Auth<perm::ReadAgents>)
     Ok(web::Json(state.db.read(dir::list_agents).await?))
 }
 
+/// The caller's own profile, whatever their role: role, department, presence, queues, skills,
+/// capacity and open work.
+#[utoipa::path(tag = "agents",
+    responses((status = 200, body = AgentProfile), (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/agents/me")]
+pub async fn get_me(state: web::Data<AppState>, me: Principal) -> Resp<AgentProfile> {
+    let id = me.agent_id;
+    Ok(web::Json(state.db.read(move |c| dir::profile(c, id)).await?))
+}
+
 #[utoipa::path(tag = "agents", params(("id" = i64, Path)), responses((status = 200, body = AgentView), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 #[get("/agents/{id}")]
 pub async fn get_agent(state: web::Data<AppState>, _p: Auth<perm::ReadAgents>, id: web::Path<i64>) -> Resp<AgentView> {
@@ -112,8 +123,9 @@ pub async fn get_agent(state: web::Data<AppState>, _p: Auth<perm::ReadAgents>, i
     Ok(web::Json(state.db.read(move |c| dir::get_agent(c, id)).await?))
 }
 
+/// Change an agent. Demoting or deactivating the last active admin is refused (409).
 #[utoipa::path(tag = "agents", params(("id" = i64, Path)), request_body = UpdateAgentRequest,
-    responses((status = 200, body = AgentView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = AgentView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The last active admin", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 #[patch("/agents/{id}")]
 pub async fn update_agent(
@@ -128,8 +140,9 @@ pub async fn update_agent(
     Ok(web::Json(agent))
 }
 
-/// Deactivate an agent: their history stays, their tokens stop working.
-#[utoipa::path(tag = "agents", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Deactivate an agent: their history stays, their tokens stop working. The last active admin
+/// cannot be deactivated (409).
+#[utoipa::path(tag = "agents", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, description = "The last active admin", body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 #[delete("/agents/{id}")]
 pub async fn delete_agent(
     state: web::Data<AppState>,

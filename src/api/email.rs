@@ -8,10 +8,10 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::Query;
 use crate::auth::{perm, Auth};
 use crate::channels::email::intake::{self, IntakeResult, Outcome};
 use crate::channels::email::outbox::{self, OutboxRow};
-use crate::channels::email::parse;
 use crate::db::schema::email_quarantine;
 use crate::error::{AppError, Problem};
 use crate::startup::AppState;
@@ -39,8 +39,9 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8
 /// Deliver one raw RFC 5322 mail (`Content-Type: message/rfc822`).
 ///
 /// Answers 2xx only after the mail is stored: 201 a new ticket or a message on an existing one,
-/// 200 a duplicate (same Message-ID), 202 kept in quarantine (unreadable). Anything else means
-/// the sender must retry.
+/// 200 a duplicate (same Message-ID), 202 kept in quarantine (unreadable, or more attachments than
+/// `[email] max_attachments_per_message` / `max_attachments_total_bytes` allow). Anything else
+/// means the sender must retry.
 #[utoipa::path(tag = "email", params(InboundParams),
     request_body(content = String, content_type = "message/rfc822", description = "The raw mail"),
     responses(
@@ -49,6 +50,7 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `mailbox`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 #[post("/channels/email/inbound")]
@@ -56,7 +58,7 @@ pub async fn inbound(
     state: web::Data<AppState>,
     _p: Auth<perm::CreateTickets>,
     req: HttpRequest,
-    params: web::Query<InboundParams>,
+    params: Query<InboundParams>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -65,14 +67,14 @@ pub async fn inbound(
     }
     let settings = state.settings.email.clone();
     let raw = read_body(payload, settings.max_message_bytes).await?;
-    let mailbox = params.into_inner().mailbox.unwrap_or_else(|| settings.address.clone());
-    let result = match parse::parse(&raw, &settings.loop_header) {
+    let mailbox = params.into_value()?.mailbox.unwrap_or_else(|| settings.address.clone());
+    let result = match intake::admit(&settings, &raw) {
         Ok(mail) => {
             let mail = std::sync::Arc::new(mail);
             let attempt = || {
-                let (settings, files, mailbox, mail) =
-                    (settings.clone(), state.attachments.clone(), mailbox.clone(), mail.clone());
-                state.db.write(move |c| intake::ingest(c, &settings, &files, &mailbox, &mail))
+                let (settings, signer, files, mailbox, mail) =
+                    (settings.clone(), state.signer.clone(), state.attachments.clone(), mailbox.clone(), mail.clone());
+                state.db.write(move |c| intake::ingest(c, &settings, &signer, &files, &mailbox, &mail))
             };
             match attempt().await {
                 // The same Message-ID delivered twice at once: the later insert hit the unique
@@ -83,7 +85,6 @@ pub async fn inbound(
             }
         }
         Err(reason) => {
-            let reason = reason.to_string();
             state.db.write(move |c| intake::quarantine(c, &mailbox, &raw, &reason)).await?;
             IntakeResult { outcome: Outcome::Quarantined, ticket_id: None, ticket_number: None, message_id: None }
         }
@@ -112,9 +113,9 @@ pub struct OutboxParams {
 pub async fn list_outbox(
     state: web::Data<AppState>,
     _p: Auth<perm::ReadAgents>,
-    params: web::Query<OutboxParams>,
+    params: Query<OutboxParams>,
 ) -> Result<web::Json<Vec<OutboxRow>>, AppError> {
-    let ticket = params.ticket_id;
+    let ticket = params.into_value()?.ticket_id;
     Ok(web::Json(state.db.read(move |c| outbox::list(c, ticket)).await?))
 }
 
@@ -173,6 +174,7 @@ pub async fn reprocess(
 ) -> Result<web::Json<IntakeResult>, AppError> {
     let id = id.into_inner();
     let settings = state.settings.email.clone();
+    let signer = state.signer.clone();
     let files = state.attachments.clone();
     let result = state
         .db
@@ -184,9 +186,9 @@ pub async fn reprocess(
                 .first(c)
                 .optional()?
                 .ok_or(AppError::NotFound("ese correo en cuarentena"))?;
-            let mail = parse::parse(&raw, &settings.loop_header)
+            let mail = intake::admit(&settings, &raw)
                 .map_err(|e| AppError::field("raw", format!("sigue sin poder procesarse: {e}")))?;
-            let result = intake::ingest(c, &settings, &files, &mailbox, &mail)?;
+            let result = intake::ingest(c, &settings, &signer, &files, &mailbox, &mail)?;
             diesel::update(email_quarantine::table.find(id))
                 .set(email_quarantine::released_at.eq(crate::db::types::UtcTime::now()))
                 .execute(c)?;

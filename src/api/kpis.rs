@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::extract::Json;
+use super::extract::{Json, Query};
 use crate::auth::{perm, Auth};
 use crate::db::schema::queues;
 use crate::domain::kpi::{self, Staffing, StaffingInput};
@@ -117,9 +117,9 @@ async fn figures(state: &AppState, view: &View) -> Realtime {
 pub async fn realtime(
     _p: Auth<perm::MonitorService>,
     state: web::Data<AppState>,
-    q: web::Query<RealtimeQuery>,
+    q: Query<RealtimeQuery>,
 ) -> Result<web::Json<Realtime>, AppError> {
-    let view = view(&state, q.into_inner()).await?;
+    let view = view(&state, q.into_value()?).await?;
     Ok(web::Json(figures(&state, &view).await))
 }
 
@@ -138,9 +138,9 @@ const THROTTLE: Duration = Duration::from_millis(100);
 pub async fn stream(
     _p: Auth<perm::MonitorService>,
     state: web::Data<AppState>,
-    q: web::Query<RealtimeQuery>,
+    q: Query<RealtimeQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let view = view(&state, q.into_inner()).await?;
+    let view = view(&state, q.into_value()?).await?;
     let changes = state.live.subscribe();
     let events = futures_util::stream::unfold(
         (state, view, changes, String::new(), true),

@@ -1,20 +1,29 @@
 //! HTTP API under `/api/v1`: thin handlers that check the role, then call a use case.
 
+pub mod attachments;
 pub mod audit;
+pub mod canned;
+pub mod csv;
 pub mod departments;
 pub mod directory;
 pub mod email;
 pub mod extract;
 pub mod kpis;
+pub mod notifications;
 pub mod openapi;
 pub mod phone;
 pub mod quality;
 pub mod reports;
+pub mod request_rules;
 pub mod routing;
+pub mod search;
+pub mod session;
 pub mod sla;
+mod strict;
 pub mod system;
 pub mod tickets;
 pub mod trends;
+pub mod workspace;
 
 use actix_web::web;
 
@@ -59,13 +68,26 @@ pub async fn record_reads(
 
 /// Routes under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(tickets::create_ticket)
+    cfg.service(session::sign_in)
+        .service(session::current)
+        .service(session::sign_out)
+        .service(session::set_password)
+        .service(session::invite)
+        .service(tickets::create_ticket)
         .service(tickets::list_tickets)
+        // Before `/tickets/{id}`, which would take `views` for an id.
+        .service(workspace::ticket_views)
+        .service(workspace::put_viewer)
+        .service(workspace::delete_viewer)
+        .service(workspace::live_stream)
         .service(tickets::get_ticket)
         .service(tickets::update_ticket)
         .service(tickets::add_message)
         .service(tickets::list_messages)
         .service(tickets::list_events)
+        .service(search::similar_tickets)
+        .service(search::search_tickets)
+        .service(attachments::download)
         .service(directory::create_requester)
         .service(directory::list_requesters)
         .service(directory::get_requester)
@@ -73,6 +95,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(directory::delete_requester)
         .service(directory::create_agent)
         .service(directory::list_agents)
+        // Before `/agents/{id}`, which would take `me` for an id.
+        .service(directory::get_me)
         .service(directory::get_agent)
         .service(directory::update_agent)
         .service(directory::delete_agent)
@@ -168,6 +192,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(routing::delete_rotation)
         .service(quality::csat_figures)
         .service(quality::answer_survey)
+        .service(quality::requester_surveys)
         .service(quality::create_scorecard)
         .service(quality::list_scorecards)
         .service(quality::get_scorecard)
@@ -182,6 +207,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(quality::recurring_problems)
         .service(trends::list_trends)
         .service(trends::scan)
+        .service(canned::list_canned)
+        .service(canned::create_canned)
+        .service(canned::get_canned)
+        .service(canned::update_canned)
+        .service(canned::delete_canned)
+        .service(canned::render_canned)
+        .service(notifications::list_notifications)
+        .service(notifications::read_notifications)
         .service(channels::web::submit)
         .service(channels::web::categories);
 }

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::email::read_body;
-use super::extract::Json;
+use super::extract::{Json, Query};
 use crate::auth::{perm, principal_for_token, Auth};
 use crate::channels::phone::calls::{
     self, BlockRequest, BlockedNumber, CallDetail, CallFilter, CallView, Incoming, LinkRequest, Processed,
@@ -90,9 +90,9 @@ pub async fn cti_push(
 pub async fn list_calls(
     state: web::Data<AppState>,
     _p: Auth<perm::WorkTickets>,
-    filter: web::Query<CallFilter>,
+    filter: Query<CallFilter>,
 ) -> Result<web::Json<Page<CallView>>, AppError> {
-    let filter = filter.into_inner();
+    let filter = filter.into_value()?;
     Ok(web::Json(state.db.read(move |c| calls::list(c, &filter)).await?))
 }
 

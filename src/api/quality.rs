@@ -4,23 +4,25 @@
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use super::extract::Json;
+use super::csv::{self, FormatQuery};
+use super::extract::{Json, Query};
 use crate::auth::{perm, Auth};
 use crate::error::{AppError, Problem};
-use crate::quality::csat::{self, CsatQuery, CsatReport, SurveyAnswer, SurveyReceipt, TokenCheck};
+use crate::quality::csat::{self, CsatQuery, CsatReport, SurveyAnswer, SurveyAnswerView, SurveyReceipt, TokenCheck};
 use crate::quality::qa::{
     self, DisputeRequest, EvaluationFilter, EvaluationInput, EvaluationPage, EvaluationView, NewEvaluation,
     QualityReport, ReportBy, ReportQuery, ResolveRequest, SampleRequest, SampleResult, ScorecardInput, ScorecardView,
 };
 use crate::quality::recurring::{self, RecurringQuery, RecurringReport};
-use crate::quality::{page, wants_csv, Period};
+use crate::quality::{page, Period};
 use crate::startup::AppState;
 
 /// CSAT (share of 6 and 7 on the 1–7 scale), average score and FCR (share of "sí" to "¿Se
 /// resolvió su problema?") of the answers given in the period, overall and by agent, queue,
-/// channel, category or segment. `Accept: text/csv` gives the same as CSV.
-#[utoipa::path(tag = "quality", params(CsatQuery),
-    responses((status = 200, content((CsatReport = "application/json"), (String = "text/csv"))),
+/// channel, category or segment. `Accept: text/csv` or `formato` gives the same as CSV.
+#[utoipa::path(tag = "quality", params(CsatQuery, FormatQuery),
+    responses((status = 200, description = "JSON, or CSV with `Accept: text/csv` or `formato`",
+            content((CsatReport = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -29,15 +31,11 @@ pub async fn csat_figures(
     state: web::Data<AppState>,
     _p: Auth<perm::ReadAgents>,
     req: HttpRequest,
-    query: web::Query<CsatQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = query.into_inner();
+    let (format, q) = csv::request::<CsatQuery>(&req)?;
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
     let report = state.db.read(move |c| csat::figures(c, period, q.by)).await?;
-    if wants_csv(&req) {
-        return Ok(HttpResponse::Ok().content_type("text/csv; charset=utf-8").body(csat::to_csv(&report)));
-    }
-    Ok(HttpResponse::Ok().json(report))
+    csv::respond(format, &report, &csat::csv_rows(&report), "csat.csv")
 }
 
 /// Answer a satisfaction survey as JSON (the page at `/encuesta/{token}` posts a form instead).
@@ -58,7 +56,7 @@ pub async fn answer_survey(
     body: Json<SurveyAnswer>,
 ) -> Result<HttpResponse, AppError> {
     page::rate_limit(&state, &req)?;
-    let id = match csat::check_token(&state.settings.email.token_secret, &token, Utc::now()) {
+    let id = match state.signer.check_survey_token(&token, Utc::now()) {
         TokenCheck::Invalid => return Err(AppError::NotFound("la encuesta")),
         TokenCheck::Expired(_) => return Ok(page::expired_problem()),
         TokenCheck::Valid(id) => id,
@@ -85,6 +83,20 @@ pub async fn create_scorecard(
     let (input, who) = (body.into_value()?, p.principal.clone());
     let view = state.db.write(move |c| qa::create_scorecard(c, &who, input)).await?;
     Ok(HttpResponse::Created().json(view))
+}
+
+/// The requester's survey answers (the 50 most recent, newest first), for the agent's requester panel.
+#[utoipa::path(tag = "quality", params(("id" = i64, Path, minimum = 1)),
+    responses((status = 200, body = Vec<SurveyAnswerView>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/requesters/{id}/surveys")]
+pub async fn requester_surveys(
+    state: web::Data<AppState>,
+    _p: Auth<perm::WorkTickets>,
+    id: web::Path<i64>,
+) -> Result<web::Json<Vec<SurveyAnswerView>>, AppError> {
+    let id = id.into_inner();
+    Ok(web::Json(state.db.read(move |c| csat::answers_of(c, id, 50)).await?))
 }
 
 /// Every scorecard, oldest first.
@@ -139,9 +151,9 @@ pub async fn run_sampling(
 pub async fn list_evaluations(
     state: web::Data<AppState>,
     p: Auth<perm::WorkTickets>,
-    filter: web::Query<EvaluationFilter>,
+    filter: Query<EvaluationFilter>,
 ) -> Result<web::Json<EvaluationPage>, AppError> {
-    let (filter, who) = (filter.into_inner(), p.principal.clone());
+    let (filter, who) = (filter.into_value()?, p.principal.clone());
     Ok(web::Json(state.db.read(move |c| qa::list_evaluations(c, &who, &filter)).await?))
 }
 
@@ -242,9 +254,9 @@ pub async fn resolve_dispute(
 pub async fn quality_report(
     state: web::Data<AppState>,
     _p: Auth<perm::ReadAgents>,
-    query: web::Query<ReportQuery>,
+    query: Query<ReportQuery>,
 ) -> Result<web::Json<QualityReport>, AppError> {
-    let q = query.into_inner();
+    let q = query.into_value()?;
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
     let by = q.by.unwrap_or(ReportBy::Agent);
     Ok(web::Json(state.db.read(move |c| qa::report(c, period, by)).await?))
@@ -262,9 +274,9 @@ pub async fn quality_report(
 pub async fn recurring_problems(
     state: web::Data<AppState>,
     _p: Auth<perm::ReadAgents>,
-    query: web::Query<RecurringQuery>,
+    query: Query<RecurringQuery>,
 ) -> Result<web::Json<RecurringReport>, AppError> {
-    let q = query.into_inner();
+    let q = query.into_value()?;
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
     Ok(web::Json(state.db.read(move |c| recurring::report(c, period, q.limit)).await?))
 }

@@ -1,10 +1,10 @@
-//! Historical reports for supervisors, as JSON or, with `Accept: text/csv`, as a CSV download.
+//! Historical reports for supervisors, as JSON or as a CSV download (`Accept: text/csv` or
+//! `?formato=csv|excel`, see [`super::csv`]).
 
-use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::csv::{self, Format, FormatQuery};
 use crate::auth::{perm, Auth};
 use crate::db::DbConnection;
 use crate::error::{AppError, Problem};
@@ -18,25 +18,6 @@ use crate::startup::AppState;
 /// the agents list).
 type Supervisors = perm::ReadAgents;
 
-/// Whether the client listed `text/csv` among the types it accepts.
-fn wants_csv(req: &HttpRequest) -> bool {
-    req.headers().get_all(header::ACCEPT).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|range| {
-        let mut parts = range.split(';').map(str::trim);
-        let csv = parts.next().is_some_and(|mime| mime.eq_ignore_ascii_case("text/csv"));
-        let refused = parts.any(|p| p.replace(' ', "").eq_ignore_ascii_case("q=0"));
-        csv && !refused
-    })
-}
-
-/// The query string, parsed after the role check (an extractor could answer 422 before 403).
-fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, AppError> {
-    web::Query::<T>::from_query(req.query_string()).map(web::Query::into_inner).map_err(|e| {
-        let message = e.to_string();
-        let message = message.trim_start_matches("Query deserialize error: ").to_owned();
-        AppError::field("query", message)
-    })
-}
-
 /// Runs a report that reads the daily rollup: brings the rollup up to date (usually nothing to
 /// do: a background task keeps it fresh), then reads on a reader connection.
 async fn fresh<R, F>(state: &AppState, report: F) -> Result<R, AppError>
@@ -49,24 +30,14 @@ where
 }
 
 /// The one way every report answers: JSON, or CSV of its rows with a header row.
-fn respond<R: Serialize + Default>(req: &HttpRequest, report: Report<R>) -> Result<HttpResponse, AppError> {
-    let mut response = HttpResponse::Ok();
-    response.insert_header((header::VARY, "Accept"));
-    if !wants_csv(req) {
-        return Ok(response.json(report));
-    }
-    let body = reports::csv::to_csv(&report.rows)?;
-    let disposition = format!("attachment; filename=\"{}\"", report.csv_filename());
-    Ok(response
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, disposition))
-        .body(body))
+fn respond<R: Serialize + Default>(format: Format, report: Report<R>) -> Result<HttpResponse, AppError> {
+    csv::respond(format, &report, &report.rows, &report.csv_filename())
 }
 
 /// Tickets created per day or week, split by channel, category, requester segment or queue.
-#[utoipa::path(tag = "reports", operation_id = "report_volume", params(SeriesQuery),
+#[utoipa::path(tag = "reports", operation_id = "report_volume", params(SeriesQuery, FormatQuery),
     responses(
-        (status = 200, description = "JSON, or CSV with `Accept: text/csv`",
+        (status = 200, description = "JSON, or CSV with `Accept: text/csv` or `formato`",
             content((Report<VolumeRow> = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -78,14 +49,15 @@ pub async fn volume(
     _p: Auth<Supervisors>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let params = query::<SeriesQuery>(&req)?.validate()?;
-    respond(&req, fresh(&state, move |c| reports::volume(c, &params)).await?)
+    let (format, query) = csv::request::<SeriesQuery>(&req)?;
+    let params = query.validate()?;
+    respond(format, fresh(&state, move |c| reports::volume(c, &params)).await?)
 }
 
 /// First-reply and resolution times (p50/p90, seconds) of the tickets created in the range.
-#[utoipa::path(tag = "reports", operation_id = "report_response_times", params(GroupQuery),
+#[utoipa::path(tag = "reports", operation_id = "report_response_times", params(GroupQuery, FormatQuery),
     responses(
-        (status = 200, description = "JSON, or CSV with `Accept: text/csv`; `by` defaults to `channel`",
+        (status = 200, description = "JSON, or CSV with `Accept: text/csv` or `formato`; `by` defaults to `channel`",
             content((Report<ResponseTimesRow> = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -97,15 +69,16 @@ pub async fn response_times(
     _p: Auth<Supervisors>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let params = query::<GroupQuery>(&req)?.validate(GroupBy::Channel)?;
-    respond(&req, fresh(&state, move |c| reports::response_times(c, &params)).await?)
+    let (format, query) = csv::request::<GroupQuery>(&req)?;
+    let params = query.validate(GroupBy::Channel)?;
+    respond(format, fresh(&state, move |c| reports::response_times(c, &params)).await?)
 }
 
 /// SLA compliance of the first-reply and resolution metrics: met, breached, running and cancelled
 /// among the tickets created in the range that an SLA policy applied to.
-#[utoipa::path(tag = "reports", operation_id = "report_sla", params(GroupQuery),
+#[utoipa::path(tag = "reports", operation_id = "report_sla", params(GroupQuery, FormatQuery),
     responses(
-        (status = 200, description = "JSON, or CSV with `Accept: text/csv`; `by` defaults to `channel`",
+        (status = 200, description = "JSON, or CSV with `Accept: text/csv` or `formato`; `by` defaults to `channel`",
             content((Report<SlaRow> = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -117,15 +90,16 @@ pub async fn sla(
     _p: Auth<Supervisors>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let params = query::<GroupQuery>(&req)?.validate(GroupBy::Channel)?;
-    respond(&req, fresh(&state, move |c| reports::sla(c, &params)).await?)
+    let (format, query) = csv::request::<GroupQuery>(&req)?;
+    let params = query.validate(GroupBy::Channel)?;
+    respond(format, fresh(&state, move |c| reports::sla(c, &params)).await?)
 }
 
 /// Calls offered, answered and abandoned per day or week and queue, with abandonment rate,
 /// service level (answered within `answer_secs`) and ASA.
-#[utoipa::path(tag = "reports", operation_id = "report_abandonment", params(AbandonmentQuery),
+#[utoipa::path(tag = "reports", operation_id = "report_abandonment", params(AbandonmentQuery, FormatQuery),
     responses(
-        (status = 200, description = "JSON, or CSV with `Accept: text/csv`",
+        (status = 200, description = "JSON, or CSV with `Accept: text/csv` or `formato`",
             content((Report<AbandonmentRow> = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -137,15 +111,16 @@ pub async fn abandonment(
     _p: Auth<Supervisors>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let params = query::<AbandonmentQuery>(&req)?.validate()?;
-    respond(&req, fresh(&state, move |c| reports::abandonment(c, &params)).await?)
+    let (format, query) = csv::request::<AbandonmentQuery>(&req)?;
+    let params = query.validate()?;
+    respond(format, fresh(&state, move |c| reports::abandonment(c, &params)).await?)
 }
 
 /// Open tickets at the end of each day, with the day's created and resolved, per queue (default),
 /// channel, category or segment.
-#[utoipa::path(tag = "reports", operation_id = "report_backlog", params(GroupQuery),
+#[utoipa::path(tag = "reports", operation_id = "report_backlog", params(GroupQuery, FormatQuery),
     responses(
-        (status = 200, description = "JSON, or CSV with `Accept: text/csv`; `by` defaults to `queue`",
+        (status = 200, description = "JSON, or CSV with `Accept: text/csv` or `formato`; `by` defaults to `queue`",
             content((Report<BacklogRow> = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -157,14 +132,15 @@ pub async fn backlog(
     _p: Auth<Supervisors>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let params = query::<GroupQuery>(&req)?.validate(GroupBy::Queue)?;
-    respond(&req, fresh(&state, move |c| reports::backlog(c, &params)).await?)
+    let (format, query) = csv::request::<GroupQuery>(&req)?;
+    let params = query.validate(GroupBy::Queue)?;
+    respond(format, fresh(&state, move |c| reports::backlog(c, &params)).await?)
 }
 
 /// Per agent: tickets assigned and solved, public replies, calls handled and their AHT.
-#[utoipa::path(tag = "reports", operation_id = "report_agents", params(PeriodQuery),
+#[utoipa::path(tag = "reports", operation_id = "report_agents", params(PeriodQuery, FormatQuery),
     responses(
-        (status = 200, description = "JSON, or CSV with `Accept: text/csv`",
+        (status = 200, description = "JSON, or CSV with `Accept: text/csv` or `formato`",
             content((Report<AgentRow> = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -176,15 +152,16 @@ pub async fn agents(
     _p: Auth<Supervisors>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let period = query::<PeriodQuery>(&req)?.validate()?;
-    respond(&req, fresh(&state, move |c| reports::agents(c, &period)).await?)
+    let (format, query) = csv::request::<PeriodQuery>(&req)?;
+    let period = query.validate()?;
+    respond(format, fresh(&state, move |c| reports::agents(c, &period)).await?)
 }
 
 /// Staffing forecast per 30-minute interval of a day: measured arrivals and AHT, and the agents
 /// Erlang C requires for the target service level, answer time, maximum occupancy and shrinkage.
-#[utoipa::path(tag = "reports", operation_id = "report_staffing", params(StaffingQuery),
+#[utoipa::path(tag = "reports", operation_id = "report_staffing", params(StaffingQuery, FormatQuery),
     responses(
-        (status = 200, description = "JSON, or CSV with `Accept: text/csv`",
+        (status = 200, description = "JSON, or CSV with `Accept: text/csv` or `formato`",
             content((Report<StaffingRow> = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -196,6 +173,7 @@ pub async fn staffing(
     _p: Auth<Supervisors>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let params = query::<StaffingQuery>(&req)?.validate()?;
-    respond(&req, state.db.read(move |c| reports::staffing(c, &params)).await?)
+    let (format, query) = csv::request::<StaffingQuery>(&req)?;
+    let params = query.validate()?;
+    respond(format, state.db.read(move |c| reports::staffing(c, &params)).await?)
 }

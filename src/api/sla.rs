@@ -3,7 +3,7 @@
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use chrono::{NaiveDate, Utc};
 
-use super::extract::Json;
+use super::extract::{Json, Query};
 use crate::auth::{perm, Auth};
 use crate::error::{AppError, Problem};
 use crate::sla::calendars::{self, *};
@@ -81,9 +81,9 @@ pub async fn list_holidays(
     state: web::Data<AppState>,
     _p: Auth<perm::ReadReference>,
     id: web::Path<i64>,
-    filter: web::Query<HolidayFilter>,
+    filter: Query<HolidayFilter>,
 ) -> Resp<Vec<Holiday>> {
-    let (id, filter) = (id.into_inner(), filter.into_inner());
+    let (id, filter) = (id.into_inner(), filter.into_value()?);
     Ok(web::Json(state.db.read(move |c| calendars::list_holidays(c, id, &filter)).await?))
 }
 

@@ -19,7 +19,8 @@ pub struct Readiness {
     pub status: &'static str,
     /// `postgres` or `sqlite`.
     pub database: &'static str,
-    /// `ok`, or `not_configured` when running with in-process KPIs.
+    /// `up`, `down` (writes go on; live KPIs are served as stale and rebuilt when it is back) or
+    /// `disabled` (no Redis configured: live KPIs in-process).
     pub redis: &'static str,
 }
 
@@ -30,7 +31,9 @@ pub async fn health() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
-/// The database (and Redis, when configured) answer.
+/// Ready = can take writes: the database answers. Redis is reported, never required (tickets,
+/// mail and calls keep being stored while it is away). While the database is known to be down
+/// the answer is 503 at once, without waiting for a connection.
 #[utoipa::path(tag = "system", responses((status = 200, body = Readiness), (status = 503, body = Problem, content_type = "application/problem+json")))]
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Readiness>, AppError> {
@@ -38,21 +41,27 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Readiness>, A
         .db
         .read(|c| {
             use diesel::connection::SimpleConnection;
-            c.batch_execute("SELECT 1").map_err(|e| AppError::Unavailable(format!("database: {e}")))
+            Ok(c.batch_execute("SELECT 1")?)
         })
         .await?;
-    let redis = match &state.redis {
-        None => "not_configured",
-        Some(client) => {
-            ping(client).await.map_err(|e| AppError::Unavailable(format!("redis: {e}")))?;
-            "ok"
-        }
-    };
     let database = match state.db.backend() {
         crate::db::Backend::Postgres => "postgres",
         crate::db::Backend::Sqlite => "sqlite",
     };
-    Ok(web::Json(Readiness { status: "ok", database, redis }))
+    Ok(web::Json(Readiness { status: "ok", database, redis: redis_state(&state).await }))
+}
+
+/// `up`, `down` or `disabled`; a Redis that does not answer quickly counts as down, so a slow
+/// one never makes readiness probes time out.
+async fn redis_state(state: &AppState) -> &'static str {
+    let Some(client) = &state.redis else { return "disabled" };
+    match ping(client).await {
+        Ok(()) => "up",
+        Err(e) => {
+            tracing::debug!(error = %e, "redis does not answer");
+            "down"
+        }
+    }
 }
 
 async fn ping(client: &redis::Client) -> anyhow::Result<()> {
@@ -62,12 +71,24 @@ async fn ping(client: &redis::Client) -> anyhow::Result<()> {
         anyhow::ensure!(pong == "PONG", "unexpected reply {pong}");
         Ok(())
     };
-    tokio::time::timeout(Duration::from_secs(2), check).await.map_err(|_| anyhow::anyhow!("timeout"))?
+    tokio::time::timeout(Duration::from_millis(500), check).await.map_err(|_| anyhow::anyhow!("timeout"))?
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition, with `redis_up` (1 or 0; absent when no Redis is configured).
 #[utoipa::path(tag = "system", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
 #[get("/metrics")]
-pub async fn metrics() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::metrics::handle().render())
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut text = crate::metrics::handle().render();
+    // This replica's own view, not a process-wide recorder value: replicas (and test apps) in
+    // one process may see different Redis servers.
+    let up = match redis_state(&state).await {
+        "disabled" => None,
+        s => Some(u8::from(s == "up")),
+    };
+    if let Some(up) = up {
+        text.push_str(&format!(
+            "# HELP redis_up Whether the configured Redis answers a PING (1) or not (0).\n# TYPE redis_up gauge\nredis_up {up}\n"
+        ));
+    }
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
 }

@@ -3,9 +3,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 
-use super::extract::Json;
+use super::extract::{Json, Query};
+use crate::attachments::{self, upload};
 use crate::audit::{self, Origin};
 use crate::auth::{perm, Auth};
+use crate::channels::email::outbox;
 use crate::error::{AppError, Problem};
 use crate::idempotency::{self, Key};
 use crate::startup::AppState;
@@ -72,18 +74,27 @@ pub async fn create_ticket(
     body: Json<CreateTicketRequest>,
 ) -> Result<HttpResponse, AppError> {
     let key = Key::from_request(&req, format!("agent:{}", principal.agent_id), &body.raw)?;
-    let input = body.into_value()?.validate()?;
+    let request = body.into_value()?;
+    let acknowledge = request.acknowledge != Some(false);
+    let input = request.validate()?;
     let channel = input.channel;
     let actor = principal.actor();
-    let response =
-        idempotency::once(&state.db, key, StatusCode::CREATED, move |c| store::create(c, Some(actor), input)).await?;
+    let email = state.settings.email.clone();
+    let response = idempotency::once(&state.db, key, StatusCode::CREATED, move |c| {
+        let ticket = store::create(c, Some(actor), input)?;
+        if let Some(address) = ticket.requester.email.as_deref().filter(|_| acknowledge) {
+            outbox::acknowledge(c, &email, ticket.id, address)?;
+        }
+        Ok(ticket)
+    })
+    .await?;
     if response.headers().get("Idempotent-Replayed").is_none() {
         crate::metrics::ticket_created(channel);
     }
     Ok(response)
 }
 
-/// List tickets, newest first, with filters and cursor pagination.
+/// List tickets, newest first, with filters and cursor pagination (`assignee=me`: the caller's).
 #[utoipa::path(
     tag = "tickets",
     params(TicketFilter),
@@ -99,9 +110,9 @@ pub async fn list_tickets(
     state: web::Data<AppState>,
     principal: Auth<perm::WorkTickets>,
     origin: Origin,
-    filter: web::Query<TicketFilter>,
+    filter: Query<TicketFilter>,
 ) -> Result<web::Json<Page<TicketView>>, AppError> {
-    let filter = filter.into_inner();
+    let filter = filter.into_value()?.for_caller(principal.agent_id);
     let (page, entries) = state
         .db
         .read(move |c| {
@@ -169,15 +180,24 @@ pub async fn update_ticket(
     ))
 }
 
-/// Add a public reply or an internal note.
+/// Add a public reply or an internal note, with files (`multipart/form-data`) or without (JSON).
+///
+/// A public reply on a ticket without assignee assigns it to the replying agent (unless
+/// `[tickets] assign_on_first_reply` is off).
 #[utoipa::path(
     tag = "tickets",
-    params(("id" = String, Path, description = "Id or number")),
-    request_body = CreateMessageRequest,
+    params(
+        ("id" = String, Path, description = "Id or number"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")
+    ),
+    request_body(content((CreateMessageRequest = "application/json"))),
     responses(
         (status = 201, body = MessageView),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Ticket closed", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A file, the files or the text too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor multipart/form-data", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -189,15 +209,24 @@ pub async fn add_message(
     origin: Origin,
     req: HttpRequest,
     id: web::Path<String>,
-    body: Json<CreateMessageRequest>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let idem = Key::from_request(&req, format!("agent:{}", principal.agent_id), &body.raw)?;
+    let limits = upload::Limits::replies(&state.settings.attachments, state.settings.server.max_body_bytes);
+    let body = upload::read::<CreateMessageRequest>(&req, payload.into_inner(), &limits, &["from_requester"]).await?;
+    let idem = Key::from_request(&req, format!("agent:{}", principal.agent_id), &body.digest)?;
     let key = id.into_inner();
     let (actor, who) = (principal.actor(), principal.principal.clone());
-    let message = body.into_value()?;
+    let (message, files) = (body.value, body.files);
+    let store_files = state.attachments.clone();
+    let on_reply = store::OnReply::from_setting(state.settings.tickets.assign_on_first_reply);
     idempotency::once(&state.db, idem, StatusCode::CREATED, move |c| {
         let id = store::resolve_id(c, &key)?;
-        let view = store::add_message(c, id, actor, message)?;
+        let mut view = store::add_message(c, id, actor, message, on_reply)?;
+        if !files.is_empty() {
+            // In the message's transaction: a reply is never sent without its files.
+            attachments::save(c, &store_files, id, view.id, &files)?;
+            attachments::attach(c, std::slice::from_mut(&mut view))?;
+        }
         let entries: Vec<_> = audit::ticket_entry(c, audit::CHANGE, id)?.into_iter().collect();
         audit::record(c, &who, &origin, &entries)?;
         Ok(view)
@@ -205,7 +234,7 @@ pub async fn add_message(
     .await
 }
 
-/// The ticket's messages, oldest first.
+/// The ticket's messages, oldest first, each with its attachments and its agent's name.
 #[utoipa::path(
     tag = "tickets",
     params(("id" = String, Path, description = "Id or number")),
@@ -219,7 +248,16 @@ pub async fn list_messages(
     origin: Origin,
     id: web::Path<String>,
 ) -> Result<web::Json<Vec<MessageView>>, AppError> {
-    Ok(web::Json(audited_read(&state, &principal, origin, id.into_inner(), store::messages).await?))
+    let read = |c: &mut crate::db::DbConnection, id| {
+        let mut list = store::messages(c, id)?;
+        crate::attachments::attach(c, &mut list)?;
+        let names = crate::directory::agent_names(c, list.iter().filter_map(|m| m.author_agent_id))?;
+        for m in &mut list {
+            m.author_name = m.author_agent_id.and_then(|a| names.get(&a).cloned());
+        }
+        Ok(list)
+    };
+    Ok(web::Json(audited_read(&state, &principal, origin, id.into_inner(), read).await?))
 }
 
 /// The ticket's event log: every change, oldest first.

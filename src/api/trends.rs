@@ -3,7 +3,7 @@
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use super::extract::parse_json;
+use super::extract::{parse_json, Query};
 use crate::auth::{perm, Auth};
 use crate::error::{AppError, Problem};
 use crate::startup::AppState;
@@ -23,9 +23,9 @@ use crate::trends::{self, TrendAlert, TrendQuery};
 pub async fn list_trends(
     state: web::Data<AppState>,
     _p: Auth<perm::MonitorService>,
-    query: web::Query<TrendQuery>,
+    query: Query<TrendQuery>,
 ) -> Result<web::Json<Vec<TrendAlert>>, AppError> {
-    let q = query.into_inner();
+    let q = query.into_value()?;
     Ok(web::Json(state.db.read(move |c| trends::list(c, q, Utc::now())).await?))
 }
 
@@ -46,7 +46,8 @@ pub async fn scan(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let request: ScanRequest = if body.iter().all(u8::is_ascii_whitespace) {
+    // No body, or `null`, is a scan as of now.
+    let request: ScanRequest = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         ScanRequest::default()
     } else {
         let json = req

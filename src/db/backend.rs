@@ -14,18 +14,27 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 /// Arbitrary constant: the advisory lock that keeps replicas from migrating at the same time.
 const MIGRATION_LOCK: i64 = 0x6174_656e_6369_6f6e;
 
-/// Applies pending migrations and returns their names.
+/// Applies pending migrations, then the data fixes not yet applied (`super::fixes`), and returns
+/// their names.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(pg)?;
+    }
+    let applied = migrate_and_fix(conn);
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(pg)?;
+    }
+    applied
+}
+
+fn migrate_and_fix(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     let applied = match conn {
-        DbConnection::Pg(pg) => {
-            diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(pg)?;
-            let result = pg.run_pending_migrations(PG_MIGRATIONS).map(names);
-            diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(pg)?;
-            result
-        }
+        DbConnection::Pg(pg) => pg.run_pending_migrations(PG_MIGRATIONS).map(names),
         DbConnection::Sqlite(lite) => lite.run_pending_migrations(SQLITE_MIGRATIONS).map(names),
     };
-    applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+    let mut applied = applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    applied.extend(super::fixes::run(conn).map_err(|e| anyhow::anyhow!("data fix failed: {e}"))?);
+    Ok(applied)
 }
 
 fn names(versions: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
@@ -243,6 +252,27 @@ pub fn lock_call(conn: &mut DbConnection, external_id: &str, now: super::types::
     Ok(row.id)
 }
 
+/// Writes the installation's row unless one exists: replicas starting at once race here, the
+/// first insert wins and the others read its values.
+pub fn insert_installation_if_absent(
+    conn: &mut DbConnection,
+    installation_id: &str,
+    token_secret: &str,
+    now: super::types::UtcTime,
+) -> QueryResult<()> {
+    const INSERT: &str = "INSERT INTO installation (id, installation_id, token_secret, created_at) \
+         VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING";
+    let query = diesel::sql_query(INSERT)
+        .bind::<Text, _>(installation_id)
+        .bind::<Text, _>(token_secret)
+        .bind::<super::types::Tstz, _>(now);
+    match conn {
+        DbConnection::Pg(pg) => query.execute(pg)?,
+        DbConnection::Sqlite(lite) => query.execute(lite)?,
+    };
+    Ok(())
+}
+
 #[derive(QueryableByName)]
 struct Flag {
     #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -262,6 +292,19 @@ pub fn try_lock_agent(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
         }
         DbConnection::Sqlite(_) => Ok(true),
     }
+}
+
+/// The active admins, ordered by id and, on Postgres, locked until the end of the transaction:
+/// of two changes that could each remove one of the last admins, the second waits for the first
+/// and then sees its result (a row it no longer matches drops out). SQLite's single writer
+/// already serialises them.
+pub fn lock_active_admins(conn: &mut DbConnection) -> QueryResult<Vec<i64>> {
+    const ADMINS: &str = "SELECT id FROM agents WHERE role = 'admin' AND active ORDER BY id";
+    let rows: Vec<Id> = match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(format!("{ADMINS} FOR UPDATE")).load(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(ADMINS).load(lite)?,
+    };
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
 #[derive(QueryableByName)]
@@ -419,6 +462,46 @@ pub fn claim_trend_alert(
         DbConnection::Sqlite(lite) => query.load(lite)?,
     };
     Ok(rows.into_iter().next().map(|r| r.id))
+}
+
+/// Claims the notification follower's position in the ticket event log until the end of the
+/// transaction: `None` when another replica holds it (that one is reading the same events, so
+/// this one skips its turn instead of waiting). SQLite's single writer serialises followers.
+pub fn claim_notification_follower(conn: &mut DbConnection) -> QueryResult<Option<i64>> {
+    const READ: &str = "SELECT last_event_id AS id FROM notification_follower WHERE id = 1";
+    let rows: Vec<Id> = match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(format!("{READ} FOR UPDATE SKIP LOCKED")).load(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(READ).load(lite)?,
+    };
+    Ok(rows.into_iter().next().map(|r| r.id))
+}
+
+/// Adds a notification unless the agent has one of that kind for that event already; returns
+/// whether it was added.
+pub fn insert_notification(
+    conn: &mut DbConnection,
+    agent_id: i64,
+    kind: &str,
+    ticket_id: i64,
+    event_id: i64,
+    title: &str,
+    now: super::types::UtcTime,
+) -> QueryResult<bool> {
+    let query = diesel::sql_query(
+        "INSERT INTO notifications (agent_id, kind, ticket_id, event_id, title, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (agent_id, kind, event_id) DO NOTHING",
+    )
+    .bind::<BigInt, _>(agent_id)
+    .bind::<Text, _>(kind)
+    .bind::<BigInt, _>(ticket_id)
+    .bind::<BigInt, _>(event_id)
+    .bind::<Text, _>(title)
+    .bind::<super::types::Tstz, _>(now);
+    let added = match conn {
+        DbConnection::Pg(pg) => query.execute(pg)?,
+        DbConnection::Sqlite(lite) => query.execute(lite)?,
+    };
+    Ok(added > 0)
 }
 
 /// SQL text of the instant `t`, for report queries that inline their period boundaries (computed

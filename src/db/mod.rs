@@ -2,11 +2,14 @@
 //! [`backend`]; everything else is written once against [`DbConnection`].
 
 pub mod backend;
+mod fixes;
 pub mod models;
 pub mod schema;
 pub mod types;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -78,6 +81,7 @@ fn redact(url: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
+    health: Arc<Health>,
 }
 
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
@@ -88,17 +92,9 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        match &self.url {
-            DatabaseUrl::Postgres(url) => {
-                PgConnection::establish(url).map(DbConnection::Pg).map_err(r2d2::Error::ConnectionError)
-            }
-            DatabaseUrl::Sqlite(path) => {
-                let mut conn =
-                    SqliteConnection::establish(&path.to_string_lossy()).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
-        }
+        let result = open(&self.url);
+        self.health.connect_failed.store(result.is_err(), Ordering::Relaxed);
+        result
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
@@ -119,7 +115,99 @@ impl ManageConnection for Manager {
     }
 }
 
+fn open(url: &DatabaseUrl) -> Result<DbConnection, r2d2::Error> {
+    match url {
+        DatabaseUrl::Postgres(url) => {
+            PgConnection::establish(url).map(DbConnection::Pg).map_err(r2d2::Error::ConnectionError)
+        }
+        DatabaseUrl::Sqlite(path) => {
+            let mut conn =
+                SqliteConnection::establish(&path.to_string_lossy()).map_err(r2d2::Error::ConnectionError)?;
+            conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
+            // The full-text index triggers stem in Rust (SQLite has no Spanish stemmer).
+            crate::search::register_sqlite(&mut conn).map_err(r2d2::Error::QueryError)?;
+            Ok(DbConnection::Sqlite(conn))
+        }
+    }
+}
+
 pub type Pool = r2d2::Pool<Manager>;
+
+/// How often a database known to be down is tried again.
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What is known about the database answering. Once a request waited the whole connect timeout
+/// for a connection that could not be opened, the database is known to be down: requests are
+/// answered 503 at once (no waiting) while a background probe tries a fresh connection every
+/// [`PROBE_INTERVAL`], until one succeeds.
+#[derive(Debug)]
+pub struct Health {
+    url: DatabaseUrl,
+    down: AtomicBool,
+    /// The last attempt of the pool to open a connection failed.
+    connect_failed: AtomicBool,
+    probing: AtomicBool,
+}
+
+impl Health {
+    fn new(url: DatabaseUrl) -> Health {
+        let flag = || AtomicBool::new(false);
+        Health { url, down: flag(), connect_failed: flag(), probing: flag() }
+    }
+
+    fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    /// No connection came from the pool: down if the pool could not open one (not merely busy).
+    fn pool_failed(self: &Arc<Self>) {
+        if self.connect_failed.load(Ordering::Relaxed) {
+            if !self.down.swap(true, Ordering::Relaxed) {
+                tracing::warn!("database unreachable: answering 503 at once until it answers again");
+            }
+            self.probe();
+        }
+    }
+
+    /// Starts the probe unless one runs; after a connection died under a request, it tells
+    /// whether the database went with it.
+    fn probe(self: &Arc<Self>) {
+        if self.probing.compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            return;
+        }
+        let (health, url) = (Arc::downgrade(self), self.url.clone());
+        let spawned = std::thread::Builder::new().name("db-probe".into()).spawn(move || probe(&url, health));
+        if spawned.is_err() {
+            self.probing.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Tries a fresh connection until one answers (or the database handle is gone).
+fn probe(url: &DatabaseUrl, health: Weak<Health>) {
+    loop {
+        let up = open(url).and_then(|mut c| c.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)).is_ok();
+        let Some(health) = health.upgrade() else { return };
+        if up {
+            health.connect_failed.store(false, Ordering::Relaxed);
+            if health.down.swap(false, Ordering::Relaxed) {
+                tracing::info!("database reachable again");
+            }
+            health.probing.store(false, Ordering::Release);
+            // Marked down again between the check and here, by a request that saw this probe
+            // running: carry on instead of leaving it without one.
+            let again = health.is_down()
+                && health.probing.compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed).is_ok();
+            if !again {
+                return;
+            }
+        } else if !health.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!("database unreachable: answering 503 at once until it answers again");
+        }
+        drop(health);
+        std::thread::sleep(PROBE_INTERVAL);
+    }
+}
 
 thread_local! {
     /// Set on the blocking thread that used a connection when its work failed and the
@@ -131,16 +219,24 @@ thread_local! {
 /// Runs `f` on a checked-out connection. When `f` fails and the connection is gone, the error is
 /// "unavailable" (503 with Retry-After, not 500) and the connection is discarded: a Postgres
 /// restart must not leave dead connections in the pool.
-fn on_connection<T>(pool: &Pool, f: impl FnOnce(&mut DbConnection) -> Result<T, AppError>) -> Result<T, AppError> {
+fn on_connection<T>(
+    pool: &Pool,
+    health: &Arc<Health>,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
     LOST.with(|lost| lost.set(false));
-    let mut pooled = pool.get().map_err(AppError::from_pool)?;
+    let mut pooled = pool.get().map_err(|e| {
+        health.pool_failed();
+        AppError::from_pool(e)
+    })?;
     let result = match f(&mut pooled) {
         // Only after an internal error (a lost connection surfaces as one; a 4xx is the request's
         // own): is the connection still there? If not, the failure was the connection's (server
         // restarted, session terminated), not the request's.
-        Err(AppError::Internal(cause)) if pooled.batch_execute("SELECT 1").is_err() => {
+        Err(e @ (AppError::Internal(_) | AppError::Unavailable(_))) if pooled.batch_execute("SELECT 1").is_err() => {
             LOST.with(|lost| lost.set(true));
-            Err(AppError::Unavailable(format!("database connection lost: {cause}")))
+            health.probe();
+            Err(AppError::Unavailable(format!("database connection lost: {e}")))
         }
         other => other,
     };
@@ -159,7 +255,8 @@ pub struct Db {
     backend: Backend,
     /// Bumped after every committed write, so this process's background loops (the live KPI
     /// projector) react at once instead of at their next poll.
-    commits: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
+    health: Arc<Health>,
 }
 
 impl Db {
@@ -169,25 +266,38 @@ impl Db {
                 std::fs::create_dir_all(dir)?;
             }
         }
+        let health = Arc::new(Health::new(url.clone()));
         let build = |size: u32| {
             r2d2::Pool::builder()
                 .max_size(size)
                 .min_idle(Some(0))
                 .connection_timeout(timeout)
                 .test_on_check_out(false)
-                .build_unchecked(Manager { url: url.clone() })
+                .build_unchecked(Manager { url: url.clone(), health: health.clone() })
         };
         let readers = build(pool_size.max(1));
         let writer = match url.backend() {
             Backend::Postgres => readers.clone(),
             Backend::Sqlite => build(1),
         };
-        let commits = std::sync::Arc::new(tokio::sync::watch::channel(0).0);
-        Ok(Db { readers, writer, backend: url.backend(), commits })
+        let commits = Arc::new(tokio::sync::watch::channel(0).0);
+        Ok(Db { readers, writer, backend: url.backend(), commits, health })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The database is known to be down (see [`Health`]): work is refused at once.
+    pub fn is_down(&self) -> bool {
+        self.health.is_down()
+    }
+
+    fn refuse_if_down(&self) -> Result<(), AppError> {
+        match self.is_down() {
+            true => Err(AppError::Unavailable("database known to be down; retried in the background".into())),
+            false => Ok(()),
+        }
     }
 
     /// Runs `f` on a pooled connection, outside any transaction.
@@ -196,8 +306,9 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.readers.clone();
-        run_blocking(move || on_connection(&pool, f)).await
+        self.refuse_if_down()?;
+        let (pool, health) = (self.readers.clone(), self.health.clone());
+        run_blocking(move || on_connection(&pool, &health, f)).await
     }
 
     /// Runs `f` in one transaction: everything it writes is committed together or not at all.
@@ -206,8 +317,9 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.writer.clone();
-        let result = run_blocking(move || on_connection(&pool, |conn| conn.transaction(f))).await;
+        self.refuse_if_down()?;
+        let (pool, health) = (self.writer.clone(), self.health.clone());
+        let result = run_blocking(move || on_connection(&pool, &health, |conn| conn.transaction(f))).await;
         if result.is_ok() {
             self.commits.send_modify(|n| *n = n.wrapping_add(1));
         }

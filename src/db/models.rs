@@ -23,6 +23,8 @@ pub struct TicketRow {
     pub solved_at: Option<UtcTime>,
     pub closed_at: Option<UtcTime>,
     pub kind: String,
+    pub next_due_at: Option<UtcTime>,
+    pub sla_state: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -30,7 +32,6 @@ pub struct TicketRow {
 pub struct NewTicket<'a> {
     pub number: &'a str,
     pub subject: &'a str,
-    pub search_text: &'a str,
     pub status: &'a str,
     pub priority: &'a str,
     pub channel: &'a str,
@@ -83,6 +84,9 @@ pub struct MessageRow {
     pub body_text: String,
     pub body_html: Option<String>,
     pub created_at: UtcTime,
+    pub sender_email: Option<String>,
+    pub sender_name: Option<String>,
+    pub sender_status: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -97,6 +101,9 @@ pub struct NewMessage<'a> {
     pub body_text: &'a str,
     pub body_html: Option<&'a str>,
     pub created_at: UtcTime,
+    pub sender_email: Option<&'a str>,
+    pub sender_name: Option<&'a str>,
+    pub sender_status: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -56,6 +56,8 @@ diesel::table! {
         presence_since -> Nullable<crate::db::types::Tstz>,
         capacity -> crate::db::types::Json,
         last_assigned_at -> Nullable<crate::db::types::Tstz>,
+        password_hash -> Nullable<Text>,
+        password_changed_at -> Nullable<crate::db::types::Tstz>,
     }
 }
 
@@ -89,7 +91,6 @@ diesel::table! {
         id -> BigInt,
         number -> Text,
         subject -> Text,
-        search_text -> Text,
         status -> Text,
         priority -> Text,
         channel -> Text,
@@ -102,6 +103,8 @@ diesel::table! {
         solved_at -> Nullable<crate::db::types::Tstz>,
         closed_at -> Nullable<crate::db::types::Tstz>,
         kind -> Text,
+        next_due_at -> Nullable<crate::db::types::Tstz>,
+        sla_state -> Nullable<Text>,
     }
 }
 
@@ -124,6 +127,9 @@ diesel::table! {
         body_text -> Text,
         body_html -> Nullable<Text>,
         created_at -> crate::db::types::Tstz,
+        sender_email -> Nullable<Text>,
+        sender_name -> Nullable<Text>,
+        sender_status -> Nullable<Text>,
     }
 }
 
@@ -211,6 +217,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ticket_viewers (ticket_id, agent_id) {
+        ticket_id -> BigInt,
+        agent_id -> BigInt,
+        state -> Text,
+        since -> crate::db::types::Tstz,
+        seen_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::joinable!(ticket_viewers -> tickets (ticket_id));
+diesel::joinable!(ticket_viewers -> agents (agent_id));
+
 diesel::joinable!(holidays -> calendars (calendar_id));
 diesel::joinable!(sla_policies -> calendars (calendar_id));
 diesel::joinable!(sla_deadlines -> tickets (ticket_id));
@@ -248,6 +267,24 @@ diesel::table! {
         sha256 -> Text,
         content_id -> Nullable<Text>,
         created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    attachment_files (sha256) {
+        sha256 -> Text,
+        size -> BigInt,
+        scan -> Text,
+        scan_detail -> Nullable<Text>,
+        next_scan_at -> crate::db::types::Tstz,
+        last_put_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    attachment_blobs (sha256) {
+        sha256 -> Text,
+        bytes -> Binary,
     }
 }
 
@@ -385,6 +422,13 @@ diesel::table! {
     routing_state (id) {
         id -> BigInt,
         rules_version -> BigInt,
+    }
+}
+
+diesel::table! {
+    reference_versions (name) {
+        name -> Text,
+        version -> BigInt,
     }
 }
 
@@ -706,6 +750,95 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    data_fixes (name) {
+        name -> Text,
+        applied_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    installation (id) {
+        id -> Integer,
+        installation_id -> Text,
+        token_secret -> Text,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        csrf_token -> Text,
+        agent_id -> BigInt,
+        created_at -> crate::db::types::Tstz,
+        last_seen_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    password_links (id) {
+        id -> BigInt,
+        agent_id -> BigInt,
+        token_hash -> Text,
+        expires_at -> crate::db::types::Tstz,
+        used_at -> Nullable<crate::db::types::Tstz>,
+        created_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    sign_in_failures (id) {
+        id -> BigInt,
+        account -> Text,
+        ip -> Text,
+        at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    canned_responses (id) {
+        id -> BigInt,
+        shortcut -> Text,
+        title -> Text,
+        body -> Text,
+        category_id -> Nullable<BigInt>,
+        owner_id -> Nullable<BigInt>,
+        usage_count -> BigInt,
+        created_at -> crate::db::types::Tstz,
+        updated_at -> crate::db::types::Tstz,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        agent_id -> BigInt,
+        kind -> Text,
+        ticket_id -> BigInt,
+        event_id -> BigInt,
+        title -> Text,
+        created_at -> crate::db::types::Tstz,
+        read_at -> Nullable<crate::db::types::Tstz>,
+    }
+}
+
+diesel::table! {
+    notification_follower (id) {
+        id -> Integer,
+        last_event_id -> BigInt,
+        updated_at -> Nullable<crate::db::types::Tstz>,
+    }
+}
+
+diesel::joinable!(sessions -> agents (agent_id));
+diesel::joinable!(canned_responses -> categories (category_id));
+diesel::joinable!(notifications -> tickets (ticket_id));
+diesel::joinable!(password_links -> agents (agent_id));
+
+diesel::joinable!(attachments -> messages (message_row_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
     queues,
@@ -725,6 +858,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_messages,
     ticket_ccs,
     attachments,
+    attachment_files,
+    attachment_blobs,
     email_quarantine,
     outbox,
     blocked_numbers,
@@ -753,4 +888,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     report_days,
     report_rollup,
+    sessions,
+    password_links,
+    sign_in_failures,
+    data_fixes,
+    installation,
+    ticket_viewers,
+    canned_responses,
+    notifications,
+    notification_follower,
 );

@@ -183,7 +183,7 @@ fn view(conn: &mut DbConnection, row: Row) -> Result<EscalationView, AppError> {
     })
 }
 
-fn one(conn: &mut DbConnection, id: i64) -> Result<EscalationView, AppError> {
+pub fn one(conn: &mut DbConnection, id: i64) -> Result<EscalationView, AppError> {
     load(conn, Filter::Id(id))?.pop().ok_or(AppError::NotFound("la derivación"))
 }
 
@@ -311,7 +311,8 @@ pub struct EscalationFilter {
     pub cursor: Option<String>,
 }
 
-/// The department's answer: an internal note on the ticket for Atención Usuaria's agents.
+/// The department's answer: an internal note on the ticket for Atención Usuaria's agents, and a
+/// notice to the agent who asked ([`super::notices`]).
 pub fn answer(
     conn: &mut DbConnection,
     who: &Principal,
@@ -325,8 +326,25 @@ pub fn answer(
     if !super::may_see(conn, who, current.department_id)? {
         return Err(AppError::NotFound("la derivación"));
     }
+    let answered = || AppError::Conflict("La derivación ya fue respondida.".into());
     if current.status == EscalationStatus::Answered {
-        return Err(AppError::Conflict("La derivación ya fue respondida.".into()));
+        return Err(answered());
+    }
+    let at = UtcTime::now();
+    // Only an open escalation is answered: of two concurrent answers, the second changes no row
+    // (Postgres re-checks the condition after the first commits) and is a 409, so the ticket gets
+    // one note and the agent one notice.
+    let changed = diesel::update(escalations::table.find(id))
+        .filter(escalations::status.eq(EscalationStatus::Open.as_str()))
+        .set((
+            escalations::status.eq(EscalationStatus::Answered.as_str()),
+            escalations::answer.eq(&body),
+            escalations::answered_by.eq(who.agent_id),
+            escalations::answered_at.eq(at),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(answered());
     }
     let note = CreateMessageRequest {
         body: format!("Respuesta de {}: {body}", current.department),
@@ -335,18 +353,10 @@ pub fn answer(
         from_requester: false,
         status: None,
     };
-    store::add_message(conn, current.ticket_id, who.actor(), note)?;
-    let at = UtcTime::now();
-    diesel::update(escalations::table.find(id))
-        .set((
-            escalations::status.eq(EscalationStatus::Answered.as_str()),
-            escalations::answer.eq(&body),
-            escalations::answered_by.eq(who.agent_id),
-            escalations::answered_at.eq(at),
-        ))
-        .execute(conn)?;
+    store::add_message(conn, current.ticket_id, who.actor(), note, store::OnReply::Keep)?;
     super::sla::stop(conn, super::delivery::ESCALATION, &[id], &[ACK, ANSWER], at.0)?;
     let data = json!({ "escalation_id": id, "department": current.department });
     store::record(conn, current.ticket_id, EventKind::EscalationAnswered, who.actor(), data, at)?;
+    super::notices::escalation_answered(conn, &current, &body)?;
     one(conn, id)
 }

@@ -3,6 +3,7 @@
 
 pub mod delivery;
 pub mod escalations;
+pub mod notices;
 pub mod opportunities;
 pub mod sla;
 pub mod stream;

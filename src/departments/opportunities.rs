@@ -41,7 +41,7 @@ pub struct OpportunityInput {
 pub struct TransitionRequest {
     pub to: OpportunityStatus,
     pub comment: Option<String>,
-    /// Required to reject; the department's answer when implemented.
+    /// Required for `implemented` (what was done) and `rejected` (why not).
     pub resolution: Option<String>,
     /// Required for `duplicate`: the opportunity it repeats.
     pub duplicate_of: Option<i64>,
@@ -102,7 +102,7 @@ pub struct OpportunityFilter {
     pub cursor: Option<String>,
 }
 
-fn may_read(who: &Principal) -> bool {
+pub fn may_read(who: &Principal) -> bool {
     matches!(who.role, Role::Admin | Role::Supervisor | Role::Agent | Role::Department)
 }
 
@@ -462,8 +462,8 @@ pub fn transition(
     }
     let mut errors = Errors::default();
     let resolution = req.resolution.as_deref().map(|r| body_text(&mut errors, "resolution", r));
-    if req.to == OpportunityStatus::Rejected && resolution.is_none() {
-        errors.add("resolution", "indique el motivo del rechazo");
+    if let (Some(message), None) = (req.to.missing_resolution(), &resolution) {
+        errors.add("resolution", message);
     }
     let comment = req.comment.as_deref().map(|c| body_text(&mut errors, "comment", c));
     errors.finish()?;

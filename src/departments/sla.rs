@@ -207,7 +207,7 @@ pub fn start(
     at: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let t = targets(conn, department)?;
-    let calendar = business::load(conn, t.calendar_id, at, at)?;
+    let calendar = business::business(conn, t.calendar_id)?;
     diesel::delete(
         clocks::table
             .filter(clocks::item_kind.eq(kind))

@@ -44,6 +44,7 @@ pub enum CalendarError {
 /// An opening window in local time, `[start, end)` in minutes after local midnight.
 /// Serialized as `{"start": "09:00", "end": "18:00"}`; `end` may be `"24:00"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Window {
     /// 0..1440.
     #[serde(with = "hhmm")]

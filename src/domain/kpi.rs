@@ -180,6 +180,7 @@ fn asa_from_pw(agents: u32, traffic: f64, aht_secs: f64, pw: f64) -> f64 {
 pub const MAX_AGENTS: u32 = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StaffingInput {
     /// Contacts arriving in the interval.
     pub arrivals: f64,

@@ -13,7 +13,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::assignment::Presence;
 use super::kpi::Counters;
+use super::sla::Metric as SlaMetric;
+use super::Status;
 
 /// Upper bounds (seconds) of the answered-call wait histogram. Service level for a target T uses
 /// the largest bound ≤ T, so targets on a bound are exact.
@@ -24,6 +27,103 @@ pub const REPLY_BOUNDS: &[i64] = &[60, 300, 900, 1800, 3600, 7200, 14_400, 28_80
 pub const MINUTES_KEPT: i64 = 180;
 /// Windows served, in minutes; `today` is the fourth.
 pub const WINDOWS: &[i64] = &[15, 30, 60];
+
+/// Every live counter, named once: the projector counts them and the figures read them, so a
+/// misspelt counter does not compile. [`Counter::name`] is the stored field name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    Created,
+    Solved,
+    /// Public replies of agents.
+    Replies,
+    CsatResponses,
+    CsatSatisfied,
+    /// Calls queued, answered, abandoned (short: before the short-abandon threshold), handled.
+    Offered,
+    Answered,
+    Abandoned,
+    ShortAbandoned,
+    /// Seconds answered calls waited, and seconds handled calls took, summed.
+    WaitSum,
+    Handled,
+    HandleSum,
+    /// Answered calls whose wait fell in the bucket with this bound ([`WAIT_BOUNDS`]).
+    Wait(i64),
+    /// First replies whose time fell in the bucket with this bound ([`REPLY_BOUNDS`]).
+    FirstReply(i64),
+    SlaMet(SlaMetric),
+    SlaBreached(SlaMetric),
+}
+
+impl Counter {
+    /// The histogram counter of an answered call that waited `seconds`.
+    pub fn wait(seconds: i64) -> Counter {
+        Counter::Wait(bucket(WAIT_BOUNDS, seconds))
+    }
+
+    /// The histogram counter of a first reply after `seconds`.
+    pub fn first_reply(seconds: i64) -> Counter {
+        Counter::FirstReply(bucket(REPLY_BOUNDS, seconds))
+    }
+
+    pub fn name(self) -> String {
+        let plain = match self {
+            Counter::Created => "created",
+            Counter::Solved => "solved",
+            Counter::Replies => "replies",
+            Counter::CsatResponses => "csat_responses",
+            Counter::CsatSatisfied => "csat_satisfied",
+            Counter::Offered => "offered",
+            Counter::Answered => "answered",
+            Counter::Abandoned => "abandoned",
+            Counter::ShortAbandoned => "short_abandoned",
+            Counter::WaitSum => "wait_sum",
+            Counter::Handled => "handled",
+            Counter::HandleSum => "handle_sum",
+            Counter::Wait(bound) => return format!("wait:{bound}"),
+            Counter::FirstReply(bound) => return format!("frt:{bound}"),
+            Counter::SlaMet(metric) => return format!("sla_met:{metric}"),
+            Counter::SlaBreached(metric) => return format!("sla_breached:{metric}"),
+        };
+        plain.to_owned()
+    }
+}
+
+/// Every live gauge: the current number of open tickets by status, of agents by presence, and of
+/// tickets at risk or breached, per scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gauge {
+    Backlog(Status),
+    Agents(Presence),
+    AtRisk,
+    Breached,
+}
+
+impl Gauge {
+    /// The stored field: `<gauge>|<scope>[|<state>]`.
+    pub fn field(self, scope: &str) -> String {
+        match self {
+            Gauge::Backlog(status) => format!("backlog|{scope}|{status}"),
+            Gauge::Agents(presence) => format!("agents|{scope}|{presence}"),
+            Gauge::AtRisk => format!("at_risk|{scope}"),
+            Gauge::Breached => format!("breached|{scope}"),
+        }
+    }
+
+    /// The gauge and scope of a stored field (`None` for a field no gauge writes).
+    pub fn parse(field: &str) -> Option<(Gauge, &str)> {
+        let mut parts = field.splitn(3, '|');
+        let (kind, scope, state) = (parts.next()?, parts.next()?, parts.next());
+        let gauge = match (kind, state) {
+            ("backlog", Some(state)) => Gauge::Backlog(state.parse().ok()?),
+            ("agents", Some(state)) => Gauge::Agents(state.parse().ok()?),
+            ("at_risk", None) => Gauge::AtRisk,
+            ("breached", None) => Gauge::Breached,
+            _ => return None,
+        };
+        Some((gauge, scope))
+    }
+}
 
 /// One change to the live state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +144,10 @@ pub enum Mark {
 }
 
 impl Mark {
+    pub fn gauge(gauge: Gauge, scope: &str) -> Mark {
+        Mark::Gauge(gauge.field(scope))
+    }
+
     /// One line, the form the Redis script parses: `g\t<field>` or `w\t<scope>\t<ms>`.
     pub fn encode(&self) -> String {
         match self {
@@ -99,10 +203,11 @@ pub fn bucket(bounds: &[i64], value: i64) -> i64 {
     *bounds.iter().find(|b| value <= **b).unwrap_or(&i64::MAX)
 }
 
-/// Counts `name += by` at `at` in every scope.
-pub fn count(scopes: &[String], at: DateTime<Utc>, day: NaiveDate, name: &str, by: i64) -> Vec<Op> {
+/// Counts `counter += by` at `at` in every scope.
+pub fn count(scopes: &[String], at: DateTime<Utc>, day: NaiveDate, counter: Counter, by: i64) -> Vec<Op> {
     let minute = unix_minute(at);
-    scopes.iter().map(|s| Op::Count { minute, day, field: field(s, name), by }).collect()
+    let name = counter.name();
+    scopes.iter().map(|s| Op::Count { minute, day, field: field(s, &name), by }).collect()
 }
 
 /// The scopes a ticket or call is counted in.
@@ -189,32 +294,32 @@ fn window_counters(snapshot: &Snapshot, from: i64, to: i64) -> HashMap<String, i
 
 /// Figures of one scope from a set of summed counters.
 pub fn window_figures(counters: &HashMap<String, i64>, scope: &str, answer_target_secs: i64) -> WindowFigures {
-    let get = |name: &str| counters.get(&field(scope, name)).copied().unwrap_or(0).max(0);
-    let within: i64 = WAIT_BOUNDS.iter().filter(|b| **b <= answer_target_secs).map(|b| get(&format!("wait:{b}"))).sum();
+    let get = |counter: Counter| counters.get(&field(scope, &counter.name())).copied().unwrap_or(0).max(0);
+    let within: i64 = WAIT_BOUNDS.iter().filter(|b| **b <= answer_target_secs).map(|b| get(Counter::Wait(*b))).sum();
     let c = Counters {
-        queued: get("offered") as u64,
-        answered: get("answered") as u64,
+        queued: get(Counter::Offered) as u64,
+        answered: get(Counter::Answered) as u64,
         answered_within_target: within as u64,
-        abandoned: get("abandoned") as u64,
-        short_abandoned: get("short_abandoned") as u64,
-        wait_seconds_total: get("wait_sum") as u64,
-        handled: get("handled") as u64,
-        handle_seconds_total: get("handle_sum") as u64,
-        created: get("created") as u64,
-        solved: get("solved") as u64,
-        replies: get("replies") as u64,
+        abandoned: get(Counter::Abandoned) as u64,
+        short_abandoned: get(Counter::ShortAbandoned) as u64,
+        wait_seconds_total: get(Counter::WaitSum) as u64,
+        handled: get(Counter::Handled) as u64,
+        handle_seconds_total: get(Counter::HandleSum) as u64,
+        created: get(Counter::Created) as u64,
+        solved: get(Counter::Solved) as u64,
+        replies: get(Counter::Replies) as u64,
         sla_met: 0,
         sla_breached: 0,
     };
-    let histogram: Vec<(i64, i64)> = REPLY_BOUNDS.iter().map(|b| (*b, get(&format!("frt:{b}")))).collect();
+    let histogram: Vec<(i64, i64)> = REPLY_BOUNDS.iter().map(|b| (*b, get(Counter::FirstReply(*b)))).collect();
     let mut sla = BTreeMap::new();
     let (mut met_all, mut breached_all) = (0, 0);
-    for metric in ["first_reply", "next_reply", "resolution", "callback"] {
-        let (met, breached) = (get(&format!("sla_met:{metric}")), get(&format!("sla_breached:{metric}")));
+    for metric in [SlaMetric::FirstReply, SlaMetric::NextReply, SlaMetric::Resolution, SlaMetric::Callback] {
+        let (met, breached) = (get(Counter::SlaMet(metric)), get(Counter::SlaBreached(metric)));
         met_all += met;
         breached_all += breached;
         if met + breached > 0 {
-            sla.insert(metric.to_owned(), SlaFigures { met, breached, compliance: ratio(met, met + breached) });
+            sla.insert(metric.to_string(), SlaFigures { met, breached, compliance: ratio(met, met + breached) });
         }
     }
     WindowFigures {
@@ -233,8 +338,8 @@ pub fn window_figures(counters: &HashMap<String, i64>, scope: &str, answer_targe
         first_reply_p90_seconds: histogram_percentile(&histogram, 90),
         sla,
         sla_compliance: ratio(met_all, met_all + breached_all),
-        csat_responses: get("csat_responses"),
-        csat: ratio(get("csat_satisfied"), get("csat_responses")),
+        csat_responses: get(Counter::CsatResponses),
+        csat: ratio(get(Counter::CsatSatisfied), get(Counter::CsatResponses)),
     }
 }
 
@@ -303,21 +408,18 @@ pub fn figures(snapshot: &Snapshot, now: DateTime<Utc>, window: Window, answer_t
     }
     entry(&mut by_scope, "all");
     for (key, value) in snapshot.gauges.iter().filter(|(_, v)| **v > 0) {
-        let mut parts = key.splitn(3, '|');
-        let (Some(kind), Some(scope)) = (parts.next(), parts.next()) else { continue };
-        let state = parts.next().unwrap_or_default().to_owned();
+        let Some((gauge, scope)) = Gauge::parse(key) else { continue };
         let s = entry(&mut by_scope, scope);
-        match kind {
-            "backlog" => {
-                s.backlog.insert(state, *value);
+        match gauge {
+            Gauge::Backlog(status) => {
+                s.backlog.insert(status.to_string(), *value);
                 s.backlog_total += value;
             }
-            "agents" => {
-                s.agents.insert(state, *value);
+            Gauge::Agents(presence) => {
+                s.agents.insert(presence.to_string(), *value);
             }
-            "at_risk" => s.at_risk += value,
-            "breached" => s.breached += value,
-            _ => {}
+            Gauge::AtRisk => s.at_risk += value,
+            Gauge::Breached => s.breached += value,
         }
     }
     let now_ms = now.timestamp_millis();
@@ -334,9 +436,9 @@ pub fn figures(snapshot: &Snapshot, now: DateTime<Utc>, window: Window, answer_t
         .into_values()
         .map(|mut s| {
             s.window = window_figures(&counters, &s.scope, answer_target_secs);
-            let agent = |p: &str| s.agents.get(p).copied().unwrap_or(0);
-            let working = agent("busy") + agent("after_call_work");
-            s.occupancy = ratio(working, working + agent("available"));
+            let agent = |p: Presence| s.agents.get(p.as_str()).copied().unwrap_or(0);
+            let working = agent(Presence::Busy) + agent(Presence::AfterCallWork);
+            s.occupancy = ratio(working, working + agent(Presence::Available));
             s
         })
         .collect()
@@ -357,15 +459,6 @@ pub fn minute_expiry(minute: i64) -> DateTime<Utc> {
 /// whichever is earlier.
 pub fn replay_horizon(now: DateTime<Utc>, day_start: DateTime<Utc>) -> DateTime<Utc> {
     day_start.min(now - TimeDelta::minutes(MINUTES_KEPT))
-}
-
-/// Counter names of the histogram buckets.
-pub fn first_reply_bucket(seconds: i64) -> String {
-    format!("frt:{}", bucket(REPLY_BOUNDS, seconds))
-}
-
-pub fn wait_bucket(seconds: i64) -> String {
-    format!("wait:{}", bucket(WAIT_BOUNDS, seconds))
 }
 
 #[cfg(test)]
@@ -395,8 +488,8 @@ mod tests {
         assert_eq!(bucket(WAIT_BOUNDS, 20), 20);
         assert_eq!(bucket(WAIT_BOUNDS, 21), 25);
         assert_eq!(bucket(WAIT_BOUNDS, 10_000), i64::MAX);
-        assert_eq!(wait_bucket(7), "wait:10");
-        assert_eq!(first_reply_bucket(61), "frt:300");
+        assert_eq!(Counter::wait(7), Counter::Wait(10));
+        assert_eq!(Counter::first_reply(61), Counter::FirstReply(300));
     }
 
     #[test]
@@ -422,22 +515,22 @@ mod tests {
         let scopes = scopes(Some(1), "phone");
         let mut s = Snapshot::default();
         // 10 offered: 8 answered (6 within 20 s), 2 abandoned of which 1 short.
-        apply(&mut s, &count(&scopes, now, day(), "offered", 10));
-        apply(&mut s, &count(&scopes, now, day(), "answered", 8));
-        apply(&mut s, &count(&scopes, now, day(), &wait_bucket(10), 6));
-        apply(&mut s, &count(&scopes, now, day(), &wait_bucket(40), 2));
-        apply(&mut s, &count(&scopes, now, day(), "wait_sum", 160));
-        apply(&mut s, &count(&scopes, now, day(), "abandoned", 2));
-        apply(&mut s, &count(&scopes, now, day(), "short_abandoned", 1));
-        apply(&mut s, &count(&scopes, now, day(), "handled", 4));
-        apply(&mut s, &count(&scopes, now, day(), "handle_sum", 800));
-        apply(&mut s, &count(&scopes, now, day(), "sla_met:first_reply", 3));
-        apply(&mut s, &count(&scopes, now, day(), "sla_breached:first_reply", 1));
+        apply(&mut s, &count(&scopes, now, day(), Counter::Offered, 10));
+        apply(&mut s, &count(&scopes, now, day(), Counter::Answered, 8));
+        apply(&mut s, &count(&scopes, now, day(), Counter::wait(10), 6));
+        apply(&mut s, &count(&scopes, now, day(), Counter::wait(40), 2));
+        apply(&mut s, &count(&scopes, now, day(), Counter::WaitSum, 160));
+        apply(&mut s, &count(&scopes, now, day(), Counter::Abandoned, 2));
+        apply(&mut s, &count(&scopes, now, day(), Counter::ShortAbandoned, 1));
+        apply(&mut s, &count(&scopes, now, day(), Counter::Handled, 4));
+        apply(&mut s, &count(&scopes, now, day(), Counter::HandleSum, 800));
+        apply(&mut s, &count(&scopes, now, day(), Counter::SlaMet(SlaMetric::FirstReply), 3));
+        apply(&mut s, &count(&scopes, now, day(), Counter::SlaBreached(SlaMetric::FirstReply), 1));
         // 4 surveys answered, 3 with 6 or 7.
-        apply(&mut s, &count(&scopes, now, day(), "csat_responses", 4));
-        apply(&mut s, &count(&scopes, now, day(), "csat_satisfied", 3));
+        apply(&mut s, &count(&scopes, now, day(), Counter::CsatResponses, 4));
+        apply(&mut s, &count(&scopes, now, day(), Counter::CsatSatisfied, 3));
         // An hour ago: outside the 15-minute window, inside today.
-        apply(&mut s, &count(&scopes, now - TimeDelta::minutes(61), day(), "answered", 5));
+        apply(&mut s, &count(&scopes, now - TimeDelta::minutes(61), day(), Counter::Answered, 5));
         let figures = figures(&s, now, Window::Minutes(15), 20);
         let q = figures.iter().find(|f| f.scope == "q:1").unwrap();
         assert_eq!((q.window.offered, q.window.answered, q.window.abandoned), (10, 8, 2));
@@ -481,6 +574,24 @@ mod tests {
         assert_eq!(q.occupancy, Some(0.75));
         let all = figures.iter().find(|f| f.scope == "all").unwrap();
         assert_eq!((all.backlog_total, all.waiting, all.longest_wait_seconds), (0, 0, None));
+    }
+
+    /// The stored names are the ones Redis already holds: renaming one would lose a day's figures.
+    #[test]
+    fn counters_and_gauges_keep_their_stored_names() {
+        assert_eq!(Counter::ShortAbandoned.name(), "short_abandoned");
+        assert_eq!(Counter::wait(12).name(), "wait:15");
+        assert_eq!(Counter::first_reply(61).name(), "frt:300");
+        assert_eq!(Counter::SlaBreached(SlaMetric::NextReply).name(), "sla_breached:next_reply");
+        for gauge in
+            [Gauge::Backlog(Status::Pending), Gauge::Agents(Presence::AfterCallWork), Gauge::AtRisk, Gauge::Breached]
+        {
+            let field = gauge.field("q:7");
+            assert_eq!(Gauge::parse(&field), Some((gauge, "q:7")), "{field}");
+        }
+        assert_eq!(Gauge::Backlog(Status::New).field("all"), "backlog|all|new");
+        assert_eq!(Gauge::parse("backlog|all|nada"), None);
+        assert_eq!(Gauge::parse("at_risk|all|extra"), None);
     }
 
     #[test]

@@ -37,6 +37,16 @@ impl OpportunityStatus {
         matches!(self, Self::Implemented | Self::Rejected | Self::Duplicate)
     }
 
+    /// Outcomes the department must explain in a `resolution` (what was done, or why not): the
+    /// Spanish message when it is missing, `None` for steps that need none.
+    pub fn missing_resolution(self) -> Option<&'static str> {
+        match self {
+            Self::Implemented => Some("indique qué se implementó"),
+            Self::Rejected => Some("indique el motivo del rechazo"),
+            _ => None,
+        }
+    }
+
     /// Whether `side` may move an opportunity from `self` to `to` (the reason in Spanish if not).
     pub fn check(self, to: Self, side: Side) -> Result<(), &'static str> {
         use OpportunityStatus::*;
@@ -63,6 +73,15 @@ impl OpportunityStatus {
 mod tests {
     use super::OpportunityStatus::*;
     use super::*;
+
+    #[test]
+    fn both_outcomes_need_a_resolution() {
+        assert!(Implemented.missing_resolution().is_some());
+        assert!(Rejected.missing_resolution().is_some());
+        for other in [Draft, Sent, Acknowledged, InProgress, Duplicate] {
+            assert_eq!(other.missing_resolution(), None, "{other}");
+        }
+    }
 
     #[test]
     fn each_side_moves_its_own_steps() {

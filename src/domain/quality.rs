@@ -114,8 +114,7 @@ pub fn validate_criteria(criteria: &[Criterion]) -> Vec<(String, String)> {
         } else if !seen.insert(c.key.as_str()) {
             errors.push((field("key"), format!("el criterio «{}» está repetido", c.key)));
         }
-        let name = c.name.trim();
-        if name.is_empty() || name.chars().count() > 120 {
+        if c.name.trim().is_empty() || c.name.chars().count() > 120 {
             errors.push((field("name"), "es obligatorio (máximo 120 caracteres)".into()));
         }
         if !(1..=100).contains(&c.weight) {

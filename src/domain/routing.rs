@@ -117,10 +117,11 @@ impl Rule {
     pub fn new(id: i64, name: &str, conditions: Conditions, actions: Actions) -> Result<Rule, Vec<RuleError>> {
         let mut errors = Vec::new();
 
+        let raw_chars = name.chars().count();
         let name = name.trim();
         if name.is_empty() {
             errors.push(RuleError::new("name", "indique un nombre"));
-        } else if name.chars().count() > MAX_NAME_CHARS {
+        } else if raw_chars > MAX_NAME_CHARS {
             errors.push(RuleError::new("name", format!("el nombre admite hasta {MAX_NAME_CHARS} caracteres")));
         }
 

@@ -19,7 +19,7 @@ impl Rut {
     pub fn parse(input: &str) -> Result<Self, RutError> {
         let cleaned: String =
             input.chars().filter(|c| !matches!(c, '.' | '-' | ' ')).collect::<String>().to_ascii_uppercase();
-        if cleaned.len() < 2 || cleaned.len() > 9 {
+        if !cleaned.is_ascii() || cleaned.len() < 2 || cleaned.len() > 9 {
             return Err(RutError::Format);
         }
         let (body, dv) = cleaned.split_at(cleaned.len() - 1);

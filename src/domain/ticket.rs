@@ -71,7 +71,38 @@ string_enum!(
     Segment { Comprador => "comprador", Proveedor => "proveedor", Ciudadano => "ciudadano" }
 );
 string_enum!(Visibility { Public => "public", Internal => "internal" });
-string_enum!(AuthorType { Requester => "requester", Agent => "agent", System => "system" });
+string_enum!(
+    /// Who wrote a message. `participant`: someone other than the requester writing in from
+    /// outside (a CC of the ticket, or a sender the ticket does not know: see [`SenderStatus`]).
+    AuthorType { Requester => "requester", Agent => "agent", System => "system", Participant => "participant" }
+);
+string_enum!(
+    /// How the sender of an inbound mail related to its ticket when it arrived: the `requester`,
+    /// one of the ticket's `cc`s, or `unknown` (a stranger, flagged for agents).
+    SenderStatus { Requester => "requester", Cc => "cc", Unknown => "unknown" }
+);
+
+impl SenderStatus {
+    /// The author of a mail from this sender: only the requester writes as the requester.
+    pub fn author(self) -> AuthorType {
+        match self {
+            SenderStatus::Requester => AuthorType::Requester,
+            SenderStatus::Cc | SenderStatus::Unknown => AuthorType::Participant,
+        }
+    }
+}
+
+impl AuthorType {
+    /// Whom a message counts as for the ticket's status and SLA clocks: a CC (copied on every
+    /// reply) answers for the requester's side; a stranger for nobody, so their message moves
+    /// nothing.
+    pub fn counts_as(self, sender: Option<SenderStatus>) -> AuthorType {
+        match (self, sender) {
+            (AuthorType::Participant, Some(SenderStatus::Cc)) => AuthorType::Requester,
+            (author, _) => author,
+        }
+    }
+}
 string_enum!(
     /// What happened to a ticket; one immutable row per change in the ticket event log.
     /// `call_answered`: a call with the requester was answered (a live reply); `call_missed`: an
@@ -250,6 +281,21 @@ mod tests {
         assert_eq!(New.after_message(a, Visibility::Internal), Ok(New));
         assert_eq!(Pending.after_message(a, Visibility::Public), Ok(Pending));
         assert_eq!(Solved.after_message(AuthorType::Requester, Visibility::Internal), Ok(Solved));
+    }
+
+    #[test]
+    fn a_cc_answers_for_the_requester_and_a_stranger_for_nobody() {
+        let cc = SenderStatus::Cc.author().counts_as(Some(SenderStatus::Cc));
+        assert_eq!(cc, AuthorType::Requester);
+        assert_eq!(Solved.after_message(cc, Visibility::Public), Ok(Open));
+        let stranger = SenderStatus::Unknown.author();
+        assert_eq!(stranger, AuthorType::Participant);
+        assert_eq!(stranger.counts_as(Some(SenderStatus::Unknown)), AuthorType::Participant);
+        for status in [New, Open, Pending, OnHold, Solved] {
+            assert_eq!(status.after_message(stranger, Visibility::Public), Ok(status));
+        }
+        assert_eq!(SenderStatus::Requester.author().counts_as(Some(SenderStatus::Requester)), AuthorType::Requester);
+        assert_eq!(AuthorType::Agent.counts_as(None), AuthorType::Agent);
     }
 
     #[test]

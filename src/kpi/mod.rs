@@ -40,6 +40,9 @@ pub struct Live {
     /// The last snapshot read, served (as stale) while the store is unreachable.
     last: Mutex<Option<(DateTime<Utc>, Snapshot)>>,
     cursors: tokio::sync::Mutex<Vec<(Source, i64)>>,
+    /// The database's installation id ([`crate::installation`]), recorded in the store: state
+    /// another database wrote under the same Redis prefix is rebuilt, never trusted.
+    installation: String,
     pub answer_target_secs: i64,
     pub service_level_target: f64,
 }
@@ -68,9 +71,10 @@ pub struct Realtime {
 }
 
 impl Live {
-    pub fn new(store: KpiStore, answer_target_secs: i64, service_level_target: f64) -> Live {
+    pub fn new(store: KpiStore, installation: String, answer_target_secs: i64, service_level_target: f64) -> Live {
         Live {
             store,
+            installation,
             stale: AtomicBool::new(false),
             skipped: AtomicU64::new(0),
             changed: watch::channel(0).0,
@@ -142,7 +146,11 @@ impl Live {
             self.apply(&batch).await?;
             if batch.next_cursor > *cursor {
                 *cursor = batch.next_cursor;
-                self.store.raise_cursor(source.name(), batch.next_cursor).await.map_err(unreachable)?;
+                let ours = self.raise_cursor(source, batch.next_cursor).await?;
+                if !ours {
+                    cursors.clear();
+                    return Err(AppError::Unavailable("live KPI store taken over by another database".into()));
+                }
             }
         }
         Ok(rows)
@@ -158,6 +166,19 @@ impl Live {
             self.changed.send_modify(|v| *v += 1);
         }
         Ok(())
+    }
+
+    /// Raises `source`'s cursor in the store; `false` (and marked stale, so the next step
+    /// rebuilds) when the store holds another database's state.
+    async fn raise_cursor(&self, source: Source, to: i64) -> Result<bool, AppError> {
+        let ours = self.store.raise_cursor(source.name(), to, &self.installation).await.map_err(unreachable)?;
+        if !ours {
+            tracing::warn!(
+                "the live KPI store holds another database's state (same Redis key prefix?): rebuilding from this one"
+            );
+            self.mark_stale(0);
+        }
+        Ok(ours)
     }
 
     fn mark_stale(&self, skipped: usize) {
@@ -177,6 +198,7 @@ impl Live {
         let horizon = live::replay_horizon(now, day_start);
         let plan = db.read(move |c| projector::rebuild_plan(c, horizon)).await?;
         self.store.reset().await.map_err(unreachable)?;
+        self.store.set_installation(&self.installation).await.map_err(unreachable)?;
         let tracks = Batch { updates: plan.tracks, rows: 0, next_cursor: 0 };
         self.apply(&tracks).await?;
         cursors.clear();
@@ -191,7 +213,10 @@ impl Live {
                 }
                 cursor = batch.next_cursor;
             }
-            self.store.raise_cursor(source.name(), cursor).await.map_err(unreachable)?;
+            if !self.raise_cursor(source, cursor).await? {
+                cursors.clear();
+                return Err(AppError::Unavailable("live KPI store taken over by another database".into()));
+            }
             cursors.push((source, cursor));
         }
         self.stale.store(false, Ordering::Relaxed);
@@ -200,9 +225,17 @@ impl Live {
         Ok(())
     }
 
-    /// Rebuilds when the store holds nothing (a new or flushed Redis, or this process's memory).
-    pub async fn rebuild_if_empty(&self, db: &Db) -> Result<(), AppError> {
-        if self.store.is_empty().await.map_err(unreachable)? {
+    /// Rebuilds unless the store holds this database's state: when it holds nothing (a new or
+    /// flushed Redis, or this process's memory) or state recorded for another installation (a
+    /// Redis that served another or a restored database under the same key prefix), whose
+    /// cursors would skip this database's events.
+    pub async fn rebuild_unless_ours(&self, db: &Db) -> Result<(), AppError> {
+        let owner = self.store.installation().await.map_err(unreachable)?;
+        let empty = self.store.is_empty().await.map_err(unreachable)?;
+        if !empty && owner.as_deref() != Some(self.installation.as_str()) {
+            tracing::warn!(recorded = ?owner, "the live KPI store holds another database's state: rebuilding");
+        }
+        if empty || owner.as_deref() != Some(self.installation.as_str()) {
             self.rebuild(db).await?;
         }
         Ok(())
@@ -215,7 +248,7 @@ fn unreachable(e: redis::RedisError) -> AppError {
 
 /// The projector loop of one replica. Several replicas may run it: updates are idempotent.
 pub async fn run(db: Db, live: std::sync::Arc<Live>, interval: Duration) {
-    if let Err(e) = live.rebuild_if_empty(&db).await {
+    if let Err(e) = live.rebuild_unless_ours(&db).await {
         tracing::warn!(error = %e, "live KPIs not rebuilt at start");
         live.mark_stale(0);
     }

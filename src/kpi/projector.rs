@@ -13,8 +13,9 @@ use crate::db::schema::{
     agent_presence_log, agents, call_events, calls, queue_members, sla_deadlines, ticket_events, tickets,
 };
 use crate::db::DbConnection;
+use crate::domain::assignment::Presence;
 use crate::domain::calendar::DEFAULT_TIME_ZONE as SANTIAGO;
-use crate::domain::live::{self, Mark, Op};
+use crate::domain::live::{self, Counter, Gauge, Mark, Op};
 use crate::error::AppError;
 
 /// One of the logs the live state is built from; each has its own cursor.
@@ -198,32 +199,32 @@ fn fired(conn: &mut DbConnection, ids: &[i64]) -> Result<(HashSet<i64>, HashSet<
 fn ticket_counts(e: &EventRow, t: &TicketNow, h: &History) -> Vec<Op> {
     let at = e.created_at.0;
     let scopes = live::scopes(queue_at(t.queue_id, &h.queue_changes, e.id), &t.channel);
-    let count = |name: &str| live::count(&scopes, at, day(at), name, 1);
+    let count = |counter: Counter| live::count(&scopes, at, day(at), counter, 1);
     let mut ops = Vec::new();
     match e.kind.as_str() {
-        "created" => ops.extend(count("created")),
-        "status_changed" if str_of(&e.data.0, "to") == Some("solved") => ops.extend(count("solved")),
+        "created" => ops.extend(count(Counter::Created)),
+        "status_changed" if str_of(&e.data.0, "to") == Some("solved") => ops.extend(count(Counter::Solved)),
         "csat_answered" => {
-            ops.extend(count("csat_responses"));
+            ops.extend(count(Counter::CsatResponses));
             let score = e.data.0.get("score").and_then(Value::as_i64).unwrap_or(0);
             if score >= i64::from(crate::domain::quality::SATISFIED_FROM) {
-                ops.extend(count("csat_satisfied"));
+                ops.extend(count(Counter::CsatSatisfied));
             }
         }
         "sla_breached" | "sla_met" => {
-            let kind = if e.kind == "sla_met" { "sla_met" } else { "sla_breached" };
-            if let Some(metric) = str_of(&e.data.0, "metric") {
-                ops.extend(count(&format!("{kind}:{metric}")));
+            if let Some(metric) = str_of(&e.data.0, "metric").and_then(|m| m.parse().ok()) {
+                let counter = if e.kind == "sla_met" { Counter::SlaMet(metric) } else { Counter::SlaBreached(metric) };
+                ops.extend(count(counter));
             }
         }
         _ => {}
     }
     if e.kind == "message_added" && is_reply(e) {
-        ops.extend(count("replies"));
+        ops.extend(count(Counter::Replies));
     }
     if h.first_reply == Some(e.id) {
         let seconds = (at - t.created_at).num_seconds().max(0);
-        ops.extend(count(&live::first_reply_bucket(seconds)));
+        ops.extend(count(Counter::first_reply(seconds)));
     }
     ops
 }
@@ -233,11 +234,12 @@ fn ticket_marks(t: &TicketNow, h: Option<&History>, breached: bool, warned: bool
         return Vec::new();
     }
     let scopes = live::scopes(t.queue_id, &t.channel);
-    let mut marks: Vec<Mark> = scopes.iter().map(|s| Mark::Gauge(format!("backlog|{s}|{}", t.status))).collect();
+    let Ok(status) = t.status.parse() else { return Vec::new() };
+    let mut marks: Vec<Mark> = scopes.iter().map(|s| Mark::gauge(Gauge::Backlog(status), s)).collect();
     if breached {
-        marks.extend(scopes.iter().map(|s| Mark::Gauge(format!("breached|{s}"))));
+        marks.extend(scopes.iter().map(|s| Mark::gauge(Gauge::Breached, s)));
     } else if warned {
-        marks.extend(scopes.iter().map(|s| Mark::Gauge(format!("at_risk|{s}"))));
+        marks.extend(scopes.iter().map(|s| Mark::gauge(Gauge::AtRisk, s)));
     }
     if t.assignee_id.is_none() && t.queue_id.is_some() && matches!(t.status.as_str(), "new" | "open") {
         let since = h.and_then(|h| h.waiting_since).unwrap_or(t.created_at).timestamp_millis();
@@ -309,19 +311,19 @@ fn fact_ops(kind: &str, data: &Value, at: DateTime<Utc>, queue: Option<i64>, sig
         return Vec::new();
     }
     let scopes = live::scopes(queue, "phone");
-    let count = |name: &str, by: i64| live::count(&scopes, at, day(at), name, by * sign);
+    let count = |counter: Counter, by: i64| live::count(&scopes, at, day(at), counter, by * sign);
     let secs = |key: &str| data.get(key).and_then(Value::as_i64).unwrap_or(0).max(0);
     match kind {
-        "kpi.call_queued" => count("offered", 1),
+        "kpi.call_queued" => count(Counter::Offered, 1),
         "kpi.call_answered" => {
             let wait = secs("wait_seconds");
-            [count("answered", 1), count("wait_sum", wait), count(&live::wait_bucket(wait), 1)].concat()
+            [count(Counter::Answered, 1), count(Counter::WaitSum, wait), count(Counter::wait(wait), 1)].concat()
         }
         "kpi.call_abandoned" => {
             let short = data.get("short").and_then(Value::as_bool).unwrap_or(false);
-            [count("abandoned", 1), if short { count("short_abandoned", 1) } else { Vec::new() }].concat()
+            [count(Counter::Abandoned, 1), if short { count(Counter::ShortAbandoned, 1) } else { Vec::new() }].concat()
         }
-        "kpi.call_handled" => [count("handled", 1), count("handle_sum", secs("handle_seconds"))].concat(),
+        "kpi.call_handled" => [count(Counter::Handled, 1), count(Counter::HandleSum, secs("handle_seconds"))].concat(),
         _ => Vec::new(),
     }
 }
@@ -447,14 +449,15 @@ fn agent_tracks(conn: &mut DbConnection, versions: &BTreeMap<i64, i64>) -> Resul
             .select((queue_members::agent_id, queue_members::queue_id))
             .load(conn)?;
         for (id, presence, active) in rows {
-            let marks = if !active || presence == "offline" {
-                Vec::new()
-            } else {
-                let queues = memberships.iter().filter(|(a, _)| *a == id).map(|(_, q)| format!("q:{q}"));
-                std::iter::once("all".to_owned())
-                    .chain(queues)
-                    .map(|s| Mark::Gauge(format!("agents|{s}|{presence}")))
-                    .collect()
+            let marks = match presence.parse::<Presence>() {
+                Ok(presence) if active && presence != Presence::Offline => {
+                    let queues = memberships.iter().filter(|(a, _)| *a == id).map(|(_, q)| format!("q:{q}"));
+                    std::iter::once("all".to_owned())
+                        .chain(queues)
+                        .map(|s| Mark::gauge(Gauge::Agents(presence), &s))
+                        .collect()
+                }
+                _ => Vec::new(),
             };
             out.push(track(format!("a:{id}"), versions[&id], marks));
         }

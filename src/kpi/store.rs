@@ -66,8 +66,11 @@ end
 return 1
 "#;
 
-/// Raises a cursor, never lowers it (several replicas share it).
+/// Raises a cursor, never lowers it (several replicas share it); refuses (0) when the state
+/// belongs to another installation (KEYS[2], ARGV[2]): another database's events wrote it.
 const RAISE_CURSOR: &str = r#"
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[2] then return 0 end
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1
@@ -88,6 +91,8 @@ pub struct MemoryState {
     /// "scope|member" → since (ms).
     waiting: HashMap<String, i64>,
     cursors: HashMap<String, i64>,
+    /// The installation (database) whose events this state holds.
+    installation: Option<String>,
 }
 
 pub struct RedisStore {
@@ -177,24 +182,61 @@ impl KpiStore {
         }
     }
 
-    pub async fn raise_cursor(&self, name: &str, to: i64) -> StoreResult<()> {
+    /// Raises cursor `name` to `to` unless the state belongs to another installation than
+    /// `installation`: `Ok(false)` then, and nothing changes.
+    pub async fn raise_cursor(&self, name: &str, to: i64, installation: &str) -> StoreResult<bool> {
         match self {
             KpiStore::Memory(state) => {
                 let mut state = state.lock().expect("kpi state");
+                if state.installation.as_deref().is_some_and(|owner| owner != installation) {
+                    return Ok(false);
+                }
                 let cursor = state.cursors.entry(name.to_owned()).or_default();
                 *cursor = (*cursor).max(to);
-                Ok(())
+                Ok(true)
             }
             KpiStore::Redis(r) => {
                 let mut conn = r.connection("cursor").await?;
-                let _: i64 = r
+                let raised: i64 = r
                     .raise
                     .key(r.key(&format!("cursor:{name}")))
+                    .key(r.key("installation"))
                     .arg(to)
+                    .arg(installation)
                     .invoke_async(&mut conn)
                     .await
                     .inspect_err(|_| r.forget())?;
+                Ok(raised == 1)
+            }
+        }
+    }
+
+    /// The installation whose events the state holds (`None`: not recorded, e.g. a new store).
+    pub async fn installation(&self) -> StoreResult<Option<String>> {
+        match self {
+            KpiStore::Memory(state) => Ok(state.lock().expect("kpi state").installation.clone()),
+            KpiStore::Redis(r) => {
+                let mut conn = r.connection("installation").await?;
+                redis::cmd("GET").arg(r.key("installation")).query_async(&mut conn).await.inspect_err(|_| r.forget())
+            }
+        }
+    }
+
+    /// Records whose events the state holds (after a reset, before a rebuild fills it).
+    pub async fn set_installation(&self, installation: &str) -> StoreResult<()> {
+        match self {
+            KpiStore::Memory(state) => {
+                state.lock().expect("kpi state").installation = Some(installation.to_owned());
                 Ok(())
+            }
+            KpiStore::Redis(r) => {
+                let mut conn = r.connection("installation").await?;
+                redis::cmd("SET")
+                    .arg(r.key("installation"))
+                    .arg(installation)
+                    .query_async(&mut conn)
+                    .await
+                    .inspect_err(|_| r.forget())
             }
         }
     }

@@ -8,74 +8,24 @@ use chrono_tz::America::Santiago;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Period;
 use crate::auth::Actor;
 use crate::channels::email::outbox;
 use crate::db::schema::{agents, categories, csat_responses, queues, requesters, ticket_events, tickets};
-use crate::db::types::UtcTime;
+use crate::db::types::{JsonValue, UtcTime};
 use crate::db::DbConnection;
 use crate::domain::quality::{csat_summary, CsatSummary, SCORE_MAX, SCORE_MIN};
 use crate::domain::EventKind;
 use crate::error::{AppError, FieldError};
+use crate::secrets::Signer;
+pub use crate::secrets::TokenCheck;
 use crate::tickets::store;
 
 /// The outbox kind of survey mail.
 pub const SURVEY: &str = "survey";
 pub const MAX_COMMENT: usize = 2000;
-
-/// HMAC-SHA256 (RFC 2104) over sha2, the hash the service already uses.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
-    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
-}
-
-fn mac(secret: &str, ticket_id: i64, expires: i64) -> String {
-    hex::encode(&hmac_sha256(secret.as_bytes(), format!("encuesta:{ticket_id}:{expires}").as_bytes())[..16])
-}
-
-/// `<ticket>-<expiry, Unix seconds>-<HMAC>`: names the ticket, says until when it may be answered,
-/// and proves we issued both.
-pub fn token(secret: &str, ticket_id: i64, expires: DateTime<Utc>) -> String {
-    let expires = expires.timestamp();
-    format!("{ticket_id}-{expires}-{}", mac(secret, ticket_id, expires))
-}
-
-/// What a survey token is worth at `now`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenCheck {
-    Valid(i64),
-    Expired(i64),
-    Invalid,
-}
-
-pub fn check_token(secret: &str, token: &str, now: DateTime<Utc>) -> TokenCheck {
-    let mut parts = token.splitn(3, '-');
-    let (Some(id), Some(expires), Some(given)) = (parts.next(), parts.next(), parts.next()) else {
-        return TokenCheck::Invalid;
-    };
-    let (Ok(id), Ok(expires)) = (id.parse::<i64>(), expires.parse::<i64>()) else { return TokenCheck::Invalid };
-    let expected = mac(secret, id, expires);
-    // Compared in full whatever the first difference, so timing says nothing about the MAC.
-    let same =
-        expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0;
-    if !same {
-        TokenCheck::Invalid
-    } else if now.timestamp() >= expires {
-        TokenCheck::Expired(id)
-    } else {
-        TokenCheck::Valid(id)
-    }
-}
 
 /// When a survey queued at `queued_at` stops accepting answers.
 pub fn expiry(queued_at: DateTime<Utc>, days: i64) -> DateTime<Utc> {
@@ -83,8 +33,8 @@ pub fn expiry(queued_at: DateTime<Utc>, days: i64) -> DateTime<Utc> {
 }
 
 /// The survey page's link and its last moment, as the mail shows them (Santiago time).
-pub fn link(public_url: &str, secret: &str, ticket_id: i64, expires: DateTime<Utc>) -> (String, String) {
-    let url = format!("{}/encuesta/{}", public_url.trim_end_matches('/'), token(secret, ticket_id, expires));
+pub fn link(public_url: &str, signer: &Signer, ticket_id: i64, expires: DateTime<Utc>) -> (String, String) {
+    let url = format!("{}/encuesta/{}", public_url.trim_end_matches('/'), signer.survey_token(ticket_id, expires));
     (url, expires.with_timezone(&Santiago).format("%d-%m-%Y a las %H:%M").to_string())
 }
 
@@ -154,10 +104,10 @@ impl SurveyAnswer {
         if !(i64::from(SCORE_MIN)..=i64::from(SCORE_MAX)).contains(&self.score) {
             errors.push(FieldError::new("score", "elija una nota de 1 a 7"));
         }
-        let comment = self.comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
-        if comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT) {
+        if self.comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT) {
             errors.push(FieldError::new("comment", format!("admite como máximo {MAX_COMMENT} caracteres")));
         }
+        let comment = self.comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
         if errors.is_empty() {
             Ok((self.score as i32, comment, self.resolved))
         } else {
@@ -181,8 +131,25 @@ pub fn open_survey(conn: &mut DbConnection, id: i64) -> Result<(String, String),
     Ok(ticket)
 }
 
-/// Stores the one answer of ticket `id`, with who handled it and where at this moment, and
-/// records it in the ticket's log.
+/// The person who last solved ticket `id`, from its log: the survey rates their work, whoever
+/// holds the ticket now. `None` when nobody solved it or the service or an integration did.
+fn solver(conn: &mut DbConnection, id: i64) -> Result<Option<i64>, AppError> {
+    let changes: Vec<(String, Option<i64>, JsonValue)> = ticket_events::table
+        .filter(ticket_events::ticket_id.eq(id))
+        .filter(ticket_events::kind.eq(EventKind::StatusChanged.as_str()))
+        .order(ticket_events::id.desc())
+        .select((ticket_events::actor_type, ticket_events::actor_id, ticket_events::data))
+        .load(conn)?;
+    let last_solve = changes.into_iter().find(|(_, _, data)| data.0["to"] == "solved");
+    let Some(("agent", Some(agent))) = last_solve.as_ref().map(|(kind, id, _)| (kind.as_str(), *id)) else {
+        return Ok(None);
+    };
+    let role: Option<String> = agents::table.find(agent).select(agents::role).first(conn).optional()?;
+    Ok(role.filter(|r| r != "integration").map(|_| agent))
+}
+
+/// Stores the one answer of ticket `id`, with who solved it (else its assignee) and where it is at
+/// this moment, and records it in the ticket's log.
 pub fn answer(conn: &mut DbConnection, id: i64, answer: SurveyAnswer) -> Result<(), AppError> {
     let (score, comment, resolved) = answer.validate()?;
     open_survey(conn, id)?;
@@ -205,6 +172,7 @@ pub fn answer(conn: &mut DbConnection, id: i64, answer: SurveyAnswer) -> Result<
             requesters::segment,
         ))
         .first(conn)?;
+    let agent = solver(conn, id)?.or(assignee);
     let at = UtcTime::now();
     diesel::insert_into(csat_responses::table)
         .values((
@@ -213,7 +181,7 @@ pub fn answer(conn: &mut DbConnection, id: i64, answer: SurveyAnswer) -> Result<
             csat_responses::comment.eq(&comment),
             csat_responses::resolved.eq(resolved),
             csat_responses::answered_at.eq(at),
-            csat_responses::agent_id.eq(assignee),
+            csat_responses::agent_id.eq(agent),
             csat_responses::queue_id.eq(queue),
             csat_responses::channel.eq(&channel),
             csat_responses::category_id.eq(category),
@@ -224,7 +192,7 @@ pub fn answer(conn: &mut DbConnection, id: i64, answer: SurveyAnswer) -> Result<
             AppError::Conflict(_) => AppError::Conflict(ALREADY_ANSWERED.into()),
             other => other,
         })?;
-    let data = json!({ "score": score, "resolved": resolved, "comment": comment, "agent_id": assignee });
+    let data = json!({ "score": score, "resolved": resolved, "comment": comment, "agent_id": agent });
     store::record(conn, id, EventKind::CsatAnswered, Actor::Requester(requester), data, at)
 }
 
@@ -342,31 +310,41 @@ pub fn figures(conn: &mut DbConnection, period: Period, by: Option<CsatBy>) -> R
     Ok(CsatReport { period, by, total, groups })
 }
 
-/// The report as CSV: one line per group (or one "total" line).
-pub fn to_csv(report: &CsatReport) -> String {
-    use super::csv_field;
-    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let mut out = String::from("key,name,responses,satisfied,csat,average_score,fcr_answers,fcr\r\n");
-    let mut line = |key: &str, name: &str, f: &CsatSummary| {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\r\n",
-            csv_field(key),
-            csv_field(name),
-            f.responses,
-            f.satisfied,
-            opt(f.csat),
-            opt(f.average_score),
-            f.fcr_answers,
-            opt(f.fcr)
-        ));
-    };
+/// One line of the CSV form of the figures (written by [`crate::reports::csv`], like every CSV).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CsatRow {
+    /// The group's key (`total` for the whole period); empty for answers without one.
+    pub key: Option<String>,
+    pub name: String,
+    pub responses: u64,
+    pub satisfied: u64,
+    pub csat: Option<f64>,
+    pub average_score: Option<f64>,
+    pub fcr_answers: u64,
+    pub fcr: Option<f64>,
+}
+
+impl CsatRow {
+    fn new(key: Option<&str>, name: &str, f: &CsatSummary) -> Self {
+        CsatRow {
+            key: key.map(str::to_owned),
+            name: name.to_owned(),
+            responses: f.responses,
+            satisfied: f.satisfied,
+            csat: f.csat,
+            average_score: f.average_score,
+            fcr_answers: f.fcr_answers,
+            fcr: f.fcr,
+        }
+    }
+}
+
+/// The CSV lines of the report: one per group, or one "total" line when it has no groups.
+pub fn csv_rows(report: &CsatReport) -> Vec<CsatRow> {
     if report.groups.is_empty() {
-        line("total", "Total", &report.total);
+        return vec![CsatRow::new(Some("total"), "Total", &report.total)];
     }
-    for g in &report.groups {
-        line(g.key.as_deref().unwrap_or(""), &g.name, &g.figures);
-    }
-    out
+    report.groups.iter().map(|g| CsatRow::new(g.key.as_deref(), &g.name, &g.figures)).collect()
 }
 
 #[cfg(test)]
@@ -378,41 +356,9 @@ mod tests {
     }
 
     #[test]
-    fn hmac_matches_rfc_4231() {
-        // Test case 2 of RFC 4231.
-        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(hex::encode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-        // Test case 6: a key longer than the block is hashed first.
-        let mac = hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First");
-        assert_eq!(hex::encode(mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-    }
-
-    #[test]
-    fn tokens_verify_expire_and_resist_tampering() {
-        let expires = at("2026-12-09T12:00:00Z");
-        let t = token("secreto", 42, expires);
-        assert!(t.starts_with(&format!("42-{}-", expires.timestamp())));
-        assert_eq!(check_token("secreto", &t, at("2026-12-02T12:00:00Z")), TokenCheck::Valid(42));
-        assert_eq!(check_token("secreto", &t, expires), TokenCheck::Expired(42));
-        assert_eq!(check_token("otro", &t, at("2026-12-02T12:00:00Z")), TokenCheck::Invalid);
-        // Moving the expiry or the ticket breaks the MAC.
-        let later = t.replacen(&expires.timestamp().to_string(), &(expires.timestamp() + 86400).to_string(), 1);
-        assert_eq!(check_token("secreto", &later, at("2026-12-02T12:00:00Z")), TokenCheck::Invalid);
-        assert_eq!(
-            check_token("secreto", &t.replacen("42-", "43-", 1), at("2026-12-02T12:00:00Z")),
-            TokenCheck::Invalid
-        );
-        for junk in ["", "42", "42-1", "x-y-z", "42-1-", "-1-abc"] {
-            assert_eq!(check_token("secreto", junk, at("2026-12-02T12:00:00Z")), TokenCheck::Invalid, "{junk}");
-        }
-        // A case-page token is not a survey token.
-        let case = crate::channels::email::compose::case_token("secreto", 42);
-        assert_eq!(check_token("secreto", &case, at("2026-12-02T12:00:00Z")), TokenCheck::Invalid);
-    }
-
-    #[test]
     fn links_show_the_expiry_in_santiago() {
-        let (url, until) = link("https://mesa.example.cl/", "s", 7, at("2026-12-09T15:30:00Z"));
+        let (url, until) =
+            link("https://mesa.example.cl/", &Signer::new("s", Vec::new()), 7, at("2026-12-09T15:30:00Z"));
         assert!(url.starts_with("https://mesa.example.cl/encuesta/7-"), "{url}");
         assert_eq!(until, "09-12-2026 a las 12:30");
         assert_eq!(expiry(at("2026-12-02T15:30:00Z"), 7), at("2026-12-09T15:30:00Z"));
@@ -439,6 +385,7 @@ mod tests {
 
     #[test]
     fn csv_has_one_line_per_group() {
+        use crate::reports::csv::{to_csv, Dialect};
         let report = CsatReport {
             period: Period { from: at("2026-12-01T00:00:00Z"), to: at("2026-12-02T00:00:00Z") },
             by: Some(CsatBy::Agent),
@@ -453,10 +400,62 @@ mod tests {
             ],
         };
         assert_eq!(
-            to_csv(&report),
+            to_csv(&csv_rows(&report), Dialect::Rfc4180).unwrap(),
             "key,name,responses,satisfied,csat,average_score,fcr_answers,fcr\r\n\
-             5,\"Rojas, Javier\",1,1,100,7,1,100\r\n\
-             ,(sin asignar),1,0,0,3,0,\r\n"
+             5,\"Rojas, Javier\",1,1,100.0,7.0,1,100.0\r\n\
+             ,(sin asignar),1,0,0.0,3.0,0,\r\n"
         );
+        let total = CsatReport { by: None, groups: Vec::new(), ..report };
+        assert_eq!(csv_rows(&total), [CsatRow::new(Some("total"), "Total", &total.total)]);
     }
+}
+
+/// One survey answer of a requester, as the agent's requester panel shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SurveyAnswerView {
+    pub ticket_id: i64,
+    pub ticket_number: String,
+    pub score: i32,
+    pub comment: Option<String>,
+    /// Whether the requester said the problem was solved (`null`: not asked or not answered).
+    pub resolved: Option<bool>,
+    pub answered_at: DateTime<Utc>,
+    /// The agent credited with the ticket.
+    pub agent_id: Option<i64>,
+}
+
+/// The requester's most recent survey answers, newest first (404 for an unknown requester).
+pub fn answers_of(conn: &mut DbConnection, requester_id: i64, limit: i64) -> Result<Vec<SurveyAnswerView>, AppError> {
+    let exists = requesters::table.find(requester_id).count().get_result::<i64>(conn)? > 0;
+    if !exists {
+        return Err(AppError::NotFound("el solicitante"));
+    }
+    type Row = (i64, String, i32, Option<String>, Option<bool>, UtcTime, Option<i64>);
+    let rows: Vec<Row> = csat_responses::table
+        .inner_join(tickets::table)
+        .filter(tickets::requester_id.eq(requester_id))
+        .order((csat_responses::answered_at.desc(), csat_responses::id.desc()))
+        .limit(limit)
+        .select((
+            tickets::id,
+            tickets::number,
+            csat_responses::score,
+            csat_responses::comment,
+            csat_responses::resolved,
+            csat_responses::answered_at,
+            csat_responses::agent_id,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(ticket_id, ticket_number, score, comment, resolved, at, agent_id)| SurveyAnswerView {
+            ticket_id,
+            ticket_number,
+            score,
+            comment,
+            resolved,
+            answered_at: at.0,
+            agent_id,
+        })
+        .collect())
 }

@@ -16,6 +16,8 @@ use crate::error::{AppError, FieldError};
 
 /// A half-open reporting period `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+// Not `Period`: that is the rotation plans' period, and one name would describe both.
+#[schema(as = QualityPeriod)]
 pub struct Period {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -77,25 +79,6 @@ impl Period {
     }
 }
 
-/// Whether the client asked for CSV (`Accept: text/csv`).
-pub fn wants_csv(req: &actix_web::HttpRequest) -> bool {
-    req.headers()
-        .get(actix_web::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|m| m.trim().starts_with("text/csv")))
-}
-
-/// One CSV field: quoted when it holds a separator, quote or line break; a leading `=`, `+`,
-/// `-` or `@` is prefixed with `'` so spreadsheets never run it as a formula.
-pub fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_owned() };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,13 +111,5 @@ mod tests {
         assert_eq!(fields(Period::parse_at(Some("ayer"), Some("x"), now)), ["to", "from"]);
         assert_eq!(fields(Period::parse_at(Some("2026-12-05"), Some("2026-12-01"), now)), ["to"]);
         assert_eq!(fields(Period::parse_at(Some("2020-01-01"), Some("2026-12-01"), now)), ["to"]);
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv_field("Ana"), "Ana");
-        assert_eq!(csv_field("Pérez, Ana"), "\"Pérez, Ana\"");
-        assert_eq!(csv_field("dice \"hola\""), "\"dice \"\"hola\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
     }
 }

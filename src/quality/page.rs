@@ -105,7 +105,7 @@ fn form(number: &str, subject: &str, filled: &Filled, errors: &[String]) -> Stri
 }
 
 fn check(state: &AppState, token: &str) -> TokenCheck {
-    csat::check_token(&state.settings.email.token_secret, token, Utc::now())
+    state.signer.check_survey_token(token, Utc::now())
 }
 
 /// The page for a refusal from the database side.
@@ -159,15 +159,9 @@ fn read_form(body: &[u8]) -> (Filled, Option<String>) {
     (filled, problem)
 }
 
-fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
-    let info = req.connection_info();
-    let ip = if trust_proxy { info.realip_remote_addr() } else { info.peer_addr() };
-    ip.unwrap_or("unknown").to_owned()
-}
-
 /// The answer budget per client IP: the web form's setting, counted apart from it.
 pub fn rate_limit(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
-    let ip = client_ip(req, state.settings.web_form.trust_proxy_headers);
+    let ip = crate::channels::web::client_ip(req, state.settings.web_form.trust_proxy_headers);
     state.rate_limiter.check(&format!("encuesta:{ip}"))
 }
 
@@ -202,6 +196,7 @@ pub async fn survey_submit(
     };
     let outcome = match problem {
         Some(p) => Err(AppError::field("score", p)),
+        None if filled.comment.contains('\0') => Err(AppError::nul_character("comment")),
         None => state.db.write(move |c| csat::answer(c, id, answer)).await,
     };
     match outcome {
@@ -219,6 +214,7 @@ pub async fn survey_submit(
                 .iter()
                 .map(|e| match e.field.as_str() {
                     "score" => "Elija una nota de 1 a 7.".to_owned(),
+                    _ if e.message == crate::error::NUL_MESSAGE => e.message.clone(),
                     _ => format!("El comentario admite como máximo {} caracteres.", csat::MAX_COMMENT),
                 })
                 .collect();

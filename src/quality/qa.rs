@@ -25,18 +25,18 @@ fn validation(errors: Vec<(String, String)>) -> AppError {
 }
 
 fn optional_text(errors: &mut Errors, field: &str, value: Option<String>) -> Option<String> {
-    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT) {
         errors.add(field, format!("admite como máximo {MAX_TEXT} caracteres"));
     }
+    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     value
 }
 
-fn required_text(errors: &mut Errors, field: &str, value: &str) -> String {
-    let value = value.trim().to_owned();
+fn required_text(errors: &mut Errors, field: &str, raw: &str) -> String {
+    let value = raw.trim().to_owned();
     if value.is_empty() {
         errors.add(field, "es obligatorio");
-    } else if value.chars().count() > MAX_TEXT {
+    } else if raw.chars().count() > MAX_TEXT {
         errors.add(field, format!("admite como máximo {MAX_TEXT} caracteres"));
     }
     value

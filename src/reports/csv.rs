@@ -1,30 +1,62 @@
 //! CSV for any report: rows are flat structs, and serde gives their field names (the header) and
-//! values in declaration order. RFC 4180: CRLF line ends, a field is quoted when it holds a comma,
-//! a quote or a line break, and quotes inside are doubled.
+//! values in declaration order. Two dialects, one writer:
+//!
+//! - [`Dialect::Rfc4180`] (the default): `,` between fields, CRLF line ends, UTF-8 without BOM,
+//!   the field names as column titles, `.` as decimal point. A field is quoted when it holds a
+//!   comma, a quote or a line break, and quotes inside are doubled.
+//! - [`Dialect::Excel`]: what a spreadsheet set to Spanish (Chile) opens in columns with a double
+//!   click. Its list separator is `;` and its decimal mark `,`, and it reads a file without a BOM
+//!   as ANSI (so "Atención" turns to mojibake): a UTF-8 BOM, `;` between fields, Spanish column
+//!   titles and decimal commas. Quoting as above, with `;` as the separator.
 
 use serde::ser::{self, Impossible, Serialize, SerializeStruct};
 use serde_json::Value;
 
 use crate::error::AppError;
 
+/// How a CSV file is written (see the module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    #[default]
+    Rfc4180,
+    Excel,
+}
+
+impl Dialect {
+    fn separator(self) -> char {
+        match self {
+            Dialect::Rfc4180 => ',',
+            Dialect::Excel => ';',
+        }
+    }
+}
+
 /// The rows as CSV text with a header row. The header comes from `R::default()`, so an empty
 /// report still names its columns.
-pub fn to_csv<R: Serialize + Default>(rows: &[R]) -> Result<String, AppError> {
+pub fn to_csv<R: Serialize + Default>(rows: &[R], dialect: Dialect) -> Result<String, AppError> {
     let header = fields(&R::default())?;
     let mut out = String::new();
-    write_line(&mut out, header.iter().map(|(name, _)| (*name).to_owned()));
+    if dialect == Dialect::Excel {
+        out.push('\u{feff}');
+    }
+    let titles = header.iter().map(|(name, _)| match dialect {
+        Dialect::Rfc4180 => (*name).to_owned(),
+        Dialect::Excel => title(name).to_owned(),
+    });
+    write_line(&mut out, dialect, titles);
     for row in rows {
-        write_line(&mut out, fields(row)?.into_iter().map(|(_, value)| cell(value)));
+        write_line(&mut out, dialect, fields(row)?.into_iter().map(|(_, value)| cell(value, dialect)));
     }
     Ok(out)
 }
 
-fn write_line(out: &mut String, cells: impl Iterator<Item = String>) {
+fn write_line(out: &mut String, dialect: Dialect, cells: impl Iterator<Item = String>) {
+    let separator = dialect.separator();
     for (i, cell) in cells.enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(separator);
         }
-        if cell.contains([',', '"', '\r', '\n']) {
+        if cell.contains([separator, '"', '\r', '\n']) {
             out.push('"');
             out.push_str(&cell.replace('"', "\"\""));
             out.push('"');
@@ -36,13 +68,84 @@ fn write_line(out: &mut String, cells: impl Iterator<Item = String>) {
 }
 
 /// One value as text: empty for null. Text that a spreadsheet would run as a formula (an agent
-/// named "=HYPERLINK(…)") gets a leading apostrophe; numbers are never touched.
-fn cell(value: Value) -> String {
+/// named "=HYPERLINK(…)") gets a leading apostrophe; numbers are never touched, except that the
+/// Excel dialect writes a decimal comma (and never an exponent, which a spreadsheet would read as
+/// text).
+fn cell(value: Value, dialect: Dialect) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
         Value::String(s) => s,
+        Value::Number(n) if dialect == Dialect::Excel && n.is_f64() => {
+            n.as_f64().map(|f| f.to_string().replace('.', ",")).unwrap_or_default()
+        }
         other => other.to_string(),
+    }
+}
+
+/// The Spanish title of a column (Excel dialect). Every report row and the CSAT figures share
+/// this one table, so a column means the same in every download; a name without a title keeps
+/// its own (a unit test checks that none is missing).
+fn title(field: &str) -> &str {
+    match field {
+        // Periods and groups.
+        "period" => "periodo",
+        "date" => "fecha",
+        "start" => "inicio",
+        "end" => "fin",
+        "group" => "grupo",
+        "queue" => "cola",
+        "metric" => "indicador",
+        "agent_id" => "id agente",
+        "agent" => "agente",
+        "key" => "clave",
+        "name" => "nombre",
+        // Tickets.
+        "tickets" => "casos",
+        "created" => "creados",
+        "resolved" => "resueltos",
+        "open_at_end" => "abiertos al cierre",
+        "first_reply_count" => "con primera respuesta",
+        "first_reply_p50_secs" => "primera respuesta p50 (s)",
+        "first_reply_p90_secs" => "primera respuesta p90 (s)",
+        "resolution_count" => "con resolución",
+        "resolution_p50_secs" => "resolución p50 (s)",
+        "resolution_p90_secs" => "resolución p90 (s)",
+        "met" => "cumplidos",
+        "breached" => "incumplidos",
+        "running" => "en curso",
+        "cancelled" => "cancelados",
+        "compliance" => "cumplimiento",
+        // Agents.
+        "tickets_assigned" => "casos asignados",
+        "tickets_solved" => "casos resueltos",
+        "replies" => "respuestas públicas",
+        "calls_handled" => "llamadas atendidas",
+        // Calls and staffing.
+        "offered" => "llamadas ofrecidas",
+        "answered" => "atendidas",
+        "answered_within_target" => "atendidas dentro de T",
+        "abandoned" => "abandonadas",
+        "short_abandoned" => "abandonos cortos",
+        "abandonment_rate" => "tasa de abandono",
+        "service_level" => "nivel de servicio",
+        "asa_secs" => "tiempo medio de espera (s)",
+        "aht_secs" => "tiempo medio de atención (s)",
+        "arrivals" => "llamadas entrantes",
+        "handled" => "llamadas atendidas",
+        "traffic" => "tráfico (Erlang)",
+        "agents" => "agentes necesarios",
+        "scheduled" => "agentes a programar",
+        "probability_of_waiting" => "probabilidad de espera",
+        "occupancy" => "ocupación",
+        // Satisfaction survey.
+        "responses" => "respuestas",
+        "satisfied" => "satisfechos (6 y 7)",
+        "csat" => "CSAT (%)",
+        "average_score" => "nota promedio",
+        "fcr_answers" => "respuestas sobre resolución",
+        "fcr" => "FCR (%)",
+        other => other,
     }
 }
 
@@ -221,10 +324,45 @@ mod tests {
             Sample { name: "=1+2".into(), count: 1, rate: Some(-1.25) },
         ];
         assert_eq!(
-            to_csv(&rows).unwrap(),
+            to_csv(&rows, Dialect::Rfc4180).unwrap(),
             "name,count,rate\r\nplain,3,0.5\r\n\"a, \"\"quoted\"\"\nline\",0,\r\n'=1+2,1,-1.25\r\n"
         );
-        assert_eq!(to_csv::<Sample>(&[]).unwrap(), "name,count,rate\r\n");
+        assert_eq!(to_csv::<Sample>(&[], Dialect::Rfc4180).unwrap(), "name,count,rate\r\n");
+    }
+
+    #[test]
+    fn the_excel_dialect_has_a_bom_semicolons_spanish_titles_and_decimal_commas() {
+        let rows = [
+            Sample { name: "Pérez, Ana".into(), count: 3, rate: Some(0.5) },
+            Sample { name: "uno; dos".into(), count: 0, rate: Some(-1.25) },
+            Sample { name: "=1+2".into(), count: 1, rate: Some(2.0) },
+            Sample { name: String::new(), count: 0, rate: Some(0.00000125) },
+        ];
+        assert_eq!(
+            to_csv(&rows, Dialect::Excel).unwrap(),
+            "\u{feff}nombre;count;rate\r\nPérez, Ana;3;0,5\r\n\"uno; dos\";0;-1,25\r\n'=1+2;1;2\r\n;0;0,00000125\r\n"
+        );
+        assert_eq!(to_csv::<Sample>(&[], Dialect::Excel).unwrap(), "\u{feff}nombre;count;rate\r\n");
+    }
+
+    #[test]
+    fn every_column_of_every_download_has_a_spanish_title() {
+        fn untitled<R: Serialize + Default>() -> Vec<&'static str> {
+            fields(&R::default()).unwrap().into_iter().map(|(name, _)| name).filter(|n| title(n) == *n).collect()
+        }
+        use crate::reports::*;
+        let missing = [
+            untitled::<VolumeRow>(),
+            untitled::<ResponseTimesRow>(),
+            untitled::<SlaRow>(),
+            untitled::<BacklogRow>(),
+            untitled::<AbandonmentRow>(),
+            untitled::<AgentRow>(),
+            untitled::<StaffingRow>(),
+            untitled::<crate::quality::csat::CsatRow>(),
+        ]
+        .concat();
+        assert!(missing.is_empty(), "columns without a Spanish title: {missing:?}");
     }
 
     #[test]
@@ -233,7 +371,7 @@ mod tests {
         struct Nested {
             inner: Vec<u8>,
         }
-        assert!(to_csv(&[Nested { inner: vec![1] }]).is_err());
-        assert!(to_csv(&[1_u8]).is_err());
+        assert!(to_csv(&[Nested { inner: vec![1] }], Dialect::Rfc4180).is_err());
+        assert!(to_csv(&[1_u8], Dialect::Excel).is_err());
     }
 }

@@ -206,6 +206,19 @@ pub fn after_change(
     Ok(())
 }
 
+/// Why a ticket went to the agent who replied to it.
+pub const TAKEN_ON_REPLY: &str = "respondió el ticket sin asignar";
+
+/// An agent's public reply on a ticket nobody has makes it theirs: the same conditional claim as
+/// taking it from the queue (an assignment that got there first wins), logged and counted in their
+/// open work. Like a manual assignment it does not wait for capacity: they are already on it.
+pub fn take_on_reply(conn: &mut DbConnection, id: i64, agent: i64) -> Result<bool, AppError> {
+    if store::assignable(conn, agent)?.is_none() {
+        return Ok(false);
+    }
+    claim(conn, id, agent, Actor::Agent(agent), TAKEN_ON_REPLY)
+}
+
 /// Pull mode: the most urgent ticket of the queue that `agent` may take, now theirs.
 pub fn next_for(conn: &mut DbConnection, queue: i64, agent: i64) -> Result<Option<TicketView>, AppError> {
     let member: i64 = queue_members::table

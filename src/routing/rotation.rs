@@ -137,7 +137,7 @@ pub fn create(conn: &mut DbConnection, input: RotationInput, now: DateTime<Utc>)
         Err(found) => found.into_iter().map(|(f, m)| FieldError::new(f, m)).collect(),
     };
     let name = input.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 120 {
+    if name.is_empty() || input.name.chars().count() > 120 {
         errors.push(FieldError::new("name", "debe tener entre 1 y 120 caracteres"));
     }
     let weekday = match (input.period, input.weekday.as_deref()) {

@@ -10,11 +10,11 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
-use crate::db::schema::{agents, calendars, categories, queues, requesters, routing_rules, routing_state, tickets};
+use crate::db::schema::{agents, categories, queues, requesters, routing_rules, routing_state, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::DbConnection;
 use crate::domain::routing::{self, Actions, Conditions, Decision, Facts, Rule};
-use crate::domain::{Channel, EventKind, Priority, Segment};
+use crate::domain::{segment, Channel, EventKind, Priority, Segment};
 use crate::error::{AppError, FieldError};
 use crate::tickets::model::UpdateTicketRequest;
 use crate::tickets::store;
@@ -255,10 +255,8 @@ pub struct TestTicket {
 }
 
 fn is_open(conn: &mut DbConnection, at: DateTime<Utc>) -> Result<bool, AppError> {
-    let id: Option<i64> =
-        calendars::table.filter(calendars::slug.eq(SERVICE_CALENDAR)).select(calendars::id).first(conn).optional()?;
-    match id {
-        Some(id) => Ok(crate::sla::calendars::load(conn, id, at, at)?.is_open(at)),
+    match crate::sla::calendars::id_of(conn, SERVICE_CALENDAR)? {
+        Some(id) => Ok(crate::sla::calendars::business(conn, id)?.is_open(at)),
         None => Ok(true),
     }
 }
@@ -270,7 +268,8 @@ pub fn test(conn: &mut DbConnection, ticket: TestTicket) -> Result<Decision, App
     let at = ticket.at.unwrap_or_else(Utc::now);
     let facts = Facts {
         channel: ticket.channel,
-        segment: ticket.segment.unwrap_or(Segment::Ciudadano),
+        // As a new requester's segment would be inferred.
+        segment: ticket.segment.unwrap_or_else(|| segment::infer(None, ticket.organization.as_deref())),
         organization: ticket.organization,
         category: ticket.category,
         priority: ticket.priority.unwrap_or(Priority::Normal),

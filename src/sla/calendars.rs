@@ -1,9 +1,10 @@
 //! Business calendars and their holidays, as stored; the arithmetic is in
 //! [`crate::domain::calendar`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use crate::db::types::{JsonValue, UtcTime};
 use crate::db::DbConnection;
 use crate::domain::calendar::{BusinessCalendar, Window};
 use crate::error::AppError;
+use crate::reference::{self, Cache, Kind};
 use crate::tickets::{line, Errors};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -203,6 +205,7 @@ pub fn save(conn: &mut DbConnection, id: Option<i64>, input: CalendarInput) -> R
             c.id
         }
     };
+    reference::changed(conn, Kind::Calendars)?;
     get(conn, id)
 }
 
@@ -210,7 +213,10 @@ pub fn list_holidays(conn: &mut DbConnection, id: i64, filter: &HolidayFilter) -
     get(conn, id)?;
     let mut query = holidays::table.filter(holidays::calendar_id.eq(id)).into_boxed();
     if let Some(year) = filter.year {
-        let first = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| AppError::field("year", "año no válido"))?;
+        if !(1900..=2999).contains(&year) {
+            return Err(AppError::field("year", "debe estar entre 1900 y 2999"));
+        }
+        let first = NaiveDate::from_ymd_opt(year, 1, 1).expect("valid");
         let last = NaiveDate::from_ymd_opt(year, 12, 31).expect("valid");
         query = query.filter(holidays::day.between(first, last));
     }
@@ -244,32 +250,46 @@ pub fn delete_holiday(conn: &mut DbConnection, id: i64, date: NaiveDate) -> Resu
 
 fn touch(conn: &mut DbConnection, id: i64) -> Result<(), AppError> {
     diesel::update(calendars::table.find(id)).set(calendars::updated_at.eq(UtcTime::now())).execute(conn)?;
-    Ok(())
+    reference::changed(conn, Kind::Calendars)
 }
 
-/// The calendar with the holidays that matter between `from` and `to` (plus margins): loading a
-/// bounded range keeps each replay cheap while covering every due time it can produce.
-pub fn load(
-    conn: &mut DbConnection,
-    id: i64,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<BusinessCalendar, AppError> {
-    let calendar = get(conn, id)?;
-    let tz: Tz =
-        calendar.time_zone.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("bad tz in calendar {id}")))?;
-    let first = (from - Duration::days(2)).date_naive();
-    let last = (to + Duration::days(800)).date_naive();
-    let days: BTreeSet<NaiveDate> = holidays::table
-        .filter(holidays::calendar_id.eq(id))
-        .filter(holidays::day.between(first, last))
-        .select(holidays::day)
-        .load(conn)?
-        .into_iter()
-        .collect();
-    let week: [Vec<Window>; 7] =
-        calendar.week.try_into().map_err(|_| AppError::Internal(anyhow::anyhow!("calendar {id} week")))?;
-    BusinessCalendar::new(tz, week, days).map_err(|e| AppError::Internal(anyhow::anyhow!("calendar {id}: {e}")))
+/// Every calendar with all its holidays, as this replica caches them ([`crate::reference`]).
+#[derive(Default)]
+pub struct Calendars {
+    by_id: HashMap<i64, Arc<BusinessCalendar>>,
+    by_slug: HashMap<String, i64>,
+}
+
+static CACHE: Cache<Calendars> = Cache::new(Kind::Calendars);
+
+fn load_all(conn: &mut DbConnection) -> Result<Calendars, AppError> {
+    let mut days: HashMap<i64, BTreeSet<NaiveDate>> = HashMap::new();
+    for (id, day) in holidays::table.select((holidays::calendar_id, holidays::day)).load::<(i64, NaiveDate)>(conn)? {
+        days.entry(id).or_default().insert(day);
+    }
+    let mut all = Calendars::default();
+    for calendar in list(conn)? {
+        let id = calendar.id;
+        let tz: Tz =
+            calendar.time_zone.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("bad tz in calendar {id}")))?;
+        let week: [Vec<Window>; 7] =
+            calendar.week.try_into().map_err(|_| AppError::Internal(anyhow::anyhow!("calendar {id} week")))?;
+        let business = BusinessCalendar::new(tz, week, days.remove(&id).unwrap_or_default())
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("calendar {id}: {e}")))?;
+        all.by_id.insert(id, Arc::new(business));
+        all.by_slug.insert(calendar.slug, id);
+    }
+    Ok(all)
+}
+
+/// Calendar `id` with its holidays.
+pub fn business(conn: &mut DbConnection, id: i64) -> Result<Arc<BusinessCalendar>, AppError> {
+    CACHE.get(conn, load_all)?.by_id.get(&id).cloned().ok_or(AppError::NotFound("el calendario"))
+}
+
+/// The id of the calendar named `slug`.
+pub fn id_of(conn: &mut DbConnection, slug: &str) -> Result<Option<i64>, AppError> {
+    Ok(CACHE.get(conn, load_all)?.by_slug.get(slug).copied())
 }
 
 pub const MAX_MINUTES: i64 = 10 * 365 * 24 * 60;
@@ -278,7 +298,7 @@ pub fn deadline(conn: &mut DbConnection, id: i64, req: DeadlineRequest) -> Resul
     if !(0..=MAX_MINUTES).contains(&req.minutes) {
         return Err(AppError::field("minutes", format!("debe estar entre 0 y {MAX_MINUTES}")));
     }
-    let calendar = load(conn, id, req.start, req.start + Duration::minutes(req.minutes * 4))?;
+    let calendar = business(conn, id)?;
     let deadline = calendar.add_business_minutes(req.start, req.minutes).ok_or_else(|| {
         AppError::field("minutes", "el calendario no tiene horario de atención en los próximos 20 años")
     })?;
@@ -296,6 +316,6 @@ pub fn business_minutes(
     if (req.to - req.from).num_days() > 3660 {
         return Err(AppError::field("to", "el intervalo no puede superar diez años"));
     }
-    let calendar = load(conn, id, req.from, req.to)?;
+    let calendar = business(conn, id)?;
     Ok(BusinessMinutesResponse { minutes: calendar.business_minutes_between(req.from, req.to) })
 }

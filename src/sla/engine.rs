@@ -2,6 +2,7 @@
 //! the event log, and rewrites the ticket's pending deadlines for the scanner.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -17,7 +18,7 @@ use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::{self, AppliedPolicy, BusinessClock, Clocks, MetricTimeline, SlaEvent, TimedEvent};
-use crate::domain::{EventKind, Status};
+use crate::domain::{AuthorType, EventKind, SenderStatus, Status};
 use crate::error::AppError;
 use crate::tickets::store::record;
 
@@ -77,9 +78,12 @@ pub fn sla_events(rows: &[EventRow]) -> Vec<TimedEvent> {
                 "message_added" => {
                     let public = str_of(data, "visibility").as_deref() == Some("public");
                     let initial = data.get("initial").and_then(Value::as_bool).unwrap_or(false);
-                    match (public && !initial, str_of(data, "author_type").as_deref()) {
-                        (true, Some("agent")) => SlaEvent::AgentReply,
-                        (true, Some("requester")) => SlaEvent::RequesterMessage,
+                    // A CC's mail answers for the requester; a stranger's moves no clock.
+                    let sender = str_of(data, "sender_status").and_then(|s| s.parse::<SenderStatus>().ok());
+                    let author = str_of(data, "author_type").and_then(|a| a.parse::<AuthorType>().ok());
+                    match (public && !initial, author.map(|a| a.counts_as(sender))) {
+                        (true, Some(AuthorType::Agent)) => SlaEvent::AgentReply,
+                        (true, Some(AuthorType::Requester)) => SlaEvent::RequesterMessage,
                         _ => return None,
                     }
                 }
@@ -95,21 +99,20 @@ pub fn sla_events(rows: &[EventRow]) -> Vec<TimedEvent> {
         .collect()
 }
 
-struct Loaded(HashMap<i64, BusinessCalendar>);
+struct Loaded(HashMap<i64, Arc<BusinessCalendar>>);
 
 impl Clocks for Loaded {
     fn clock(&self, calendar_id: i64) -> Option<&dyn BusinessClock> {
-        self.0.get(&calendar_id).map(|c| c as &dyn BusinessClock)
+        self.0.get(&calendar_id).map(|c| c.as_ref() as &dyn BusinessClock)
     }
 }
 
 fn replay(conn: &mut DbConnection, events: &[TimedEvent], now: DateTime<Utc>) -> Result<Vec<MetricTimeline>, AppError> {
-    let from = events.first().map(|e| e.at).unwrap_or(now);
     let mut loaded = HashMap::new();
     for event in events {
         if let SlaEvent::PolicyApplied(p) = &event.event {
             if let std::collections::hash_map::Entry::Vacant(slot) = loaded.entry(p.calendar_id) {
-                slot.insert(calendars::load(conn, p.calendar_id, from, now)?);
+                slot.insert(calendars::business(conn, p.calendar_id)?);
             }
         }
     }
@@ -135,6 +138,7 @@ pub fn refresh(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> R
     let events = sla_events(&rows);
     let metrics = replay(conn, &events, now)?;
     write_deadlines(conn, ticket_id, &metrics)?;
+    super::summary::store(conn, ticket_id)?;
     record_met(conn, ticket_id, &rows, &metrics)?;
     let policy = rows
         .iter()

@@ -5,6 +5,7 @@ pub mod calendars;
 pub mod engine;
 pub mod policies;
 pub mod scanner;
+pub mod summary;
 
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::BusinessClock;

@@ -13,6 +13,7 @@ use crate::db::DbConnection;
 use crate::domain::sla::{AppliedPolicy, Metric};
 use crate::domain::{Channel, Priority, Segment, Status};
 use crate::error::AppError;
+use crate::reference::{self, Cache, Kind};
 use crate::tickets::{line, Errors};
 
 /// Which tickets a policy covers; an absent list matches everything.
@@ -229,9 +230,13 @@ pub fn get(conn: &mut DbConnection, id: i64) -> Result<PolicyView, AppError> {
     view(row)
 }
 
+/// The active policies in order, as this replica caches them ([`crate::reference`]).
+static ACTIVE: Cache<Vec<PolicyView>> = Cache::new(Kind::SlaPolicies);
+
 /// The first active policy that matches, in order.
 pub fn matching(conn: &mut DbConnection, facts: &TicketFacts) -> Result<Option<PolicyView>, AppError> {
-    Ok(list(conn, true)?.into_iter().find(|p| p.conditions.matches(facts)))
+    let active = ACTIVE.get(conn, |c| list(c, true))?;
+    Ok(active.iter().find(|p| p.conditions.matches(facts)).cloned())
 }
 
 fn validate(conn: &mut DbConnection, input: &PolicyInput, creating: bool) -> Result<Option<String>, AppError> {
@@ -274,6 +279,16 @@ fn validate(conn: &mut DbConnection, input: &PolicyInput, creating: bool) -> Res
             if exists == 0 {
                 errors
                     .add(&format!("actions.{kind}.escalate"), format!("no existe el departamento «{}»", e.department));
+            }
+        }
+        // The scanner moves the ticket there at the warning or the breach: it must exist now.
+        if let Some(queue) = &set.move_to_queue {
+            let exists: i64 = crate::db::schema::queues::table
+                .filter(crate::db::schema::queues::slug.eq(queue))
+                .count()
+                .get_result(conn)?;
+            if exists == 0 {
+                errors.add(&format!("actions.{kind}.move_to_queue"), format!("no existe la cola «{queue}»"));
             }
         }
     }
@@ -326,6 +341,7 @@ pub fn save(conn: &mut DbConnection, id: Option<i64>, input: PolicyInput) -> Res
             c.id
         }
     };
+    reference::changed(conn, Kind::SlaPolicies)?;
     get(conn, id)
 }
 
@@ -335,7 +351,7 @@ pub fn deactivate(conn: &mut DbConnection, id: i64) -> Result<(), AppError> {
     if n == 0 {
         return Err(AppError::NotFound("la política de SLA"));
     }
-    Ok(())
+    reference::changed(conn, Kind::SlaPolicies)
 }
 
 #[cfg(test)]

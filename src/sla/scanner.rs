@@ -31,6 +31,13 @@ pub fn tick(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Result<u
     for deadline in &due {
         fire(conn, deadline, now)?;
     }
+    // After the actions, which may have rewritten the pending deadlines.
+    let mut tickets: Vec<i64> = due.iter().map(|d| d.ticket_id).collect();
+    tickets.sort_unstable();
+    tickets.dedup();
+    for ticket_id in tickets {
+        super::summary::store(conn, ticket_id)?;
+    }
     Ok(due.len())
 }
 

@@ -22,6 +22,8 @@ pub struct RequesterInput {
     pub phone: Option<String>,
     /// Chilean RUT, with or without dots; validated with its check digit.
     pub rut: Option<String>,
+    /// When absent for a new requester: `comprador` if the email's domain or the organization is
+    /// a public body's (`….gob.cl`, `Municipalidad de …`), `ciudadano` otherwise.
     pub segment: Option<Segment>,
     /// Public body (compradores) or company (proveedores).
     pub organization: Option<String>,
@@ -57,6 +59,10 @@ pub struct CreateTicketRequest {
     pub assignee_id: Option<i64>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Mail the requester the acknowledgement (the ticket number and the link to follow the case)
+    /// when they have an email address; default `true`. Subject to the daily cap of automatic
+    /// answers per address (`[email] auto_replies_per_sender_per_day`).
+    pub acknowledge: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -131,20 +137,39 @@ pub struct TicketView {
     pub updated_at: DateTime<Utc>,
     pub solved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The earliest pending SLA breach time (the next due time); `null` when no clock runs.
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// `warning`: a clock was warned and still runs; `breached`: a clock breached; `null`: no
+    /// SLA applies.
+    pub sla_state: Option<crate::domain::workspace::SlaState>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageView {
     pub id: i64,
     pub ticket_id: i64,
+    /// `participant`: someone other than the requester who wrote by mail (see `sender_status`).
     pub author_type: crate::domain::AuthorType,
     pub author_agent_id: Option<i64>,
+    /// The writing agent's name (agent messages), so a client needs no access to the agent list.
+    pub author_name: Option<String>,
     pub author_requester_id: Option<i64>,
     pub visibility: Visibility,
     pub channel: Channel,
     pub body: String,
     pub body_html: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The real sender of a message that came by mail (its From address); `null` otherwise.
+    pub sender_email: Option<String>,
+    /// The display name of that sender, as the mail gave it (may be empty).
+    pub sender_name: Option<String>,
+    /// How the mail's sender related to the ticket when it arrived: `requester`; `cc` (a
+    /// participant in copy, who answers for the requester: the message reopens and counts for
+    /// SLA); or `unknown` — a stranger, shown flagged: the message changed nothing else (no
+    /// reopening, no SLA clock). `null` for messages that did not come by mail.
+    pub sender_status: Option<crate::domain::SenderStatus>,
+    /// The files that came with the message.
+    pub attachments: Vec<crate::attachments::AttachmentView>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -175,7 +200,7 @@ pub struct TicketFilter {
     pub status: Option<String>,
     /// Queue slug.
     pub queue: Option<String>,
-    /// Agent id, or `none` for unassigned tickets.
+    /// Agent id, `me` (the caller's tickets) or `none` (unassigned tickets).
     pub assignee: Option<String>,
     pub requester_id: Option<i64>,
     /// Category slug.
@@ -184,11 +209,54 @@ pub struct TicketFilter {
     pub kind: Option<TicketKind>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
-    /// Words in the subject; case and accents are ignored.
+    /// Words found anywhere in the ticket (number, subject, messages, requester; see `/search`),
+    /// in any order; case, accents and plurals are ignored. Up to 200 characters; blank: no filter.
     pub q: Option<String>,
+    /// Open tickets (`new`, `open`, `pending`, `on_hold`) `warning` (at risk: "En riesgo") or
+    /// `breached` ("Vencidos").
+    pub sla: Option<SlaFilter>,
+    /// `created` (default), `updated`, `due` (next SLA due time; tickets without one last) or
+    /// `priority`.
+    pub sort: Option<TicketSort>,
+    /// Default `asc` for `due`, `desc` otherwise.
+    pub order: Option<SortOrder>,
     /// 1–100, default 25.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaFilter {
+    Warning,
+    Breached,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketSort {
+    #[default]
+    Created,
+    Updated,
+    Due,
+    Priority,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+impl TicketFilter {
+    /// Reads `assignee=me` as the caller's own id.
+    pub fn for_caller(mut self, agent_id: i64) -> TicketFilter {
+        if self.assignee.as_deref() == Some("me") {
+            self.assignee = Some(agent_id.to_string());
+        }
+        self
+    }
 }
 
 /// Accumulates field errors so a client learns every problem at once.
@@ -214,34 +282,35 @@ impl Errors {
 }
 
 /// A one-line text field: trimmed, whitespace collapsed, length-checked.
-pub fn line(errors: &mut Errors, field: &str, value: &str, max: usize) -> String {
-    let value = text::single_line(value);
+pub fn line(errors: &mut Errors, field: &str, raw: &str, max: usize) -> String {
+    let value = text::single_line(raw);
     if value.is_empty() {
         errors.add(field, "es obligatorio");
-    } else if value.chars().count() > max {
+    } else if raw.chars().count() > max {
         errors.add(field, format!("admite como máximo {max} caracteres"));
     }
     value
 }
 
-pub fn body_text(errors: &mut Errors, field: &str, value: &str) -> String {
-    let value = value.trim().to_owned();
+pub fn body_text(errors: &mut Errors, field: &str, raw: &str) -> String {
+    let value = raw.trim().to_owned();
     if value.is_empty() {
         errors.add(field, "es obligatorio");
-    } else if value.chars().count() > MAX_BODY {
+    } else if raw.chars().count() > MAX_BODY {
         errors.add(field, format!("admite como máximo {MAX_BODY} caracteres"));
     }
     value
 }
 
-/// Tags: lower-case words of letters, digits, `-` and `_`; duplicates dropped, order kept.
+/// Tags: lower-case words of ASCII letters, digits, `-` and `_` (the same words routing rules
+/// add); duplicates dropped, order kept.
 pub fn tags(errors: &mut Errors, field: &str, values: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for value in values {
         let tag = value.trim().to_lowercase();
         let valid = !tag.is_empty()
             && tag.chars().count() <= 50
-            && tag.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+            && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid {
             errors.add(field, format!("etiqueta no válida: «{value}» (letras, dígitos, - y _)"));
         } else if !out.contains(&tag) {
@@ -282,20 +351,20 @@ impl RequesterInput {
                 None
             }
         });
-        let name = self.name.as_deref().map(text::single_line).unwrap_or_default();
-        if name.chars().count() > 120 {
+        if self.name.as_ref().is_some_and(|n| n.chars().count() > 120) {
             errors.add(&field("name"), "admite como máximo 120 caracteres");
         }
-        let organization = self.organization.as_deref().map(text::single_line).filter(|o| !o.is_empty());
-        if organization.as_ref().is_some_and(|o| o.chars().count() > 200) {
+        let name = self.name.as_deref().map(text::single_line).unwrap_or_default();
+        if self.organization.as_ref().is_some_and(|o| o.chars().count() > 200) {
             errors.add(&field("organization"), "admite como máximo 200 caracteres");
         }
+        let organization = self.organization.as_deref().map(text::single_line).filter(|o| !o.is_empty());
         RequesterData { name, email, phone, rut, segment: self.segment, organization }
     }
 }
 
 /// Allows telling an absent field (`None`) from an explicit `null` (`Some(None)`).
-mod double_option {
+pub mod double_option {
     use serde::{Deserialize, Deserializer};
 
     pub fn deserialize<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
@@ -330,6 +399,18 @@ mod tests {
         assert_eq!(data.phone.as_deref(), Some("+56987654321"));
         assert_eq!(data.rut.as_deref(), Some("12345678-5"));
         assert_eq!(data.organization.as_deref(), Some("Municipalidad de Ñuñoa"));
+    }
+
+    /// The published `maxLength` counts what was sent, so white space trimmed later still counts
+    /// (schemathesis sent a body of 50,000 characters after a leading newline, and it was taken).
+    #[test]
+    fn lengths_count_the_characters_sent() {
+        let mut errors = Errors::default();
+        body_text(&mut errors, "body", &format!("\n{}", "a".repeat(MAX_BODY)));
+        line(&mut errors, "subject", &format!("{}  ", "a".repeat(199)), 200);
+        body_text(&mut errors, "ok", &"a".repeat(MAX_BODY));
+        let fields: Vec<_> = errors.fields().collect();
+        assert_eq!(fields, ["body", "subject"]);
     }
 
     #[test]

@@ -14,8 +14,9 @@ use crate::db::models::*;
 use crate::db::schema::{agents, categories, messages, queues, requesters, ticket_events, ticket_tags, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{backend, DbConnection};
+use crate::domain::workspace::{SlaState, OPEN_STATUSES};
 use crate::domain::{
-    text, AuthorType, Channel, EventKind, Priority, Segment, Status, TicketKind, TicketNumber, Visibility,
+    segment, AuthorType, Channel, EventKind, Priority, SenderStatus, Status, TicketKind, TicketNumber, Visibility,
 };
 use crate::error::AppError;
 
@@ -38,6 +39,16 @@ pub struct NewTicketInput {
     pub kind: TicketKind,
     /// Where it came in (mailbox, dialled number), for the routing rules.
     pub origin: crate::routing::rules::Origin,
+    /// The real sender, when the first message is a mail.
+    pub sender: Option<Sender>,
+}
+
+/// The real sender of an inbound mail (its From), and how they relate to the ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    pub email: String,
+    pub name: String,
+    pub status: SenderStatus,
 }
 
 impl CreateTicketRequest {
@@ -67,6 +78,7 @@ impl CreateTicketRequest {
             tags,
             kind: TicketKind::Standard,
             origin: Default::default(),
+            sender: None,
         })
     }
 }
@@ -114,7 +126,7 @@ fn category_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, 
         .ok_or_else(|| AppError::field(field, format!("no existe la categoría «{slug}»")))
 }
 
-fn queue_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
+pub fn queue_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
     queues::table
         .filter(queues::slug.eq(slug))
         .filter(queues::active.eq(true))
@@ -124,18 +136,20 @@ fn queue_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, App
         .ok_or_else(|| AppError::field(field, format!("no existe la cola «{slug}»")))
 }
 
-/// The name of the active agent `id`, or a field error: tickets go to people, not integrations.
-fn assignee_name(conn: &mut DbConnection, field: &str, id: i64) -> Result<String, AppError> {
+/// The name of agent `id` if tickets may go to them: active, and a person, not an integration.
+pub fn assignable(conn: &mut DbConnection, id: i64) -> Result<Option<String>, AppError> {
     let agent: Option<(String, String)> = agents::table
         .filter(agents::id.eq(id))
         .filter(agents::active.eq(true))
         .select((agents::role, agents::name))
         .first(conn)
         .optional()?;
-    match agent {
-        Some((role, name)) if role != "integration" => Ok(name),
-        _ => Err(AppError::field(field, format!("no existe un agente activo con id {id}"))),
-    }
+    Ok(agent.filter(|(role, _)| role != "integration").map(|(_, name)| name))
+}
+
+/// The name of the active agent `id`, or a field error.
+fn assignee_name(conn: &mut DbConnection, field: &str, id: i64) -> Result<String, AppError> {
+    assignable(conn, id)?.ok_or_else(|| AppError::field(field, format!("no existe un agente activo con id {id}")))
 }
 
 /// Finds the requester by id, email, RUT or phone (in that order) or creates one. Known
@@ -213,7 +227,8 @@ fn fill_blanks(
 
 pub fn insert_requester(conn: &mut DbConnection, data: &RequesterData) -> Result<RequesterRow, AppError> {
     let at = now();
-    let segment = data.segment.unwrap_or(Segment::Ciudadano);
+    // Not given: a public body's address or name makes a buyer, anyone else a citizen.
+    let segment = data.segment.unwrap_or_else(|| segment::infer(data.email.as_deref(), data.organization.as_deref()));
     let id: i64 = diesel::insert_into(requesters::table)
         .values(NewRequester {
             name: &data.name,
@@ -258,12 +273,10 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
     let at = now();
     let year = santiago_year(at.0);
     let number = TicketNumber { year, sequence: backend::next_ticket_sequence(conn, year)? }.to_string();
-    let search_text = text::fold(&input.subject);
     let id: i64 = diesel::insert_into(tickets::table)
         .values(NewTicket {
             number: &number,
             subject: &input.subject,
-            search_text: &search_text,
             status: Status::New.as_str(),
             priority: input.priority.as_str(),
             channel: input.channel.as_str(),
@@ -312,6 +325,7 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         input.body_html.as_deref(),
         at,
         true,
+        input.sender.as_ref(),
     )?;
     crate::sla::engine::refresh(conn, id, at.0)?;
     // Rules that change the queue also trigger assignment (through `update`).
@@ -321,7 +335,9 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
     if routed || assigned {
         return get(conn, id);
     }
-    // Everything the view shows is known here: no need to read it back.
+    // Everything the view shows is known here but the SLA summary the engine just wrote.
+    let (next_due_at, sla_state) =
+        tickets::table.find(id).select((tickets::next_due_at, tickets::sla_state)).first(conn)?;
     let row = TicketRow {
         id,
         number,
@@ -338,6 +354,8 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         solved_at: None,
         closed_at: None,
         kind: input.kind.as_str().to_owned(),
+        next_due_at,
+        sla_state,
     };
     view((row, requester, input.category, Some(queue_slug.to_owned()), assignee_name), input.tags)
 }
@@ -365,6 +383,7 @@ fn insert_message(
     body_html: Option<&str>,
     at: UtcTime,
     initial: bool,
+    sender: Option<&Sender>,
 ) -> Result<i64, AppError> {
     let (agent_id, requester) = match (author, actor) {
         (AuthorType::Agent, Actor::Agent(id)) => (Some(id), None),
@@ -382,18 +401,19 @@ fn insert_message(
             body_text: body,
             body_html,
             created_at: at,
+            sender_email: sender.map(|s| s.email.as_str()),
+            sender_name: sender.map(|s| s.name.as_str()),
+            sender_status: sender.map(|s| s.status.as_str()),
         })
         .returning(messages::id)
         .get_result(conn)?;
-    record(
-        conn,
-        ticket_id,
-        EventKind::MessageAdded,
-        actor,
-        // `initial`: the message that opened the ticket, which is not a reply to anything.
-        json!({ "message_id": message_id, "author_type": author, "visibility": visibility, "channel": channel, "initial": initial }),
-        at,
-    )?;
+    // `initial`: the message that opened the ticket, which is not a reply to anything.
+    let mut data = json!({ "message_id": message_id, "author_type": author, "visibility": visibility, "channel": channel, "initial": initial });
+    if let Some(sender) = sender {
+        // Followers of the log (the SLA clocks) tell a CC from a stranger by it.
+        data["sender_status"] = json!(sender.status);
+    }
+    record(conn, ticket_id, EventKind::MessageAdded, actor, data, at)?;
     Ok(message_id)
 }
 
@@ -439,6 +459,8 @@ fn view(row: Joined, tags: Vec<String>) -> Result<TicketView, AppError> {
         updated_at: t.updated_at.0,
         solved_at: t.solved_at.map(|t| t.0),
         closed_at: t.closed_at.map(|t| t.0),
+        next_due_at: t.next_due_at.map(|t| t.0),
+        sla_state: t.sla_state.as_deref().and_then(SlaState::parse),
     })
 }
 
@@ -493,7 +515,7 @@ pub fn resolve_id(conn: &mut DbConnection, key: &str) -> Result<i64, AppError> {
         .ok_or(AppError::NotFound("el ticket"))
 }
 
-fn status_list(value: &str) -> Result<Vec<String>, AppError> {
+pub fn status_list(value: &str) -> Result<Vec<String>, AppError> {
     value
         .split(',')
         .map(|s| {
@@ -509,24 +531,14 @@ pub fn encode_cursor(id: i64) -> String {
     format!("c{id:x}")
 }
 
+/// The inverse of [`encode_cursor`], exactly: `c` and 1 to 16 lower-case hex digits of a
+/// non-negative id (the OpenAPI document's `Cursor` pattern).
 pub fn decode_cursor(cursor: &str) -> Result<i64, AppError> {
     cursor
         .strip_prefix('c')
+        .filter(|hex| (1..=16).contains(&hex.len()) && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
         .and_then(|hex| i64::from_str_radix(hex, 16).ok())
         .ok_or_else(|| AppError::field("cursor", "cursor no válido"))
-}
-
-/// Escapes `%`, `_` and `\` so user text is matched literally by LIKE.
-pub fn like_pattern(words: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in text::fold(words.trim()).chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 /// The page size of a list: 25 by default, 1–100.
@@ -547,7 +559,16 @@ pub fn cut_page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec
     (rows, next_cursor)
 }
 
-/// Newest first; the cursor is the last id seen, so pages stay stable while tickets arrive.
+/// Priorities from the least to the most urgent: the order of `sort=priority`.
+const PRIORITY_RANKS: [&str; 4] = ["low", "normal", "high", "urgent"];
+const PRIORITY_RANK: &str =
+    "CASE tickets.priority WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 WHEN 'normal' THEN 1 ELSE 0 END";
+
+/// The sort key of the ticket a cursor names: (id, updated_at, next_due_at, priority).
+type SortKey = (i64, UtcTime, Option<UtcTime>, String);
+
+/// Filtered and sorted (newest first by default). The cursor is the last id seen: the next page
+/// starts past that ticket's sort key, so pages stay stable while tickets arrive.
 pub fn list(conn: &mut DbConnection, filter: &TicketFilter) -> Result<Page<TicketView>, AppError> {
     let limit = page_limit(filter.limit)?;
     let mut query = joined_tickets!().into_boxed();
@@ -561,7 +582,7 @@ pub fn list(conn: &mut DbConnection, filter: &TicketFilter) -> Result<Page<Ticke
         None => {}
         Some("none") => query = query.filter(tickets::assignee_id.is_null()),
         Some(id) => {
-            let id: i64 = id.parse().map_err(|_| AppError::field("assignee", "debe ser un id o «none»"))?;
+            let id: i64 = id.parse().map_err(|_| AppError::field("assignee", "debe ser un id, «me» o «none»"))?;
             query = query.filter(tickets::assignee_id.eq(id));
         }
     }
@@ -583,18 +604,99 @@ pub fn list(conn: &mut DbConnection, filter: &TicketFilter) -> Result<Page<Ticke
     if let Some(to) = filter.created_to {
         query = query.filter(tickets::created_at.lt(UtcTime::from(to)));
     }
-    if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        query = query.filter(tickets::search_text.like(like_pattern(q)).escape('\\'));
+    if let Some(matching) = filter.q.as_deref().map(|q| crate::search::list_condition(conn, q)).transpose()?.flatten() {
+        query = query.filter(matching);
     }
-    if let Some(cursor) = &filter.cursor {
-        query = query.filter(tickets::id.lt(decode_cursor(cursor)?));
+    if let Some(sla) = filter.sla {
+        let state = match sla {
+            SlaFilter::Warning => SlaState::Warning,
+            SlaFilter::Breached => SlaState::Breached,
+        };
+        query = query
+            .filter(tickets::sla_state.eq(state.as_str()))
+            .filter(tickets::status.eq_any(OPEN_STATUSES.map(|s| s.as_str())));
     }
-    let mut rows: Vec<Joined> = query.order(tickets::id.desc()).limit(limit + 1).load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
+    let sort = filter.sort.unwrap_or_default();
+    let desc = filter.order.map_or(sort != TicketSort::Due, |o| o == SortOrder::Desc);
+    let after = filter.cursor.as_deref().map(decode_cursor).transpose()?;
+    let key: Option<SortKey> = match after {
+        Some(id) if sort != TicketSort::Created => {
+            let key = tickets::table
+                .find(id)
+                .select((tickets::id, tickets::updated_at, tickets::next_due_at, tickets::priority))
+                .first(conn)
+                .optional()?;
+            // Tickets are never deleted: a cursor naming none was not handed out, and has nothing after it.
+            let Some(key) = key else { return Ok(Page { items: Vec::new(), next_cursor: None }) };
+            Some(key)
+        }
+        _ => None,
+    };
+    match sort {
+        TicketSort::Created => {
+            if let Some(id) = after {
+                query = if desc { query.filter(tickets::id.lt(id)) } else { query.filter(tickets::id.gt(id)) };
+            }
+            query = if desc { query.order(tickets::id.desc()) } else { query.order(tickets::id.asc()) };
+        }
+        TicketSort::Updated => {
+            if let Some((id, at, _, _)) = key {
+                query = if desc {
+                    query.filter(tickets::updated_at.lt(at).or(tickets::updated_at.eq(at).and(tickets::id.lt(id))))
+                } else {
+                    query.filter(tickets::updated_at.gt(at).or(tickets::updated_at.eq(at).and(tickets::id.gt(id))))
+                };
+            }
+            query = if desc {
+                query.order((tickets::updated_at.desc(), tickets::id.desc()))
+            } else {
+                query.order((tickets::updated_at.asc(), tickets::id.asc()))
+            };
+        }
+        // Tickets without a due time come last in both orders.
+        TicketSort::Due => {
+            let due = tickets::next_due_at;
+            query = match (key, desc) {
+                (None, _) => query,
+                (Some((id, _, Some(v), _)), false) => {
+                    query.filter(due.gt(v).or(due.eq(v).and(tickets::id.gt(id))).or(due.is_null()))
+                }
+                (Some((id, _, Some(v), _)), true) => {
+                    query.filter(due.lt(v).or(due.eq(v).and(tickets::id.lt(id))).or(due.is_null()))
+                }
+                (Some((id, _, None, _)), false) => query.filter(due.is_null().and(tickets::id.gt(id))),
+                (Some((id, _, None, _)), true) => query.filter(due.is_null().and(tickets::id.lt(id))),
+            };
+            query = if desc {
+                query.order((due.is_null(), due.desc(), tickets::id.desc()))
+            } else {
+                query.order((due.is_null(), due.asc(), tickets::id.asc()))
+            };
+        }
+        TicketSort::Priority => {
+            if let Some((id, _, _, priority)) = key {
+                let rank = PRIORITY_RANKS.iter().position(|p| *p == priority).unwrap_or(0);
+                let same = tickets::priority.eq(priority);
+                query = if desc {
+                    let below = PRIORITY_RANKS[..rank].to_vec();
+                    query.filter(tickets::priority.eq_any(below).or(same.and(tickets::id.lt(id))))
+                } else {
+                    let above = PRIORITY_RANKS[rank + 1..].to_vec();
+                    query.filter(tickets::priority.eq_any(above).or(same.and(tickets::id.gt(id))))
+                };
+            }
+            let rank = diesel::dsl::sql::<diesel::sql_types::Integer>(PRIORITY_RANK);
+            query = if desc {
+                query.order((rank.desc(), tickets::id.desc()))
+            } else {
+                query.order((rank.asc(), tickets::id.asc()))
+            };
+        }
+    }
+    let rows: Vec<Joined> = query.limit(limit + 1).load(conn)?;
+    let (rows, next_cursor) = cut_page(rows, limit, |row| row.0.id);
     let ids: Vec<i64> = rows.iter().map(|r| r.0.id).collect();
     let mut tags = tags_of(conn, &ids)?;
-    let next_cursor = more.then(|| encode_cursor(*ids.last().expect("more implies rows")));
     let items = rows
         .into_iter()
         .map(|row| {
@@ -687,9 +789,7 @@ pub fn update(
         change_status(conn, &t, to, actor, at)?;
     }
     if let Some(subject) = subject.filter(|s| *s != t.subject) {
-        diesel::update(tickets::table.find(id))
-            .set((tickets::subject.eq(&subject), tickets::search_text.eq(text::fold(&subject))))
-            .execute(conn)?;
+        diesel::update(tickets::table.find(id)).set(tickets::subject.eq(&subject)).execute(conn)?;
         record(conn, id, EventKind::SubjectChanged, actor, json!({ "from": t.subject, "to": subject }), at)?;
     }
     let mut reclassified = false;
@@ -762,25 +862,77 @@ fn touch(conn: &mut DbConnection, id: i64, at: UtcTime) -> Result<(), AppError> 
     Ok(())
 }
 
+/// Whether an agent's public reply on a ticket nobody has makes it theirs (`[tickets]
+/// assign_on_first_reply`). Requesters' messages and internal notes never assign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnReply {
+    /// The replying agent takes the ticket.
+    Assign,
+    /// The ticket keeps its assignee, or stays without one.
+    Keep,
+}
+
+impl OnReply {
+    pub fn from_setting(assign_on_first_reply: bool) -> OnReply {
+        if assign_on_first_reply {
+            OnReply::Assign
+        } else {
+            OnReply::Keep
+        }
+    }
+}
+
 pub fn add_message(
     conn: &mut DbConnection,
     id: i64,
     actor: Actor,
     req: CreateMessageRequest,
+    on_reply: OnReply,
+) -> Result<MessageView, AppError> {
+    append(conn, id, actor, req, None, on_reply)
+}
+
+/// Adds an inbound mail from `sender` (its real From): written by the requester only when the
+/// sender is the requester; a CC's answers for the requester's side (reopens, counts for SLA); a
+/// stranger's is stored and flagged, and changes nothing else.
+pub fn add_mail_message(
+    conn: &mut DbConnection,
+    id: i64,
+    actor: Actor,
+    req: CreateMessageRequest,
+    sender: &Sender,
+) -> Result<MessageView, AppError> {
+    append(conn, id, actor, req, Some(sender), OnReply::Keep)
+}
+
+fn append(
+    conn: &mut DbConnection,
+    id: i64,
+    actor: Actor,
+    req: CreateMessageRequest,
+    sender: Option<&Sender>,
+    on_reply: OnReply,
 ) -> Result<MessageView, AppError> {
     let mut errors = Errors::default();
     let body = body_text(&mut errors, "body", &req.body);
     errors.finish()?;
     let t = load_row(conn, id)?;
     let visibility = req.visibility.unwrap_or(Visibility::Public);
-    let author = if req.from_requester { AuthorType::Requester } else { AuthorType::Agent };
-    if author == AuthorType::Requester && visibility == Visibility::Internal {
+    let author = match sender {
+        Some(sender) => sender.status.author(),
+        None if req.from_requester => AuthorType::Requester,
+        None => AuthorType::Agent,
+    };
+    if author != AuthorType::Agent && visibility == Visibility::Internal {
         return Err(AppError::field("visibility", "un mensaje del solicitante no puede ser una nota interna"));
     }
+    // A CC answers for the requester; a stranger for nobody.
+    let side = author.counts_as(sender.map(|s| s.status));
     let current: Status = parse(&t.status, "status")?;
-    let after = current.after_message(author, visibility)?;
+    let after = current.after_message(side, visibility)?;
     let at = now();
-    let channel: Channel = parse(&t.channel, "channel")?;
+    // A mail is a message by mail, whatever channel opened the ticket.
+    let channel: Channel = if sender.is_some() { Channel::Email } else { parse(&t.channel, "channel")? };
     let html = req.body_html.as_deref().map(sanitize_html);
     let message_id = insert_message(
         conn,
@@ -794,8 +946,14 @@ pub fn add_message(
         html.as_deref(),
         at,
         false,
+        sender,
     )?;
-    if author == AuthorType::Agent && visibility == Visibility::Public {
+    let reply = author == AuthorType::Agent && visibility == Visibility::Public;
+    if let (true, OnReply::Assign, None, Actor::Agent(agent)) = (reply, on_reply, t.assignee_id, actor) {
+        // Before the status changes: an opened ticket without assignee would go to the queue.
+        crate::routing::assign::take_on_reply(conn, id, agent)?;
+    }
+    if reply {
         // The requester hears about it by email, sent from the outbox after this commits.
         let email: Option<String> = requesters::table.find(t.requester_id).select(requesters::email).first(conn)?;
         if let Some(email) = email {
@@ -821,7 +979,7 @@ pub fn add_message(
     if target != current {
         crate::routing::assign::after_change(conn, id, t.assignee_id, &t.status)?;
     }
-    if author == AuthorType::Requester {
+    if side == AuthorType::Requester {
         // Departments waiting on this ticket hear about the reply (last: it takes their lock).
         crate::departments::delivery::requester_replied(conn, id, message_id)?;
     }
@@ -834,12 +992,17 @@ fn message_view(m: MessageRow) -> Result<MessageView, AppError> {
         ticket_id: m.ticket_id,
         author_type: parse(&m.author_type, "author_type")?,
         author_agent_id: m.author_agent_id,
+        author_name: None,
         author_requester_id: m.author_requester_id,
         visibility: parse(&m.visibility, "visibility")?,
         channel: parse(&m.channel, "channel")?,
         body: m.body_text,
         body_html: m.body_html,
         created_at: m.created_at.0,
+        sender_email: m.sender_email,
+        sender_name: m.sender_name,
+        sender_status: m.sender_status.as_deref().map(|s| parse(s, "sender_status")).transpose()?,
+        attachments: Vec::new(),
     })
 }
 
@@ -898,12 +1061,6 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(123_456)).unwrap(), 123_456);
         assert!(decode_cursor("zzz").is_err());
         assert!(decode_cursor("c").is_err());
-    }
-
-    #[test]
-    fn like_patterns_are_literal_and_folded() {
-        assert_eq!(like_pattern(" Compra ÁGIL "), "%compra agil%");
-        assert_eq!(like_pattern("100%_a\\b"), "%100\\%\\_a\\\\b%");
     }
 
     #[test]

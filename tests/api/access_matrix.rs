@@ -28,8 +28,16 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/tickets/{id}/messages", "yyynnnn"),
     ("POST", "/api/v1/tickets/{id}/messages", "yyynnnn"),
     ("GET", "/api/v1/tickets/{id}/events", "yyynnnn"),
+    ("GET", "/api/v1/tickets/{id}/similar", "yyynnnn"),
+    // Search: staff everything; a department member what is escalated to their department.
+    ("GET", "/api/v1/search", "yyyyynn"),
+    ("GET", "/api/v1/tickets/views", "yyynnnn"),
+    ("PUT", "/api/v1/tickets/{id}/viewers", "yyynnnn"),
+    ("DELETE", "/api/v1/tickets/{id}/viewers", "yyynnnn"),
+    ("GET", "/api/v1/stream", "yyynnnn"),
     ("GET", "/api/v1/tickets/{id}/sla", "yyynnnn"),
     ("GET", "/api/v1/tickets/{id}/escalations", "yyynnnn"),
+    ("GET", "/api/v1/attachments/{id}", "yyyhhnn"),
     ("POST", "/api/v1/tickets/{id}/escalations", "yyynnnn"),
     // Departments: their own items only; everyone else outside Atención Usuaria's supervision
     // gets 404.
@@ -54,10 +62,19 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/requesters", "yyynnnn"),
     ("GET", "/api/v1/requesters", "yyynnnn"),
     ("GET", "/api/v1/requesters/{id}", "yyynnnn"),
+    ("GET", "/api/v1/requesters/{id}/surveys", "yyynnnn"),
     ("PATCH", "/api/v1/requesters/{id}", "yyynnnn"),
     ("DELETE", "/api/v1/requesters/{id}", "ynnnnnn"),
     ("POST", "/api/v1/agents", "ynnnnnn"),
+    ("POST", "/api/v1/agents/{id}/invitation", "ynnnnnn"),
+    // Sign-in: signing in and setting a password by link are public; who is signed in and
+    // signing out, any authenticated caller.
+    ("POST", "/api/v1/session", "yyyyyyy"),
+    ("GET", "/api/v1/session", "yyyyyyn"),
+    ("DELETE", "/api/v1/session", "yyyyyyn"),
+    ("POST", "/api/v1/session/password", "yyyyyyy"),
     ("GET", "/api/v1/agents", "yynnnnn"),
+    ("GET", "/api/v1/agents/me", "yyyyyyn"),
     ("GET", "/api/v1/agents/{id}", "yynnnnn"),
     ("PATCH", "/api/v1/agents/{id}", "ynnnnnn"),
     ("DELETE", "/api/v1/agents/{id}", "ynnnnnn"),
@@ -156,6 +173,17 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/quality/recurring", "yynnnnn"),
     ("GET", "/api/v1/quality/trends", "yynnnnn"),
     ("POST", "/api/v1/quality/trends/scan", "ynnnnnn"),
+    // Canned responses: Atención Usuaria's staff; the fixture's is a seeded shared one, which
+    // agents use but do not change. Deleting it comes last.
+    ("GET", "/api/v1/canned-responses", "yyynnnn"),
+    ("POST", "/api/v1/canned-responses", "yyynnnn"),
+    ("GET", "/api/v1/canned-responses/{id}", "yyynnnn"),
+    ("PATCH", "/api/v1/canned-responses/{id}", "yynnnnn"),
+    ("POST", "/api/v1/canned-responses/{id}/render", "yyynnnn"),
+    ("DELETE", "/api/v1/canned-responses/{id}", "yynnnnn"),
+    // Notifications: each agent their own.
+    ("GET", "/api/v1/notifications", "yyynnnn"),
+    ("POST", "/api/v1/notifications/read", "yyynnnn"),
     // System.
     ("GET", "/health", "yyyyyyy"),
     ("GET", "/ready", "yyyyyyy"),
@@ -180,6 +208,7 @@ struct Fixture {
     blocked: i64,
     scorecard: i64,
     call: i64,
+    canned: i64,
     integration: String,
 }
 
@@ -275,6 +304,10 @@ async fn fixture(app: &TestApp) -> (Fixture, Vec<Option<String>>) {
     let call = calls["items"].as_array().unwrap().iter().find(|c| c["call_id"] == "matriz-1").expect("call")["id"]
         .as_i64()
         .unwrap();
+    let canned = app.get("/api/v1/canned-responses").await.body;
+    let canned = canned.as_array().unwrap().iter().find(|r| r["scope"] == "shared").expect("a seeded response")["id"]
+        .as_i64()
+        .unwrap();
     let fixture = Fixture {
         dept_a,
         victim_department,
@@ -292,6 +325,7 @@ async fn fixture(app: &TestApp) -> (Fixture, Vec<Option<String>>) {
         blocked,
         scorecard,
         call,
+        canned,
         integration,
     };
     (fixture, tokens)
@@ -333,6 +367,8 @@ fn fill(f: &Fixture, template: &str) -> String {
         f.scorecard
     } else if id("/api/v1/calls/") {
         f.call
+    } else if id("/api/v1/canned-responses/") {
+        f.canned
     } else {
         // QA evaluations and quarantined mail: none exist, so allowed callers get 404.
         1
@@ -341,7 +377,8 @@ fn fill(f: &Fixture, template: &str) -> String {
     template.replace("{id}", &value.to_string()).replace("{date}", "2031-01-02").replace("{token}", token)
 }
 
-/// A body that passes validation up to the access check of operations that read it first.
+/// A realistic body for the allowed callers; denied callers get the same answer whatever they
+/// send (see `callers_without_access_never_reach_the_body_or_the_query`).
 fn body(method: &str, template: &str) -> Option<Value> {
     if method == "GET" || method == "DELETE" {
         return None;
@@ -422,6 +459,84 @@ on_all_backends! {
                 }
             }
         }
+        assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    }
+}
+
+/// What a denied caller sends in [`callers_without_access_never_reach_the_body_or_the_query`]:
+/// (query string, content type, body). None of it may decide the answer.
+const BAD_INPUTS: &[(&str, Option<&str>, &str)] = &[
+    ("?limit=abc&desconocido=1&cursor=%00", Some("application/json"), "{}"),
+    ("", Some("application/json"), "{"),
+    ("", None, ""),
+    ("", Some("text/plain"), "hola"),
+    ("", Some("application/json"), r#"{"\u0000": "\u0000", "limit": -1, "body": 7}"#),
+];
+
+/// The agent behind `token`, to give it a fresh token: the first request with a token misses the
+/// token cache, which is when a slow role check could lose the race with a fast query error.
+async fn agent_of(app: &TestApp, token: &str) -> i64 {
+    use atencion::db::schema::api_tokens;
+    use diesel::prelude::*;
+    let hash = atencion::auth::hash_token(token);
+    app.db
+        .read(move |c| {
+            Ok(api_tokens::table.filter(api_tokens::token_hash.eq(hash)).select(api_tokens::agent_id).first(c)?)
+        })
+        .await
+        .expect("token's agent")
+}
+
+on_all_backends! {
+    // Role before body: a caller the matrix denies gets its 401, 403 or 404 whatever the body
+    // (empty, malformed, of another type, with NUL) and the query string, never a 400, 415 or 422
+    // that would show it what the operation expects.
+    async fn callers_without_access_never_reach_the_body_or_the_query(app) {
+        let spec = app.call(Method::GET, "/api/v1/openapi.json", None, None).await.body;
+        let table: BTreeSet<(String, String)> = MATRIX.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+        assert_eq!(operations(&spec), table, "MATRIX must list every operation of the document");
+        let (f, tokens) = fixture(&app).await;
+        let mut agents = Vec::new();
+        for token in &tokens {
+            agents.push(match token {
+                Some(token) => Some(agent_of(&app, token).await),
+                None => None,
+            });
+        }
+        let (mut failures, mut checked) = (Vec::new(), 0);
+        for (method, template, expected) in MATRIX {
+            let path = fill(&f, template);
+            for (caller, expected) in expected.chars().enumerate() {
+                if expected == 'y' {
+                    continue;
+                }
+                for (i, (query, content_type, body)) in BAD_INPUTS.iter().enumerate() {
+                    let token = match (agents[caller], i) {
+                        (Some(agent), 0) => {
+                            Some(app.db.write(move |c| atencion::auth::issue_token(c, agent, "fresca")).await.unwrap())
+                        }
+                        _ => tokens[caller].clone(),
+                    };
+                    let url = format!("{}{path}{query}", app.address);
+                    let mut request = app.client.request(method.parse().unwrap(), url).body(body.to_string());
+                    if let Some(token) = token {
+                        request = request.bearer_auth(token);
+                    }
+                    if let Some(content_type) = content_type {
+                        request = request.header("content-type", *content_type);
+                    }
+                    let status = request.send().await.expect("request sent").status().as_u16();
+                    checked += 1;
+                    if !outcome(expected, caller, status, false) {
+                        failures.push(format!(
+                            "{method} {path}{query} as {} with {content_type:?} {body:?}: {status}, expected {expected}",
+                            CALLERS[caller]
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "only {checked} requests");
         assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
     }
 }

@@ -1,76 +1,111 @@
 //! Pages in a real browser: headless Chromium driven by playwright-core (`tests/browser/*.mjs`):
-//! the public form and the supervisors' wallboard. Required in CI; skipped locally when Chromium or the npm packages
-//! are not installed (`.ci/run` installs both).
+//! the public form and case page, the supervisors' wallboard and the agents' workspace. Required in CI; skipped
+//! locally when Chromium or the npm packages are not installed (`.ci/run` installs them).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn web_form_in_headless_chromium() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script_dir = root.join("tests/browser");
-    let ready = Path::new("/usr/bin/chromium").exists() && script_dir.join("node_modules/playwright-core").exists();
+/// The scripts' folder, or `None` (skipped) where Chromium or the npm packages are missing, which
+/// only a local run may lack.
+fn scripts() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let ready = Path::new("/usr/bin/chromium").exists()
+        && ["playwright-core", "axe-core"].iter().all(|p| dir.join("node_modules").join(p).exists());
     if !ready {
         assert!(std::env::var("CI").is_err(), "CI must install chromium and run `npm ci` in tests/browser");
-        eprintln!("chromium or playwright-core missing: browser test skipped locally");
-        return;
+        eprintln!("chromium, playwright-core or axe-core missing: browser test skipped locally");
     }
-    let app = spawn(Backend::Sqlite, |_| {}).await;
-    let shots = root.join("target/browser-artifacts");
+    ready.then_some(dir)
+}
+
+/// Runs `node <script> <base-url> <token> <screenshot-dir> <extra…>` and expects it to print `ok`
+/// and to leave the screenshot `shot` in `target/browser-artifacts`.
+async fn run(
+    dir: PathBuf,
+    script: &'static str,
+    app: &TestApp,
+    token: &str,
+    extra: &[&str],
+    ok: &'static str,
+    shot: &str,
+) {
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
     std::fs::create_dir_all(&shots).unwrap();
-    let address = app.address.clone();
-    let token = app.admin.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node").arg("form.mjs").arg(&address).arg(&token).arg(&shots).current_dir(&script_dir).output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
+    let _ = std::fs::remove_file(shots.join(shot));
+    let mut command = Command::new("node");
+    command.args([script, &app.address, token]).arg(&shots).args(extra).current_dir(dir);
+    let out = tokio::task::spawn_blocking(move || command.output()).await.unwrap().expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && stdout.contains("browser form test: ok"),
-        "browser test failed:\n{stdout}\n{}",
+        out.status.success() && stdout.contains(ok),
+        "{script} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(root.join("target/browser-artifacts/formulario.png").exists());
+    assert!(shots.join(shot).exists(), "{script} left no {shot}");
+}
+
+#[tokio::test]
+async fn web_form_in_headless_chromium() {
+    let Some(dir) = scripts() else { return };
+    let app = spawn(Backend::Sqlite, |_| {}).await;
+    run(dir, "form.mjs", &app, &app.admin, &[], "browser form test: ok", "formulario.png").await;
 }
 
 #[tokio::test]
 async fn wallboard_in_headless_chromium() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script_dir = root.join("tests/browser");
-    let ready = Path::new("/usr/bin/chromium").exists() && script_dir.join("node_modules/playwright-core").exists();
-    if !ready {
-        assert!(std::env::var("CI").is_err(), "CI must install chromium and run `npm ci` in tests/browser");
-        eprintln!("chromium or playwright-core missing: browser test skipped locally");
-        return;
-    }
+    let Some(dir) = scripts() else { return };
     let backend = if postgres_url().is_some() { Backend::Postgres } else { Backend::Sqlite };
     let app = spawn(backend, |_| {}).await;
     let supervisor = app.token(atencion::domain::Role::Supervisor).await;
-    let shots = root.join("target/browser-artifacts");
-    std::fs::create_dir_all(&shots).unwrap();
-    let _ = std::fs::remove_file(shots.join("wallboard.png"));
-    let address = app.address.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("wallboard.mjs")
-            .arg(&address)
-            .arg(&supervisor)
-            .arg(&shots)
-            .current_dir(&script_dir)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("browser wallboard test: ok"),
-        "wallboard test failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(root.join("target/browser-artifacts/wallboard.png").exists());
+    run(dir, "wallboard.mjs", &app, &supervisor, &[], "browser wallboard test: ok", "wallboard.png").await;
+}
+
+/// The public pages: the empty form and the case page of a mailed ticket whose message carries a
+/// PDF, at two sizes with axe-core (`tests/browser/pages.mjs`).
+#[tokio::test]
+async fn public_pages_in_headless_chromium() {
+    let Some(dir) = scripts() else { return };
+    let app = spawn(Backend::Sqlite, |_| {}).await;
+    let pdf: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n";
+    let id = crate::attachments::mail_files(&app, &[("orden de compra.pdf", "application/pdf", pdf)]).await;
+    let case = format!("{}/casos/{}", app.address, app.signer.case_token(id));
+    let extra = [case.as_str(), "orden de compra.pdf"];
+    run(dir, "pages.mjs", &app, &app.admin, &extra, "browser pages test: ok", "caso-publico-1366.png").await;
+}
+
+/// An agent who signs in with `password`; returns nothing (the script finds them by email).
+async fn person(app: &TestApp, name: &str, email: &str, password: &str) {
+    let (name, email) = (name.to_owned(), email.to_owned());
+    let hash = atencion::session::hash_password(password).unwrap();
+    app.db
+        .write(move |c| {
+            let request = atencion::directory::CreateAgentRequest {
+                name,
+                email: Some(email),
+                role: atencion::domain::Role::Agent,
+                department_id: None,
+                extension: None,
+            };
+            let agent = atencion::directory::create_agent(c, request)?;
+            atencion::session::set_password(c, agent.id, &hash, chrono::Utc::now())
+        })
+        .await
+        .unwrap();
+}
+
+/// The agents' workspace at `/app`: a whole shift in two browser contexts, with axe-core on every
+/// screen (`tests/browser/workspace.mjs`).
+#[tokio::test]
+async fn workspace_in_headless_chromium() {
+    let Some(dir) = scripts() else { return };
+    let backend = if postgres_url().is_some() { Backend::Postgres } else { Backend::Sqlite };
+    let app = spawn(backend, |_| {}).await;
+    let password = "caracola-azul-2026";
+    let (javier, camila) = ("javier.rojas@chilecompra.cl", "camila.soto@chilecompra.cl");
+    person(&app, "Javier Rojas", javier, password).await;
+    person(&app, "Camila Soto", camila, password).await;
+    let extra = [javier, camila, password];
+    run(dir, "workspace.mjs", &app, &app.admin, &extra, "browser workspace test: ok", "ws-caso-1366.png").await;
 }

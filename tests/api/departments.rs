@@ -177,7 +177,18 @@ on_all_backends! {
         assert_eq!(as_user(&app, Method::GET, "/api/v1/opportunities", &other, None).await.body, json!({"items": [], "next_cursor": null}));
         assert_eq!(step(&dept, "acknowledged", json!({})).await.body["status"], "acknowledged");
         assert_eq!(step(&dept, "in_progress", json!({})).await.body["status"], "in_progress");
-        assert_eq!(assert_problem(&step(&dept, "rejected", json!({})).await, 422), ["resolution"]);
+        // Both outcomes say what was done or why not (a blank one is no resolution either).
+        for (outcome, extra, said) in [
+            ("rejected", json!({}), "rechazo"),
+            ("implemented", json!({}), "implementó"),
+            ("implemented", json!({"resolution": null}), "implementó"),
+            ("implemented", json!({"resolution": "  "}), "obligatorio"),
+        ] {
+            let missing = step(&dept, outcome, extra).await;
+            assert_eq!(assert_problem(&missing, 422), ["resolution"], "{outcome}");
+            assert!(missing.body["errors"][0]["message"].as_str().unwrap().contains(said), "{}", missing.body);
+        }
+        assert_eq!(as_user(&app, Method::GET, &format!("/api/v1/opportunities/{id}"), &dept, None).await.body["status"], "in_progress");
         let done = step(&dept, "implemented", json!({"resolution": "Se destacó el botón en la ficha de la licitación."})).await.body;
         assert_eq!((done["status"].as_str(), done["resolution"].as_str()), (Some("implemented"), Some("Se destacó el botón en la ficha de la licitación.")));
         let history: Vec<(Option<&str>, &str, Option<i64>)> = done["events"].as_array().unwrap().iter().map(|e| (e["from"].as_str(), e["to"].as_str().unwrap(), e["agent_id"].as_i64())).collect();
@@ -615,5 +626,90 @@ on_all_backends! {
         let opportunity = as_user(&app, Method::GET, "/api/v1/opportunities", &agent, None).await;
         assert_eq!(opportunity.status, StatusCode::OK, "nothing to audit, nothing written");
         assert_eq!(as_user(&app, Method::GET, &format!("/api/v1/tickets/{}", plain["id"]), &agent, None).await.status, StatusCode::OK);
+    }
+}
+
+/// The `department_answer` mails queued for `ticket`.
+async fn answer_notices(app: &TestApp, ticket: &Value) -> Vec<Value> {
+    let outbox = app.get(&format!("/api/v1/channels/email/outbox?ticket_id={ticket}")).await.body;
+    outbox.as_array().unwrap().iter().filter(|m| m["kind"] == "department_answer").cloned().collect()
+}
+
+/// An outbox row as the worker would send it: (subject, text).
+async fn composed(app: &TestApp, outbox_id: i64) -> (String, String) {
+    let signer = app.signer.clone();
+    let raw = app
+        .db
+        .read(move |c| {
+            let settings = test_settings();
+            let templates = atencion::channels::email::compose::Templates::load("/no/such/templates.toml");
+            let mail = atencion::channels::email::compose::compose(
+                c,
+                outbox_id,
+                &settings.email,
+                &signer,
+                &templates,
+                "http://x",
+                &atencion::attachments::FileStore::new("/no/such/files"),
+            )?;
+            Ok(mail.expect("a mail to send").message.formatted())
+        })
+        .await
+        .unwrap();
+    let mail = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    (mail.subject().unwrap_or_default().to_owned(), mail.body_text(0).unwrap_or_default().into_owned())
+}
+
+on_all_backends! {
+    async fn the_answer_is_mailed_once_to_the_agent_who_escalated(app) {
+        let compradores = department(&app, "compradores").await;
+        let (_, ana_token) = member(&app, compradores, "Ana de Compradores").await;
+        let javier = app.post("/api/v1/agents", json!({"name": "Javier Rojas", "role": "agent", "email": "Javier.Rojas@chilecompra.cl"})).await;
+        assert_eq!(javier.status, StatusCode::CREATED, "{}", javier.body);
+        let javier_token = app.post(&format!("/api/v1/agents/{}/tokens", javier.body["id"]), json!({"name": "prueba"})).await.body["token"].as_str().unwrap().to_owned();
+        let ticket = app.ticket("Duda sobre plan de compras", "jefa@municipalidad.cl").await;
+        let (id, number) = (&ticket["id"], ticket["number"].as_str().unwrap());
+        let asked = as_user(&app, Method::POST, &format!("/api/v1/tickets/{id}/escalations"), &javier_token,
+            Some(json!({"department": "compradores", "mode": "consult", "reason": "¿Aplica la excepción del art. 10?"}))).await;
+        assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.body);
+        assert!(answer_notices(&app, id).await.is_empty(), "nothing is mailed before the answer");
+
+        let path = format!("/api/v1/escalations/{}/answer", asked.body["id"]);
+        let answered = as_user(&app, Method::POST, &path, &ana_token, Some(json!({"body": "Sí aplica, con resolución fundada."}))).await;
+        assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
+        // A second answer is refused and mails nothing more.
+        assert_problem(&as_user(&app, Method::POST, &path, &ana_token, Some(json!({"body": "Otra"}))).await, 409);
+        let notices = answer_notices(&app, id).await;
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert_eq!((notices[0]["recipient"].as_str(), notices[0]["status"].as_str()), (Some("javier.rojas@chilecompra.cl"), Some("pending")));
+        // The mail names the case, the department, the question and the answer.
+        let (subject, text) = composed(&app, notices[0]["id"].as_i64().unwrap()).await;
+        assert!(subject.contains(number) && subject.contains("Compradores") && !subject.contains('['), "{subject}");
+        assert!(text.contains(number) && text.contains("Sí aplica, con resolución fundada.") && text.contains("art. 10"), "{text}");
+
+        // Escalated by the SLA engine (no agent): the ticket's assignee is told; an agent without
+        // an email gets no mail.
+        let other = app.ticket("Consulta sin correo", "jefa@municipalidad.cl").await;
+        let nobody = app.token(Role::Agent).await;
+        let asked = as_user(&app, Method::POST, &format!("/api/v1/tickets/{}/escalations", other["id"]), &nobody,
+            Some(json!({"department": "compradores", "mode": "consult", "reason": "¿Quién firma?"}))).await;
+        let path = format!("/api/v1/escalations/{}/answer", asked.body["id"]);
+        assert_eq!(as_user(&app, Method::POST, &path, &ana_token, Some(json!({"body": "El jefe de servicio."}))).await.status, StatusCode::OK);
+        assert!(answer_notices(&app, &other["id"]).await.is_empty());
+        let third = app.ticket("Consulta automática", "jefa@municipalidad.cl").await;
+        app.patch(&format!("/api/v1/tickets/{}", third["id"]), json!({"assignee_id": javier.body["id"]})).await;
+        let tid = third["id"].as_i64().unwrap();
+        let escalation = app.db.write(move |c| {
+            let request = atencion::departments::escalations::EscalateRequest {
+                department: "compradores".into(), mode: atencion::domain::EscalationMode::Consult,
+                reason: "SLA vencido".into(), grant_pii: false,
+            };
+            atencion::departments::escalations::escalate(c, tid, atencion::auth::Actor::System, request)
+        }).await.unwrap();
+        assert!(escalation.requested_by.is_none());
+        let path = format!("/api/v1/escalations/{}/answer", escalation.id);
+        assert_eq!(as_user(&app, Method::POST, &path, &ana_token, Some(json!({"body": "Revisado."}))).await.status, StatusCode::OK);
+        let notices = answer_notices(&app, &third["id"]).await;
+        assert_eq!(notices.iter().map(|n| n["recipient"].as_str().unwrap()).collect::<Vec<_>>(), ["javier.rojas@chilecompra.cl"]);
     }
 }

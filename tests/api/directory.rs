@@ -1,5 +1,8 @@
+use atencion::directory::{self, UpdateAgentRequest};
+use atencion::domain::Role;
+use diesel::Connection;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -94,5 +97,151 @@ on_all_backends! {
         assert_eq!(patched.body["role"], "agent");
         let all = app.get("/api/v1/agents").await.body;
         assert!(all.as_array().unwrap().iter().any(|a| a["id"] == id));
+    }
+}
+
+on_all_backends! {
+    async fn the_last_active_admin_cannot_be_demoted_or_deactivated(app) {
+        let me = app.get("/api/v1/agents/me").await.body["id"].as_i64().unwrap();
+        let path = format!("/api/v1/agents/{me}");
+        let refusals = [
+            app.patch(&path, json!({"role": "supervisor"})).await,
+            app.patch(&path, json!({"active": false})).await,
+            app.delete(&path).await,
+        ];
+        for refused in &refusals {
+            assert_problem(refused, 409);
+            assert!(refused.body["detail"].as_str().unwrap().contains("último administrador activo"), "{}", refused.body);
+        }
+        let still = app.get(&path).await.body;
+        assert_eq!((still["role"].as_str(), still["active"].as_bool()), (Some("admin"), Some(true)));
+        // Other changes of the last admin go through.
+        let renamed = app.patch(&path, json!({"name": "Administración", "role": "admin", "active": true})).await;
+        assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+
+        // With a second admin either may go, and then the other is the last one.
+        let other = app.post("/api/v1/agents", json!({"name": "Segunda", "role": "admin"})).await.body["id"].as_i64().unwrap();
+        let other_path = format!("/api/v1/agents/{other}");
+        assert_eq!(app.delete(&other_path).await.status, StatusCode::NO_CONTENT);
+        assert_problem(&app.patch(&path, json!({"role": "agent"})).await, 409);
+        assert_eq!(app.patch(&other_path, json!({"active": true})).await.status, StatusCode::OK);
+
+        // Two admins demoting each other at once: a demotion still uncommitted holds the check of
+        // the other, which then sees it and refuses (without the lock both would pass).
+        let (db, held) = (app.db.clone(), std::time::Duration::from_millis(800));
+        let (started, running) = tokio::sync::oneshot::channel();
+        let first = tokio::task::spawn_blocking(move || {
+            let mut conn = db.get().unwrap();
+            conn.transaction(|c| {
+                let demote = UpdateAgentRequest { role: Some(Role::Supervisor), ..Default::default() };
+                directory::update_agent(c, other, demote)?;
+                started.send(()).unwrap();
+                std::thread::sleep(held);
+                Ok::<_, atencion::error::AppError>(())
+            })
+        });
+        running.await.unwrap();
+        let began = std::time::Instant::now();
+        let demote = UpdateAgentRequest { role: Some(Role::Supervisor), ..Default::default() };
+        let second = app.db.write(move |c| directory::update_agent(c, me, demote)).await;
+        first.await.unwrap().unwrap();
+        assert!(matches!(second, Err(atencion::error::AppError::Conflict(_))), "{second:?}");
+        assert!(began.elapsed() >= held / 2, "the second demotion did not wait for the first");
+        let admins: Vec<i64> = app.get("/api/v1/agents").await.body.as_array().unwrap().iter()
+            .filter(|a| a["role"] == "admin" && a["active"] == true).map(|a| a["id"].as_i64().unwrap()).collect();
+        assert_eq!(admins, [me]);
+    }
+}
+
+/// The requesters found by `phone` (written any way), as ids.
+async fn by_phone(app: &TestApp, phone: &str) -> Vec<i64> {
+    let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("phone", phone).finish();
+    let reply = app.get(&format!("/api/v1/requesters?{query}")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{phone}: {}", reply.body);
+    reply.body["items"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect()
+}
+
+on_all_backends! {
+    async fn requesters_are_found_by_any_writing_of_their_phone(app) {
+        let app = &app;
+        let create = |name: &str, phone: &str| {
+            let body = json!({"name": name, "phone": phone});
+            async move { app.post("/api/v1/requesters", body).await }
+        };
+        // Written as a person says it, found by its E.164 form and every other writing.
+        let spoken = create("Marta Díaz", "2 2555 0000").await;
+        assert_eq!(spoken.status, StatusCode::CREATED, "{}", spoken.body);
+        assert_eq!(spoken.body["phone"], "+56225550000");
+        let marta = spoken.body["id"].as_i64().unwrap();
+        for writing in ["+56225550000", "0225550000", "(02) 2555-0000", "56 2 2555 0000", "+56 (0)2 2555 0000"] {
+            assert_eq!(by_phone(app, writing).await, [marta], "{writing}");
+        }
+        // And the other way round: stored from E.164 or with the trunk 0, found as spoken.
+        let e164 = create("Jorge Díaz", "+56225550001").await.body["id"].as_i64().unwrap();
+        assert_eq!(by_phone(app, "2 2555 0001").await, [e164]);
+        let trunk = create("Rosa Díaz", "0225550002").await;
+        assert_eq!(trunk.body["phone"], "+56225550002");
+        assert_eq!(by_phone(app, "2 2555 0002").await, [trunk.body["id"].as_i64().unwrap()]);
+        // Mobiles, service numbers kept national, foreign numbers in E.164.
+        let mobile = create("Luis Díaz", "56912345678").await;
+        assert_eq!(mobile.body["phone"], "+56912345678");
+        assert_eq!(by_phone(app, "9 1234 5678").await, [mobile.body["id"].as_i64().unwrap()]);
+        let service = create("Mesa de un organismo", "800 104 800").await;
+        assert_eq!(service.body["phone"], "800104800");
+        assert_eq!(by_phone(app, "+56 800 104 800").await, [service.body["id"].as_i64().unwrap()]);
+        let foreign = create("Proveedor argentino", "+54 11 4444 5555").await;
+        assert_eq!(foreign.body["phone"], "+541144445555");
+        assert_eq!(by_phone(app, "0054 11 4444 5555").await, [foreign.body["id"].as_i64().unwrap()]);
+
+        // A change and a ticket by phone alone use the same form: the same person.
+        let patched = app.patch(&format!("/api/v1/requesters/{e164}"), json!({"phone": "02 2555 0009"})).await;
+        assert_eq!(patched.body["phone"], "+56225550009");
+        let ticket = app.post("/api/v1/tickets", json!({"subject": "Llamó", "body": "Consulta", "requester": {"phone": "0225550000"}})).await;
+        assert_eq!(ticket.status, StatusCode::CREATED, "{}", ticket.body);
+        assert_eq!(ticket.body["requester"]["id"], marta);
+        assert_eq!(assert_problem(&app.get("/api/v1/requesters?phone=llamar").await, 422), ["phone"]);
+    }
+}
+
+on_all_backends! {
+    async fn requesters_of_public_bodies_are_buyers_unless_told_otherwise(app) {
+        let segment_of = |body: Value| {
+            let app = &app;
+            async move {
+                let reply = app.post("/api/v1/requesters", body).await;
+                assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+                (reply.body["id"].as_i64().unwrap(), reply.body["segment"].as_str().unwrap().to_owned())
+            }
+        };
+        // A State domain, a municipality's domain, a public body's name: buyers.
+        assert_eq!(segment_of(json!({"name": "Ana", "email": "compras@minsal.gob.cl"})).await.1, "comprador");
+        assert_eq!(segment_of(json!({"name": "Beto", "email": "adquisiciones@munistgo.cl"})).await.1, "comprador");
+        let (_, segment) = segment_of(json!({"name": "Carla", "email": "carla@gmail.com", "organization": "Ilustre Municipalidad de Maipú"})).await;
+        assert_eq!(segment, "comprador");
+        // Anyone else is a citizen; what the request says always wins.
+        let (citizen, segment) = segment_of(json!({"name": "Diego", "email": "diego@gmail.com"})).await;
+        assert_eq!(segment, "ciudadano");
+        assert_eq!(segment_of(json!({"name": "Eva", "email": "eva@sag.gob.cl", "segment": "ciudadano"})).await.1, "ciudadano");
+        let (supplier, segment) = segment_of(json!({"name": "Fito", "email": "ventas@empresa.cl", "segment": "proveedor"})).await;
+        assert_eq!(segment, "proveedor");
+
+        // A citizen who turns out to work at a hospital becomes a buyer; a supplier stays one.
+        let moved = app.patch(&format!("/api/v1/requesters/{citizen}"), json!({"organization": "Hospital del Salvador"})).await;
+        assert_eq!(moved.body["segment"], "comprador");
+        let kept = app.patch(&format!("/api/v1/requesters/{supplier}"), json!({"email": "fito@dipres.gob.cl"})).await;
+        assert_eq!(kept.body["segment"], "proveedor");
+
+        // Tickets through the API and by mail create requesters the same way.
+        let ticket = app.post("/api/v1/tickets", json!({"subject": "Clave", "body": "No puedo ingresar.",
+            "requester": {"name": "Gina", "email": "gina@serviciodesalud.gob.cl"}})).await;
+        assert_eq!(ticket.body["requester"]["segment"], "comprador", "{}", ticket.body);
+        let mail = "From: Hugo <hugo@subtel.gob.cl>\r\nTo: soporte@atencion.localhost\r\nSubject: Consulta\r\n\
+            Message-ID: <segmento-1@subtel.gob.cl>\r\n\r\nNo encuentro la orden de compra.\r\n";
+        let delivered = app.client.post(format!("{}/api/v1/channels/email/inbound", app.address)).bearer_auth(&app.admin)
+            .header("content-type", "message/rfc822").body(mail).send().await.unwrap();
+        let delivered = into_reply(delivered).await;
+        let id = &delivered.body["ticket_id"];
+        assert!(id.is_i64(), "{}", delivered.body);
+        assert_eq!(app.get(&format!("/api/v1/tickets/{id}")).await.body["requester"]["segment"], "comprador");
     }
 }

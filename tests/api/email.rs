@@ -230,6 +230,33 @@ email_test!(new_mail_opens_a_ticket_and_is_acknowledged, |app, sink| {
     wait_sent(&app, id).await;
 });
 
+// `serve --no-workers` sends no mail; an `atencion worker` on the same database sends it.
+email_test!(
+    mail_goes_out_through_a_worker_when_the_server_runs_none,
+    settings | s | {
+        s.server.background = false;
+    },
+    |app, sink| {
+        let id = deliver(&app, &mail("ana@municipalidad.cl", "Clave", "", "No puedo entrar.")).await.body["ticket_id"]
+            .as_i64()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(sink.delivered().is_empty(), "the server sent mail with its background jobs off");
+        assert_eq!(outbox_of(&app, id).await[0]["status"], "pending");
+
+        let mut settings = test_settings();
+        settings.database.url = app.database_url.clone();
+        settings.smtp.url = format!("smtp://127.0.0.1:{}", sink.port);
+        settings.smtp.poll_interval_ms = 100;
+        settings.email.address = "soporte@mesa.chilecompra.cl".into();
+        let worker = tokio::spawn(atencion::startup::run_worker(settings));
+        let mails = sink.wait_for(1).await;
+        assert!(text_of(&mails[0]).contains("Recibimos su solicitud"));
+        wait_sent(&app, id).await;
+        worker.abort();
+    }
+);
+
 email_test!(replies_thread_by_headers_token_and_subject_tag, |app, sink| {
     let first = deliver(&app, &mail("ana@municipalidad.cl", "Pago atrasado", "", "Factura 123")).await.body;
     let id = first["ticket_id"].as_i64().unwrap();
@@ -561,7 +588,9 @@ email_test!(mails_link_to_a_public_page_that_follows_the_case, |app, sink| {
     let ack = sink.wait_for(1).await.remove(0);
     let text = text_of(&ack);
     let link = text.split_whitespace().find(|w| w.contains("/casos/")).expect("a link to the case").to_owned();
-    assert!(link.starts_with("http://127.0.0.1:8080/casos/"), "{link}");
+    // No public_url configured: links carry the address the app really listens on (a random
+    // port here), not a fixed default.
+    assert!(link.starts_with(&format!("{}/casos/", app.address)), "{link} (app at {})", app.address);
     let path = &link[link.find("/casos/").unwrap()..];
     wait_all_sent(&app, id).await;
 
@@ -594,4 +623,256 @@ email_test!(mails_link_to_a_public_page_that_follows_the_case, |app, sink| {
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     assert!(!refused.text().await.unwrap().contains("Pago atrasado"));
     wait_all_sent(&app, id).await;
+});
+
+/// (metric, instance, state) of every SLA clock of the ticket.
+async fn clocks(app: &TestApp, id: i64) -> Vec<(String, u64, String)> {
+    let sla = app.get(&format!("/api/v1/tickets/{id}/sla")).await.body;
+    sla["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let name = m["metric"].as_str().unwrap_or_default().to_owned();
+            (name, m["instance"].as_u64().unwrap_or_default(), m["state"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect()
+}
+
+async fn status_of(app: &TestApp, id: i64) -> String {
+    app.get(&format!("/api/v1/tickets/{id}")).await.body["status"].as_str().unwrap().to_owned()
+}
+
+email_test!(a_mail_speaks_only_for_its_real_sender, |app, sink| {
+    let first = deliver(
+        &app,
+        &mail("\"Ana Pérez\" <ana@municipalidad.cl>", "Pago atrasado", "Cc: jefa@municipalidad.cl", "Factura 123"),
+    )
+    .await
+    .body;
+    let id = first["ticket_id"].as_i64().unwrap();
+    let requester_id = app.get(&format!("/api/v1/tickets/{id}")).await.body["requester"]["id"].as_i64().unwrap();
+    let ack = sink.wait_for(1).await.remove(0);
+    wait_all_sent(&app, id).await;
+    let ack_id = header(&ack, "Message-ID");
+    let reply_to = header(&ack, "Reply-To").split('<').nth(1).unwrap().trim_end_matches('>').to_owned();
+    let case_link = text_of(&ack).split_whitespace().find(|w| w.contains("/casos/")).unwrap().to_owned();
+    let first_message = messages_of(&app, id).await.remove(0);
+    assert_eq!(first_message["sender_email"], "ana@municipalidad.cl");
+    assert_eq!(
+        (first_message["sender_name"].as_str(), first_message["sender_status"].as_str()),
+        (Some("Ana Pérez"), Some("requester"))
+    );
+
+    // The agent answers and waits on the requester.
+    let reply = app
+        .post(&format!("/api/v1/tickets/{id}/messages"), json!({"body": "¿Nos envía la factura?", "status": "pending"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let waiting = clocks(&app, id).await;
+
+    // A stranger writes to the ticket's signed reply address, copying an accomplice.
+    let stranger = |n: u32, body: &str| {
+        format!(
+            "From: \"Mallory\" <x@evil.example>\nTo: {reply_to}\nCc: complice@evil.example\nSubject: Re: Pago\nMessage-ID: <evil{n}@evil.example>\n\n{body}"
+        )
+    };
+    let appended = deliver(&app, &stranger(1, "Cierren este caso y paguen a la cuenta 999")).await;
+    assert_eq!(appended.status, StatusCode::CREATED, "{}", appended.body);
+    assert_eq!((appended.body["outcome"].as_str(), appended.body["ticket_id"].as_i64()), (Some("appended"), Some(id)));
+    let stored = messages_of(&app, id).await.pop().unwrap();
+    assert_eq!(stored["author_type"], "participant", "{stored}");
+    assert_eq!(stored["author_requester_id"], Value::Null);
+    assert_eq!(stored["sender_email"], "x@evil.example");
+    assert_eq!(stored["sender_name"], "Mallory");
+    assert_eq!(stored["sender_status"], "unknown");
+    // Nothing moved: the ticket still waits on its requester, with the same clocks.
+    assert_eq!(status_of(&app, id).await, "pending");
+    assert_eq!(clocks(&app, id).await, waiting);
+    // Nor can a stranger put someone in copy of the case.
+    let ccs: Vec<String> = app
+        .db
+        .read(move |c| Ok(ticket_ccs::table.filter(ticket_ccs::ticket_id.eq(id)).select(ticket_ccs::email).load(c)?))
+        .await
+        .unwrap();
+    assert_eq!(ccs, ["jefa@municipalidad.cl"]);
+
+    // Solved, a stranger's mail does not reopen it.
+    app.patch(&format!("/api/v1/tickets/{id}"), json!({"status": "solved"})).await;
+    assert_eq!(deliver(&app, &stranger(2, "Reabran")).await.body["outcome"], "appended");
+    assert_eq!(status_of(&app, id).await, "solved");
+
+    // The CC answers for the requester's side: accepted as a participant, and it reopens.
+    let from_cc =
+        mail("Jefa <jefa@municipalidad.cl>", "Re: Pago", &format!("In-Reply-To: {ack_id}"), "Adjunto la factura");
+    assert_eq!(deliver(&app, &from_cc).await.body["outcome"], "appended");
+    let stored = messages_of(&app, id).await.pop().unwrap();
+    assert_eq!((stored["author_type"].as_str(), stored["sender_status"].as_str()), (Some("participant"), Some("cc")));
+    assert_eq!(stored["sender_email"], "jefa@municipalidad.cl");
+    assert_eq!(status_of(&app, id).await, "open");
+
+    // The requester's own reply reopens and is hers.
+    app.patch(&format!("/api/v1/tickets/{id}"), json!({"status": "solved"})).await;
+    let from_ana = mail("ana@municipalidad.cl", "Re: Pago", &format!("In-Reply-To: {ack_id}"), "Sigue sin pagarse");
+    assert_eq!(deliver(&app, &from_ana).await.body["outcome"], "appended");
+    let stored = messages_of(&app, id).await.pop().unwrap();
+    assert_eq!(
+        (stored["author_type"].as_str(), stored["sender_status"].as_str()),
+        (Some("requester"), Some("requester"))
+    );
+    assert_eq!(stored["author_requester_id"], requester_id);
+    assert_eq!(status_of(&app, id).await, "open");
+
+    // The requester's page shows the CC's words, never the stranger's.
+    let path = &case_link[case_link.find("/casos/").unwrap()..];
+    let html = app.client.get(format!("{}{path}", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Adjunto la factura") && html.contains("Sigue sin pagarse"), "{html}");
+    assert!(!html.contains("cuenta 999") && !html.contains("Reabran"), "{html}");
+
+    // Closed: the stranger's mail opens a case of their own, linked for the agents.
+    app.patch(&format!("/api/v1/tickets/{id}"), json!({"status": "solved"})).await;
+    app.patch(&format!("/api/v1/tickets/{id}"), json!({"status": "closed"})).await;
+    let late = deliver(&app, &stranger(3, "Otra vez")).await.body;
+    assert_eq!(late["outcome"], "created");
+    let new_id = late["ticket_id"].as_i64().unwrap();
+    assert_ne!(new_id, id);
+    let new_ticket = app.get(&format!("/api/v1/tickets/{new_id}")).await.body;
+    assert_eq!(new_ticket["requester"]["email"], "x@evil.example");
+    let events = app.get(&format!("/api/v1/tickets/{new_id}/events")).await.body;
+    let linked = events.as_array().unwrap().iter().find(|e| e["kind"] == "linked").expect("linked event");
+    assert_eq!(
+        (linked["data"]["follow_up_of"].as_i64(), linked["data"]["sender_status"].as_str()),
+        (Some(id), Some("unknown"))
+    );
+    assert_eq!(status_of(&app, id).await, "closed");
+});
+
+on_all_backends! {
+    // Postgres cannot store NUL in text: it answered 500 on every retry, so the mail was lost.
+    async fn a_mail_with_nul_characters_is_stored_without_them(app) {
+        let raw = "From: \"Ana\0 Pérez\" <ana@municipalidad.cl>\nTo: soporte@mesa.chilecompra.cl\nSubject: Clave\0 bloqueada\n\
+            Message-ID: <nul1@correo.cl>\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n\
+            No puedo\0 ingresar\n--b\nContent-Type: text/plain; name=\"nota\0.txt\"\nContent-Disposition: attachment; filename=\"nota\0.txt\"\n\n\
+            a\0b\n--b--\n";
+        let reply = deliver(&app, raw).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let id = reply.body["ticket_id"].as_i64().unwrap();
+        let ticket = app.get(&format!("/api/v1/tickets/{id}")).await;
+        assert_eq!(ticket.status, StatusCode::OK);
+        assert_eq!(ticket.body["subject"], "Clave bloqueada");
+        assert_eq!(ticket.body["requester"]["name"], "Ana Pérez");
+        let messages = messages_of(&app, id).await;
+        assert_eq!(messages[0]["body"], "No puedo ingresar");
+        let files: Vec<(String, i64)> = app
+            .db
+            .read(move |c| Ok(attachments::table.filter(attachments::ticket_id.eq(id)).select((attachments::filename, attachments::size)).load(c)?))
+            .await
+            .unwrap();
+        // The file keeps its bytes (NUL included); only its name lost the NUL.
+        assert_eq!(files, [("nota.txt".to_owned(), 3)]);
+        // A NUL in an answer on the ticket too.
+        let answer = mail("ana@municipalidad.cl", "Re: Clave\0", "In-Reply-To: <nul1@correo.cl>", "Gracias\0");
+        let appended = deliver(&app, &answer).await;
+        assert_eq!((appended.status, appended.body["outcome"].as_str()), (StatusCode::CREATED, Some("appended")), "{}", appended.body);
+        assert_eq!(messages_of(&app, id).await[1]["body"], "Gracias");
+        let bad_mailbox = app
+            .client
+            .post(format!("{}/api/v1/channels/email/inbound?mailbox=a%00b", app.address))
+            .bearer_auth(&app.admin)
+            .header("content-type", "message/rfc822")
+            .body(mail("ana@municipalidad.cl", "x", "", "y"));
+        assert_eq!(assert_problem(&into_reply(bad_mailbox.send().await.unwrap()).await, 422), ["mailbox"]);
+    }
+
+    // 10,000 attachments in one mail used to become 10,000 rows and files.
+    async fn a_mail_with_too_many_attachments_is_quarantined(app) {
+        let reply = deliver(&app, &with_attachments("many@correo.cl", 10_000, 1)).await;
+        assert_eq!((reply.status, reply.body["outcome"].as_str()), (StatusCode::ACCEPTED, Some("quarantined")), "{}", reply.body);
+        let quarantine = app.get("/api/v1/channels/email/quarantine").await.body;
+        let reason = quarantine[0]["reason"].as_str().unwrap();
+        assert!(reason.contains("10000 adjuntos") && reason.contains("50"), "{reason}");
+        assert_eq!(app.get("/api/v1/tickets").await.body["items"], json!([]));
+        let stored: i64 = app.db.read(|c| Ok(attachments::table.count().get_result(c)?)).await.unwrap();
+        assert_eq!(stored, 0);
+    }
+}
+
+/// A mail from ana@municipalidad.cl with `count` attachments of `size` bytes each.
+fn with_attachments(message_id: &str, count: usize, size: usize) -> String {
+    let mut raw = format!(
+        "From: ana@municipalidad.cl\nTo: soporte@mesa.chilecompra.cl\nSubject: Adjuntos\nMessage-ID: <{message_id}>\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nVan los archivos\n"
+    );
+    for n in 0..count {
+        raw.push_str(&format!(
+            "--b\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"a{n}.bin\"\n\n{}\n",
+            "x".repeat(size)
+        ));
+    }
+    raw.push_str("--b--\n");
+    raw
+}
+
+async fn attachment_limits(backend: Backend) {
+    let app = spawn(backend, |s| {
+        s.email.address = "soporte@mesa.chilecompra.cl".into();
+        s.email.max_attachments_per_message = 5;
+        s.email.max_attachments_total_bytes = 4000;
+    })
+    .await;
+    // At the limits: stored.
+    let at_limit = deliver(&app, &with_attachments("five@correo.cl", 5, 800)).await;
+    assert_eq!(at_limit.status, StatusCode::CREATED, "{}", at_limit.body);
+    let id = at_limit.body["ticket_id"].as_i64().unwrap();
+    let stored: i64 = app
+        .db
+        .read(move |c| Ok(attachments::table.filter(attachments::ticket_id.eq(id)).count().get_result(c)?))
+        .await
+        .unwrap();
+    assert_eq!(stored, 5);
+    // One attachment too many, and two that are too big together: quarantined, 202 to the MTA.
+    for (raw, why) in [
+        (with_attachments("six@correo.cl", 6, 10), "6 adjuntos"),
+        (with_attachments("big@correo.cl", 2, 2500), "suman 5000 bytes"),
+    ] {
+        let reply = deliver(&app, &raw).await;
+        assert_eq!(
+            (reply.status, reply.body["outcome"].as_str()),
+            (StatusCode::ACCEPTED, Some("quarantined")),
+            "{}",
+            reply.body
+        );
+        let quarantine = app.get("/api/v1/channels/email/quarantine").await.body;
+        let reason = quarantine.as_array().unwrap().last().unwrap()["reason"].as_str().unwrap().to_owned();
+        assert!(reason.contains(why), "{reason}");
+    }
+    assert_eq!(app.get("/api/v1/tickets").await.body["items"].as_array().unwrap().len(), 1);
+    // Reprocessing under the same limits keeps it in the quarantine.
+    let qid = app.get("/api/v1/channels/email/quarantine").await.body[0]["id"].as_i64().unwrap();
+    let again = app.post(&format!("/api/v1/channels/email/quarantine/{qid}/reprocess"), json!({})).await;
+    assert_eq!(assert_problem(&again, 422), ["raw"]);
+}
+
+#[tokio::test]
+async fn attachment_limits_sqlite() {
+    attachment_limits(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn attachment_limits_postgres() {
+    if postgres_url().is_some() {
+        attachment_limits(Backend::Postgres).await;
+    }
+}
+
+// A mail on a ticket opened through another channel is still a message by mail.
+email_test!(a_mail_on_a_ticket_opened_elsewhere_is_a_message_by_mail, |app, _sink| {
+    let ticket = app.ticket("Consulta por la API", "ana@municipalidad.cl").await;
+    let (id, number) = (ticket["id"].as_i64().unwrap(), ticket["number"].as_str().unwrap().to_owned());
+    let answer =
+        deliver(&app, &mail("ana@municipalidad.cl", &format!("Re: [{number}] Consulta"), "", "Les envío lo pedido."))
+            .await;
+    assert_eq!(answer.body["ticket_id"].as_i64(), Some(id), "{}", answer.body);
+    let channels: Vec<Value> = messages_of(&app, id).await.iter().map(|m| m["channel"].clone()).collect();
+    assert_eq!(channels, [json!("api"), json!("email")]);
 });

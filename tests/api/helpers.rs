@@ -26,6 +26,8 @@ pub struct TestApp {
     pub admin: String,
     pub db: Db,
     pub live: std::sync::Arc<atencion::kpi::Live>,
+    /// Signs as the app does (its generated or configured secret).
+    pub signer: std::sync::Arc<atencion::secrets::Signer>,
     pub backend: Backend,
     /// The app's database, for a second replica on the same one.
     pub database_url: String,
@@ -91,6 +93,13 @@ pub fn fresh_postgres_schema(base: &str) -> String {
     create_schema(base, &schema)
 }
 
+/// Drops a schema made by [`fresh_postgres_schema`] (best effort).
+pub fn drop_postgres_schema(schema: &str) {
+    if let Some(mut conn) = postgres_url().and_then(|base| PgConnection::establish(&base).ok()) {
+        let _ = conn.batch_execute(&format!("SET lock_timeout = '3s'; DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+}
+
 /// Creates `schema` and returns the URL whose connections use it.
 fn create_schema(base: &str, schema: &str) -> String {
     let mut conn = PgConnection::establish(base).unwrap_or_else(|e| panic!("TEST_DATABASE_URL unreachable: {e}"));
@@ -138,7 +147,7 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
     // Tests share one Redis: each app writes under its own prefix.
     settings.redis.key_prefix = format!("t{:016x}", rand::random::<u64>());
     let files = tempfile::tempdir().expect("temp dir");
-    settings.email.attachments_dir = files.path().join("attachments").display().to_string();
+    settings.attachments.dir = files.path().join("attachments").display().to_string();
     customize(&mut settings);
     let redis_keys = settings.redis_url().map(|url| (url.to_owned(), settings.redis.key_prefix.clone()));
     let database_url = settings.database.url.clone();
@@ -146,6 +155,7 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db.clone();
     let live = app.live.clone();
+    let signer = app.signer.clone();
     tokio::spawn(app.run_until_stopped());
     let admin = db.write(|c| token_for(c, Role::Admin, "Admin de prueba")).await.expect("admin token");
     TestApp {
@@ -154,6 +164,7 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
         admin,
         db,
         live,
+        signer,
         backend,
         database_url,
         _dir: dir,

@@ -5,8 +5,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use async_imap::Client;
+use atencion::attachments::FileStore;
 use atencion::channels::email::imap::{poll_once, MailboxSettings};
-use atencion::channels::email::intake::FileStore;
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -105,7 +105,7 @@ async fn imap_mail_is_stored_then_flagged_and_bad_mail_does_not_block() {
     dovecot.append("Subject: sin remitente\n\nroto\n").await;
     dovecot.append(&mail("dos", "Pago atrasado")).await;
 
-    let stored = poll_once(&app.db, &email, &files, &dovecot.mailbox(None)).await.unwrap();
+    let stored = poll_once(&app.db, &email, &app.signer, &files, &dovecot.mailbox(None)).await.unwrap();
     assert_eq!(stored, 3);
     let subjects: Vec<String> = tickets(&app).await.iter().map(|t| t["subject"].as_str().unwrap().to_owned()).collect();
     assert_eq!(subjects, ["Pago atrasado", "Clave bloqueada"]);
@@ -114,7 +114,7 @@ async fn imap_mail_is_stored_then_flagged_and_bad_mail_does_not_block() {
     assert_eq!(app.get("/api/v1/channels/email/quarantine").await.body.as_array().unwrap().len(), 1);
     assert_eq!(dovecot.counts("INBOX").await, (0, 3));
     // Nothing new: a second pass stores nothing.
-    assert_eq!(poll_once(&app.db, &email, &files, &dovecot.mailbox(None)).await.unwrap(), 0);
+    assert_eq!(poll_once(&app.db, &email, &app.signer, &files, &dovecot.mailbox(None)).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -133,8 +133,8 @@ async fn a_crash_before_flagging_neither_loses_nor_duplicates() {
     drop(fetched);
     session.logout().await.unwrap();
     let parsed = atencion::channels::email::parse::parse(&raw, &email.loop_header).unwrap();
-    let (e, f) = (email.clone(), files.clone());
-    app.db.write(move |c| atencion::channels::email::intake::ingest(c, &e, &f, "soporte", &parsed)).await.unwrap();
+    let (e, s, f) = (email.clone(), app.signer.clone(), files.clone());
+    app.db.write(move |c| atencion::channels::email::intake::ingest(c, &e, &s, &f, "soporte", &parsed)).await.unwrap();
     assert_eq!(dovecot.counts("INBOX").await, (1, 1));
 
     // After the restart the mail is fetched again: recognised, not stored twice, now flagged
@@ -142,7 +142,7 @@ async fn a_crash_before_flagging_neither_loses_nor_duplicates() {
     let mut session = dovecot.session().await;
     session.create("Procesados").await.unwrap();
     session.logout().await.unwrap();
-    assert_eq!(poll_once(&app.db, &email, &files, &dovecot.mailbox(Some("Procesados"))).await.unwrap(), 1);
+    assert_eq!(poll_once(&app.db, &email, &app.signer, &files, &dovecot.mailbox(Some("Procesados"))).await.unwrap(), 1);
     assert_eq!(tickets(&app).await.len(), 1);
     let ticket = tickets(&app).await[0]["id"].as_i64().unwrap();
     assert_eq!(app.get(&format!("/api/v1/tickets/{ticket}/messages")).await.body.as_array().unwrap().len(), 1);
@@ -197,12 +197,12 @@ async fn starttls_upgrades_the_connection_and_verifies_the_server() {
     dovecot.append(&mail("siete", "Por STARTTLS")).await;
     // Without the test CA the server's certificate is not trusted: nothing is fetched.
     let untrusted = MailboxSettings { starttls: true, ..dovecot.mailbox(None) };
-    let refused = poll_once(&app.db, &email, &files, &untrusted).await.unwrap_err();
+    let refused = poll_once(&app.db, &email, &app.signer, &files, &untrusted).await.unwrap_err();
     assert!(format!("{refused:#}").to_lowercase().contains("certificate"), "{refused:#}");
     assert_eq!(dovecot.counts("INBOX").await, (1, 1));
     let ca = dovecot.dir.path().join("tls/ca.pem").display().to_string();
     let trusted = MailboxSettings { starttls: true, ca_file: Some(ca), ..dovecot.mailbox(None) };
-    assert_eq!(poll_once(&app.db, &email, &files, &trusted).await.unwrap(), 1);
+    assert_eq!(poll_once(&app.db, &email, &app.signer, &files, &trusted).await.unwrap(), 1);
     assert_eq!(tickets(&app).await[0]["subject"], "Por STARTTLS");
     assert_eq!(dovecot.counts("INBOX").await, (0, 1));
 }

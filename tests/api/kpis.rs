@@ -137,7 +137,7 @@ on_all_backends! {
         assert_eq!(assert_problem(&app.get("/api/v1/kpis/realtime?window=45").await, 422), ["window"]);
         assert_eq!(assert_problem(&app.get("/api/v1/kpis/realtime?queue=no-existe").await, 422), ["queue"]);
         assert_eq!(assert_problem(&app.get("/api/v1/kpis/realtime?queue=mesa-de-ayuda&channel=web").await, 422), ["queue"]);
-        assert_eq!(assert_problem(&app.get("/api/v1/kpis/realtime?colour=red").await, 422), ["query"]);
+        assert_eq!(assert_problem(&app.get("/api/v1/kpis/realtime?colour=red").await, 422), ["colour"]);
         for role in [Role::Agent, Role::Department, Role::Integration] {
             let token = app.token(role).await;
             assert_problem(&app.call(Method::GET, "/api/v1/kpis/realtime", Some(&token), None).await, 403);
@@ -232,9 +232,15 @@ async fn memory_and_redis_stores_agree() {
             .unwrap();
         store.apply("", 0, &[track("t:3", 1, vec![Mark::Gauge("backlog|q:1|new".into())])]).await.unwrap();
         store.apply("", 0, &[track("t:3", 2, vec![])]).await.unwrap();
-        store.raise_cursor("ticket_events", 9).await.unwrap();
-        store.raise_cursor("ticket_events", 4).await.unwrap();
+        assert!(store.raise_cursor("ticket_events", 9, "inst").await.unwrap());
+        assert!(store.raise_cursor("ticket_events", 4, "inst").await.unwrap());
         assert_eq!(store.cursor("ticket_events").await.unwrap(), 9, "{}", store.kind());
+        // State recorded for another installation (database) is not advanced.
+        store.set_installation("otra").await.unwrap();
+        assert_eq!(store.installation().await.unwrap().as_deref(), Some("otra"));
+        assert!(!store.raise_cursor("ticket_events", 12, "inst").await.unwrap());
+        assert_eq!(store.cursor("ticket_events").await.unwrap(), 9, "{}", store.kind());
+        store.set_installation("inst").await.unwrap();
         assert!(!store.is_empty().await.unwrap());
         let snapshot = store.snapshot(now).await.unwrap().normalized();
         assert_eq!(snapshot.gauges.get("backlog|q:1|open"), Some(&2), "{}: {snapshot:?}", store.kind());
@@ -345,4 +351,38 @@ async fn redis_outage_keeps_ingesting_and_rebuilds_when_redis_returns() {
     let all = figures_until(&app, "", "all", |s| s["window"]["created"] == 3).await;
     assert_eq!(all["backlog_total"], 3, "{all}");
     assert_eq!(app.get("/api/v1/kpis/realtime").await.body["stale"], false);
+}
+
+/// Live state belongs to one database. A second database pointed at the same Redis key prefix
+/// (a new or restored one) must not trust the first one's cursors, which are past every event id
+/// it has: it rebuilds, and its live figures move with its own tickets.
+async fn another_database_under_the_same_prefix_rebuilds(backend: Backend) {
+    let Some(redis) = redis_url() else { return };
+    let prefix = format!("t{:016x}", rand::random::<u64>());
+    let shared = |s: &mut atencion::config::Settings| {
+        s.redis.url = redis.clone();
+        s.redis.key_prefix = prefix.clone();
+    };
+    let first = spawn(backend, shared).await;
+    for n in 0..6 {
+        first.ticket(&format!("Consulta {n}"), &format!("primera{n}@example.cl")).await;
+    }
+    figures_until(&first, "", "all", |s| s["window"]["created"] == 6).await;
+
+    let second = spawn(backend, shared).await;
+    second.ticket("Otra base de datos", "segunda@example.cl").await;
+    let all = figures_until(&second, "", "all", |s| s["window"]["created"] == 1).await;
+    assert_eq!(all["backlog_total"], 1, "{all}");
+}
+
+#[tokio::test]
+async fn live_state_of_another_database_under_the_same_prefix_is_rebuilt_sqlite() {
+    another_database_under_the_same_prefix_rebuilds(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn live_state_of_another_database_under_the_same_prefix_is_rebuilt_postgres() {
+    if postgres_url().is_some() {
+        another_database_under_the_same_prefix_rebuilds(Backend::Postgres).await;
+    }
 }

@@ -359,7 +359,7 @@ on_all_backends! {
         let department = app.token(Role::Department).await;
         assert_problem(&app.call(Method::POST, EVENTS, Some(&department), Some(&json!({}))).await, 403);
         assert_eq!(app.get("/api/v1/calls").await.body["items"], json!([]));
-        assert_eq!(assert_problem(&app.get("/api/v1/calls?outcome=lost").await, 422), ["query"]);
+        assert_eq!(assert_problem(&app.get("/api/v1/calls?outcome=lost").await, 422), ["outcome"]);
         assert_problem(&app.get("/api/v1/calls/999").await, 404);
         // Extensions identify agents, so they are unique.
         agent_with_extension(&app, "Ana Rojas", "101").await;
@@ -432,5 +432,36 @@ on_all_backends! {
         assert_eq!(call["events"].as_array().unwrap().iter().filter(|e| e["source"] == "native").count(), 3);
         assert_eq!(app.get("/api/v1/calls").await.body["items"].as_array().unwrap().len(), 1);
         assert_eq!(tickets_of(&app, &call["requester_id"]).await.len(), 1);
+    }
+}
+
+on_all_backends! {
+    async fn callers_are_recognised_however_their_number_is_written(app) {
+        let pbx = app.token(Role::Integration).await;
+        let requester = app.post("/api/v1/requesters", json!({"name": "Marta Díaz", "phone": "2 2555 0000"})).await;
+        assert_eq!(requester.status, StatusCode::CREATED, "{}", requester.body);
+        let base: DateTime<Utc> = "2026-12-02T13:00:00Z".parse().unwrap();
+        // The PBX sends the caller with the trunk 0: the same requester, no new one.
+        send(&app, &pbx, &[queued("n-1", base, 0, "0225550000"), ended("n-1", base, 30, "cancel")]).await;
+        let call = call_by_external(&app, "n-1").await;
+        assert_eq!((call["from"].as_str(), call["to"].as_str()), (Some("+56225550000"), Some("6007000600")));
+        assert_eq!(call["requester_id"], requester.body["id"]);
+        // Calls are found by any writing of the caller's or the called number.
+        for number in ["2 2555 0000", "+56225550000", "600 7000 600", "+56 600 7000 600"] {
+            let query: String = form_urlencoded::Serializer::new(String::new()).append_pair("number", number).finish();
+            let found = app.get(&format!("/api/v1/calls?{query}")).await.body;
+            assert_eq!(found["items"].as_array().unwrap().len(), 1, "{number}: {found}");
+        }
+
+        // A number blocked as written with the trunk 0 rejects the caller in every PBX format.
+        let blocked = app.post("/api/v1/channels/phone/blocked-numbers", json!({"number": "02 2555 0003"})).await;
+        assert_eq!(blocked.body["number"], "+56225550003");
+        assert_problem(&app.post("/api/v1/channels/phone/blocked-numbers", json!({"number": "+56 2 2555 0003"})).await, 409);
+        let url = format!("{}/api/v1/channels/phone/cti/{pbx}", app.address);
+        for (i, from) in ["2 2555 0003", "sip:+56225550003@pbx.local", "0056225550003"].iter().enumerate() {
+            let push = json!({"event": "newCall", "direction": "in", "from": from, "to": "6007000600", "callId": format!("b-{i}")});
+            let reply = app.client.post(&url).json(&push).send().await.unwrap();
+            assert_eq!(reply.json::<Value>().await.unwrap(), json!({"action": "reject"}), "{from}");
+        }
     }
 }

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use atencion::auth::Actor;
 use atencion::domain::{EventKind, Role};
-use atencion::quality::csat;
 use chrono::{TimeDelta, Utc};
 use mail_parser::MessageParser;
 use reqwest::{Method, StatusCode};
@@ -15,12 +14,8 @@ use serde_json::{json, Value};
 use crate::email::{header, spawn_with_smtp, text_of, SmtpSink};
 use crate::helpers::*;
 
-fn secret() -> String {
-    atencion::config::Settings::defaults().email.token_secret
-}
-
-fn token_for_ticket(id: i64, days: i64) -> String {
-    csat::token(&secret(), id, Utc::now() + TimeDelta::days(days))
+fn token_for_ticket(app: &TestApp, id: i64, days: i64) -> String {
+    app.signer.survey_token(id, Utc::now() + TimeDelta::days(days))
 }
 
 async fn agent(app: &TestApp, name: &str) -> (i64, String) {
@@ -46,6 +41,13 @@ async fn ticket(app: &TestApp, subject: &str, email: Option<&str>, agent: Option
 
 async fn set_status(app: &TestApp, id: i64, status: &str) {
     let reply = app.patch(&format!("/api/v1/tickets/{id}"), json!({"status": status})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+/// Solves ticket `id` as the holder of `token`: the survey is credited to whoever solves.
+async fn solve_as(app: &TestApp, token: &str, id: i64) {
+    let body = json!({"status": "solved"});
+    let reply = app.call(Method::PATCH, &format!("/api/v1/tickets/{id}"), Some(token), Some(&body)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 }
 
@@ -91,9 +93,9 @@ async fn survey_mail(sink: &SmtpSink) -> Vec<u8> {
 async fn survey_end_to_end(backend: Backend) {
     let Some(sink) = SmtpSink::start() else { return };
     let app = spawn_with_smtp(backend, sink.port, |_| {}).await;
-    let (agent_id, _) = agent(&app, "Javiera Soto").await;
+    let (agent_id, agent_token) = agent(&app, "Javiera Soto").await;
     let id = ticket(&app, "Clave bloqueada", Some("ana@municipalidad.cl"), Some(agent_id), "email").await;
-    set_status(&app, id, "solved").await;
+    solve_as(&app, &agent_token, id).await;
 
     // The mail reaches the real SMTP server, to the requester only, with the one-time link.
     let raw = survey_mail(&sink).await;
@@ -147,7 +149,7 @@ async fn survey_end_to_end(backend: Backend) {
     assert_eq!(surveys_queued(&app, id).await, 1);
 
     // An expired link and a forged one.
-    let expired = csat::token(&secret(), id, Utc::now() - TimeDelta::minutes(1));
+    let expired = app.signer.survey_token(id, Utc::now() - TimeDelta::minutes(1));
     let (status, _, html) = browse(&app, &format!("/encuesta/{expired}"), None).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(html.contains("Encuesta vencida"), "{html}");
@@ -190,8 +192,8 @@ async fn survey_end_to_end_postgres() {
 
 on_all_backends! {
     async fn survey_rules_and_figures_by_dimension(app) {
-        let (ana, _) = agent(&app, "Ana Rojas").await;
-        let (beto, _) = agent(&app, "Beto Díaz").await;
+        let (ana, ana_token) = agent(&app, "Ana Rojas").await;
+        let (beto, beto_token) = agent(&app, "Beto Díaz").await;
         // No email: no survey.
         let phone_only = ticket(&app, "Sin correo", None, Some(ana), "phone").await;
         set_status(&app, phone_only, "solved").await;
@@ -201,19 +203,24 @@ on_all_backends! {
         let a2 = ticket(&app, "Consulta 2", Some("dos@x.cl"), Some(ana), "web").await;
         let b1 = ticket(&app, "Consulta 3", Some("tres@x.cl"), Some(beto), "email").await;
         let unassigned = ticket(&app, "Consulta 4", Some("cuatro@x.cl"), None, "email").await;
+        for (id, solver) in [(a1, &ana_token), (a2, &ana_token), (b1, &beto_token)] {
+            solve_as(&app, solver, id).await;
+        }
+        // Solved by the service itself, with nobody assigned: the answer has no agent.
+        let solve = atencion::tickets::UpdateTicketRequest { status: Some(atencion::domain::Status::Solved), ..Default::default() };
+        app.db.write(move |c| atencion::tickets::store::update(c, unassigned, Actor::System, solve)).await.unwrap();
         for id in [a1, a2, b1, unassigned] {
-            set_status(&app, id, "solved").await;
             assert_eq!(surveys_queued(&app, id).await, 1);
         }
         // Validation (JSON and the page), before anything is stored.
-        let bad = answer_json(&app, &token_for_ticket(a1, 7), json!({"score": 9, "comment": "x"})).await;
+        let bad = answer_json(&app, &token_for_ticket(&app, a1, 7), json!({"score": 9, "comment": "x"})).await;
         assert_eq!(assert_problem(&bad, 422), ["score"]);
-        let (status, _, html) = browse(&app, &format!("/encuesta/{}", token_for_ticket(a1, 7)), Some("comentario=hola")).await;
+        let (status, _, html) = browse(&app, &format!("/encuesta/{}", token_for_ticket(&app, a1, 7)), Some("comentario=hola")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("Elija una nota de 1 a 7.") && html.contains(">hola</textarea>"), "{html}");
 
         for (id, score, resolved) in [(a1, 7, json!(true)), (a2, 5, json!(false)), (b1, 6, json!(null)), (unassigned, 2, json!(true))] {
-            let reply = answer_json(&app, &token_for_ticket(id, 7), json!({"score": score, "resolved": resolved})).await;
+            let reply = answer_json(&app, &token_for_ticket(&app, id, 7), json!({"score": score, "resolved": resolved})).await;
             assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         }
         // Reassigning afterwards does not move the answer: it was copied at answer time.
@@ -250,7 +257,15 @@ on_all_backends! {
             .bearer_auth(&app.admin).header("accept", "text/csv").send().await.unwrap();
         assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
         assert_eq!(csv.text().await.unwrap(),
-            "key,name,responses,satisfied,csat,average_score,fcr_answers,fcr\r\nemail,email,3,2,66.7,5,2,100\r\nweb,web,1,0,0,5,1,0\r\n");
+            "key,name,responses,satisfied,csat,average_score,fcr_answers,fcr\r\nemail,email,3,2,66.7,5.0,2,100.0\r\nweb,web,1,0,0.0,5.0,1,0.0\r\n");
+        // And for a spreadsheet in Spanish: BOM, `;`, Spanish titles, decimal commas.
+        let excel = app.client.get(format!("{}/api/v1/quality/csat?by=channel&formato=excel", app.address))
+            .bearer_auth(&app.admin).send().await.unwrap();
+        assert_eq!(excel.headers()["content-type"], "text/csv; charset=utf-8");
+        assert_eq!(excel.headers()["content-disposition"], "attachment; filename=\"csat.csv\"");
+        assert_eq!(excel.bytes().await.unwrap().as_ref(), "\u{feff}clave;nombre;respuestas;satisfechos (6 y 7);CSAT (%);\
+            nota promedio;respuestas sobre resolución;FCR (%)\r\nemail;email;3;2;66,7;5;2;100\r\nweb;web;1;0;0;5;1;0\r\n".as_bytes());
+        assert_eq!(assert_problem(&app.get("/api/v1/quality/csat?formato=pdf").await, 422), ["formato"]);
 
         // A period without answers, bad periods, bad dimensions, and who may look.
         let empty = app.get("/api/v1/quality/csat?from=2020-01-01&to=2020-01-31").await.body;
@@ -264,9 +279,52 @@ on_all_backends! {
         let merged = ticket(&app, "Duplicado", Some("cinco@x.cl"), Some(ana), "email").await;
         set_status(&app, merged, "solved").await;
         app.db.write(move |c| atencion::tickets::store::merge_into(c, merged, Actor::System, b1, "AU")).await.unwrap();
-        let (status, _, _) = browse(&app, &format!("/encuesta/{}", token_for_ticket(merged, 7)), None).await;
+        let (status, _, _) = browse(&app, &format!("/encuesta/{}", token_for_ticket(&app, merged, 7)), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_problem(&answer_json(&app, &token_for_ticket(merged, 7), json!({"score": 7})).await, 404);
+        assert_problem(&answer_json(&app, &token_for_ticket(&app, merged, 7), json!({"score": 7})).await, 404);
+    }
+}
+
+on_all_backends! {
+    async fn the_survey_is_credited_to_the_agent_who_solved_the_ticket(app) {
+        let (ana, ana_token) = agent(&app, "Ana Rojas").await;
+        let (beto, _) = agent(&app, "Beto Díaz").await;
+        // Ana answers and solves a ticket nobody had (her reply makes it hers) ...
+        let replied = ticket(&app, "Sin asignar, respondido", Some("uno@x.cl"), None, "email").await;
+        let path = format!("/api/v1/tickets/{replied}/messages");
+        let reply = json!({"body": "Quedó resuelto.", "status": "solved"});
+        assert_eq!(app.call(Method::POST, &path, Some(&ana_token), Some(&reply)).await.status, StatusCode::CREATED);
+        // ... solves another nobody had without a word, and one that is Beto's.
+        let silent = ticket(&app, "Sin asignar, cerrado", Some("dos@x.cl"), None, "email").await;
+        solve_as(&app, &ana_token, silent).await;
+        let betos = ticket(&app, "De Beto", Some("tres@x.cl"), Some(beto), "email").await;
+        solve_as(&app, &ana_token, betos).await;
+        // Solving gives no ticket away: Beto's stays his, the silent one nobody's.
+        assert_eq!(app.get(&format!("/api/v1/tickets/{betos}")).await.body["assignee_id"], beto);
+        assert!(app.get(&format!("/api/v1/tickets/{silent}")).await.body["assignee_id"].is_null());
+
+        for (id, score) in [(replied, 7), (silent, 6), (betos, 2)] {
+            let answered = answer_json(&app, &token_for_ticket(&app, id, 7), json!({"score": score})).await;
+            assert_eq!(answered.status, StatusCode::CREATED, "{}", answered.body);
+        }
+        let figures = app.get("/api/v1/quality/csat?by=agent").await.body;
+        let groups: Vec<(Value, u64)> = figures["groups"].as_array().unwrap().iter()
+            .map(|g| (g["key"].clone(), g["responses"].as_u64().unwrap())).collect();
+        assert_eq!(groups, [(json!(ana.to_string()), 3)], "{figures}");
+        let events = app.get(&format!("/api/v1/tickets/{betos}/events")).await.body;
+        let answered = events.as_array().unwrap().iter().find(|e| e["kind"] == "csat_answered").unwrap();
+        assert_eq!(answered["data"]["agent_id"], ana);
+
+        // The requester panel lists a requester's own answers, newest first, to agents only.
+        let requester = app.get(&format!("/api/v1/tickets/{betos}")).await.body["requester"]["id"].as_i64().unwrap();
+        let path = format!("/api/v1/requesters/{requester}/surveys");
+        let answers = app.call(Method::GET, &path, Some(&ana_token), None).await;
+        assert_eq!(answers.status, StatusCode::OK, "{}", answers.body);
+        let answers = answers.body.as_array().unwrap().clone();
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert_eq!((answers[0]["ticket_id"].as_i64(), answers[0]["score"].as_i64()), (Some(betos), Some(2)));
+        assert_eq!(answers[0]["agent_id"], ana);
+        assert_eq!(app.get("/api/v1/requesters/999999/surveys").await.status, StatusCode::NOT_FOUND);
     }
 }
 
@@ -336,10 +394,13 @@ on_all_backends! {
             ticket(&app, "Web 1", Some("w1@x.cl"), Some(beto), "web").await,
             ticket(&app, "Web 2", Some("w2@x.cl"), Some(beto), "web").await,
         ];
-        for id in ana_tickets.iter().chain([&low]).chain(beto_tickets.iter()) {
-            set_status(&app, *id, "solved").await;
+        for id in ana_tickets.iter().chain([&low]) {
+            solve_as(&app, &ana_token, *id).await;
         }
-        assert_eq!(answer_json(&app, &token_for_ticket(low, 7), json!({"score": 3})).await.status, StatusCode::CREATED);
+        for id in &beto_tickets {
+            solve_as(&app, &beto_token, *id).await;
+        }
+        assert_eq!(answer_json(&app, &token_for_ticket(&app, low, 7), json!({"score": 3})).await.status, StatusCode::CREATED);
         // One of Ana's tickets breached an SLA target.
         let breached = ana_tickets[0];
         app.db.write(move |c| atencion::tickets::store::record(c, breached, EventKind::SlaBreached, Actor::System, json!({"metric": "resolution"}), atencion::db::types::UtcTime::now())).await.unwrap();

@@ -41,7 +41,6 @@ fn ticket(c: &mut DbConnection, number: &str, queue: i64, t: Ticket) -> Result<i
         .values((
             tickets::number.eq(number),
             tickets::subject.eq("Consulta"),
-            tickets::search_text.eq("consulta"),
             tickets::status.eq(status),
             tickets::priority.eq("normal"),
             tickets::channel.eq(t.channel),
@@ -586,6 +585,55 @@ on_all_backends! {
         assert_eq!(fields("/api/v1/reports/staffing").await, ["date"]);
         assert_eq!(fields("/api/v1/reports/staffing?date=2026-03-02&target_service_level=2&max_occupancy=x").await, ["max_occupancy", "target_service_level"]);
         assert_eq!(fields("/api/v1/reports/staffing?date=2026-03-02&queue=no-existe").await, ["queue"]);
-        assert_eq!(fields(&format!("/api/v1/reports/volume?{RANGE}&desde=2026-03-01")).await, ["query"]);
+        assert_eq!(fields(&format!("/api/v1/reports/volume?{RANGE}&desde=2026-03-01")).await, ["desde"]);
+    }
+}
+
+/// A report asked for with `formato` (no `Accept`): status, headers and the raw bytes.
+async fn download(app: &TestApp, token: &str, path: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let response = app.client.get(format!("{}{path}", app.address)).bearer_auth(token).send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+on_all_backends! {
+    async fn reports_open_in_columns_in_a_spanish_spreadsheet(app) {
+        seed(&app).await;
+        let admin = app.admin.clone();
+        let (status, headers, bytes) = download(&app, &admin, &format!("/api/v1/reports/sla?{RANGE}&by=segment&formato=excel")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+        assert_eq!(headers["content-disposition"], "attachment; filename=\"sla_2026-03-02_2026-03-04.csv\"");
+        // A UTF-8 BOM, `;`, Spanish titles, decimal commas: the same figures as the RFC 4180 file.
+        let text = std::str::from_utf8(bytes.strip_prefix(BOM).expect("UTF-8 BOM")).unwrap();
+        assert_eq!(text, "grupo;indicador;casos;cumplidos;incumplidos;en curso;cancelados;cumplimiento\r\n\
+            comprador;first_reply;4;3;0;0;1;1\r\ncomprador;resolution;4;2;1;1;0;0,6667\r\n\
+            proveedor;first_reply;2;0;1;1;0;0\r\nproveedor;resolution;2;1;0;1;0;1\r\n");
+        let (_, _, staffing) = download(&app, &admin, "/api/v1/reports/staffing?date=2026-03-02&formato=excel").await;
+        let staffing = String::from_utf8(staffing).unwrap();
+        assert!(staffing.starts_with("\u{feff}inicio;fin;llamadas entrantes;llamadas atendidas;tiempo medio de atención (s);\
+            tráfico (Erlang);agentes necesarios;agentes a programar;probabilidad de espera;nivel de servicio;\
+            tiempo medio de espera (s);ocupación\r\n"), "{staffing}");
+        // Every report has the variant; `formato` wins over `Accept`.
+        for path in ["volume", "response-times", "backlog", "abandonment", "agents"] {
+            let (status, headers, bytes) = download(&app, &admin, &format!("/api/v1/reports/{path}?{RANGE}&formato=excel")).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert_eq!(headers["content-type"], "text/csv; charset=utf-8", "{path}");
+            assert!(bytes.starts_with(BOM) && !bytes[3..].starts_with(b"\xef"), "{path}");
+            let header = String::from_utf8(bytes).unwrap().lines().next().unwrap().to_owned();
+            assert!(header.contains(';') && !header.contains(','), "{path}: {header}");
+        }
+        let (_, headers, rfc) = download(&app, &admin, &format!("/api/v1/reports/volume?{RANGE}&formato=csv")).await;
+        assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+        assert!(rfc.starts_with(b"period,group,tickets\r\n"), "RFC 4180 stays the CSV default");
+        let (_, headers, _) = download(&app, &admin, &format!("/api/v1/reports/volume?{RANGE}&formato=json")).await;
+        assert_eq!(headers["content-type"], "application/json");
+
+        // A bad value names the field; the role is checked first.
+        assert_eq!(assert_problem(&app.get(&format!("/api/v1/reports/volume?{RANGE}&formato=xlsx")).await, 422), ["formato"]);
+        let agent = app.token(Role::Agent).await;
+        assert_problem(&app.call(Method::GET, &format!("/api/v1/reports/volume?{RANGE}&formato=xlsx"), Some(&agent), None).await, 403);
     }
 }

@@ -32,6 +32,12 @@ async fn count_events(app: &TestApp, kind: &'static str) -> i64 {
         .unwrap()
 }
 
+/// Two business hours from Thursday 1 October 2026, 17:00 in Santiago, on calendar `id`.
+async fn two_hours_from_thursday_evening(app: &TestApp, id: i64) -> Value {
+    let path = format!("/api/v1/calendars/{id}/deadline");
+    app.post(&path, json!({"start": "2026-10-01T20:00:00Z", "minutes": 120})).await.body["deadline"].clone()
+}
+
 on_all_backends! {
     async fn business_calendar_deadlines_skip_holidays(app) {
         let id = calendar_id(&app, "horario-habil").await;
@@ -60,6 +66,22 @@ on_all_backends! {
         assert_eq!(assert_problem(&app.post(&format!("/api/v1/calendars/{id}/deadline"), json!({"start": "ayer", "minutes": 5})).await, 422), ["start"]);
         assert_problem(&app.post("/api/v1/calendars/9999/deadline", json!({"start": start, "minutes": 5})).await, 404);
         assert_problem(&app.delete(&format!("/api/v1/calendars/{id}/holidays/2026-13-01")).await, 404);
+    }
+
+    // Calendars and policies are cached per replica; a change through one replica reaches the
+    // next request of another (the version row), with no wait.
+    async fn a_holiday_added_on_one_replica_moves_deadlines_on_another(app) {
+        let database_url = app.database_url.clone();
+        let replica = spawn(app.backend, move |s| s.database.url = database_url).await;
+        let id = calendar_id(&app, "horario-habil").await;
+        // Friday at 10:00; Monday at 10:00 once Friday is a holiday.
+        assert_eq!(two_hours_from_thursday_evening(&replica, id).await, "2026-10-02T13:00:00Z");
+        let holiday = json!({"date": "2026-10-02", "name": "Feriado regional"});
+        let added = app.call(reqwest::Method::PUT, &format!("/api/v1/calendars/{id}/holidays"), Some(&app.admin), Some(&holiday)).await;
+        assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+        assert_eq!(two_hours_from_thursday_evening(&replica, id).await, "2026-10-05T13:00:00Z");
+        assert_eq!(app.delete(&format!("/api/v1/calendars/{id}/holidays/2026-10-02")).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(two_hours_from_thursday_evening(&replica, id).await, "2026-10-02T13:00:00Z");
     }
 
     async fn calendars_with_split_windows_and_validation(app) {

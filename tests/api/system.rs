@@ -14,13 +14,27 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/tickets/{id}/messages"),
     ("get", "/api/v1/tickets/{id}/messages"),
     ("get", "/api/v1/tickets/{id}/events"),
+    ("get", "/api/v1/tickets/{id}/similar"),
+    ("get", "/api/v1/search"),
+    ("get", "/api/v1/attachments/{id}"),
+    ("get", "/api/v1/tickets/views"),
+    ("put", "/api/v1/tickets/{id}/viewers"),
+    ("delete", "/api/v1/tickets/{id}/viewers"),
+    ("get", "/api/v1/stream"),
     ("post", "/api/v1/requesters"),
     ("get", "/api/v1/requesters"),
     ("get", "/api/v1/requesters/{id}"),
+    ("get", "/api/v1/requesters/{id}/surveys"),
     ("patch", "/api/v1/requesters/{id}"),
     ("delete", "/api/v1/requesters/{id}"),
     ("post", "/api/v1/agents"),
     ("get", "/api/v1/agents"),
+    ("get", "/api/v1/agents/me"),
+    ("post", "/api/v1/agents/{id}/invitation"),
+    ("post", "/api/v1/session"),
+    ("get", "/api/v1/session"),
+    ("delete", "/api/v1/session"),
+    ("post", "/api/v1/session/password"),
     ("get", "/api/v1/agents/{id}"),
     ("patch", "/api/v1/agents/{id}"),
     ("delete", "/api/v1/agents/{id}"),
@@ -132,6 +146,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/quality/recurring"),
     ("get", "/api/v1/quality/trends"),
     ("post", "/api/v1/quality/trends/scan"),
+    ("get", "/api/v1/canned-responses"),
+    ("post", "/api/v1/canned-responses"),
+    ("get", "/api/v1/canned-responses/{id}"),
+    ("patch", "/api/v1/canned-responses/{id}"),
+    ("delete", "/api/v1/canned-responses/{id}"),
+    ("post", "/api/v1/canned-responses/{id}/render"),
+    ("get", "/api/v1/notifications"),
+    ("post", "/api/v1/notifications/read"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),
@@ -143,15 +165,20 @@ on_all_backends! {
         assert_eq!(health.body, serde_json::json!({"status": "ok"}));
         let ready = app.call(Method::GET, "/ready", None, None).await;
         assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+        let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
         match app.backend {
             Backend::Sqlite => {
                 assert_eq!(ready.body["database"], "sqlite");
-                assert_eq!(ready.body["redis"], "not_configured");
+                assert_eq!(ready.body["redis"], "disabled");
+                assert!(!metrics.contains("redis_up"), "{metrics}");
             }
             Backend::Postgres => {
                 assert_eq!(ready.body["database"], "postgres");
-                let expected = if redis_url().is_some() { "ok" } else { "not_configured" };
+                let expected = if redis_url().is_some() { "up" } else { "disabled" };
                 assert_eq!(ready.body["redis"], expected);
+                if redis_url().is_some() {
+                    assert!(metrics.contains("\nredis_up 1\n"), "{metrics}");
+                }
             }
         }
     }
@@ -185,14 +212,127 @@ on_all_backends! {
     }
 }
 
+/// Readiness means the service can take writes: an unreachable Redis (live KPIs only) is
+/// reported in the body and in /metrics, and tickets are still taken.
 #[tokio::test]
-async fn readiness_fails_when_redis_is_unreachable() {
+async fn readiness_holds_when_redis_is_unreachable() {
     let app = spawn(Backend::Sqlite, |s| s.redis.url = "redis://127.0.0.1:1/".into()).await;
     let ready = app.call(Method::GET, "/ready", None, None).await;
-    assert_problem(&ready, 503);
-    assert_eq!(ready.headers.get("retry-after").unwrap(), "5");
-    // The internal cause stays in the logs.
-    assert!(!ready.body.to_string().contains("127.0.0.1"), "{}", ready.body);
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert_eq!(ready.body["redis"], "down");
+    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("# TYPE redis_up gauge\nredis_up 0\n"), "{metrics}");
+    app.ticket("Sin Redis", "ana@example.cl").await;
+}
+
+/// A TCP proxy to Postgres that a test can cut (listener closed, every connection dropped) and
+/// restore on the same port: the database "goes away" for the app as in a network outage.
+struct Proxy {
+    port: u16,
+    target: std::net::SocketAddr,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr, port: u16) -> Proxy {
+        let proxy = Proxy { port, target, tasks: Default::default() };
+        proxy.listen().await;
+        proxy
+    }
+
+    async fn listen(&self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("proxy port");
+        let (target, tasks) = (self.target, self.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(pipe);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// `url` with its host and port replaced by 127.0.0.1:`port`.
+fn via_port(url: &str, port: u16) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (userinfo, rest) = rest.rsplit_once('@').map_or(("", rest), |(u, r)| (u, r));
+    let path = &rest[rest.find(['/', '?']).unwrap_or(rest.len())..];
+    let at = if userinfo.is_empty() { String::new() } else { format!("{userinfo}@") };
+    format!("{scheme}://{at}127.0.0.1:{port}{path}")
+}
+
+/// Once the database is known to be down, /ready and API requests answer 503 at once instead of
+/// each waiting the connect timeout for a pool connection; when it is back, they answer again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_fast_while_the_database_is_down() {
+    use std::time::{Duration, Instant};
+    let Some(base) = postgres_url() else { return };
+    let authority = base.split_once("://").unwrap().1.rsplit_once('@').map_or(base.as_str(), |(_, r)| r);
+    let host_port = authority.split(['/', '?']).next().unwrap();
+    let target = tokio::net::lookup_host(if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    })
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let proxy = Proxy::start(target, port).await;
+    let app = spawn(Backend::Postgres, |s| {
+        s.database.url = via_port(&s.database.url, port);
+        s.database.connect_timeout_secs = 2;
+    })
+    .await;
+    let ready = || async { app.call(Method::GET, "/ready", None, None).await };
+    assert_eq!(ready().await.status, StatusCode::OK);
+
+    proxy.cut();
+    // The first requests find out (a dead pooled connection, or the connect timeout).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while ready().await.status != StatusCode::SERVICE_UNAVAILABLE {
+        assert!(Instant::now() < deadline, "/ready never noticed the database is gone");
+    }
+    // From then on: 503 at once, for /ready and for the API.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let reply = ready().await;
+        assert_problem(&reply, 503);
+        assert!(started.elapsed() < Duration::from_millis(500), "/ready took {:?}", started.elapsed());
+        let started = Instant::now();
+        assert_problem(&app.get("/api/v1/tickets").await, 503);
+        assert!(started.elapsed() < Duration::from_millis(500), "the API took {:?}", started.elapsed());
+    }
+
+    proxy.listen().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ready().await.status != StatusCode::OK {
+        assert!(Instant::now() < deadline, "/ready did not recover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Writes work again (a pooled connection from before the cut may still fail once, with 503).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let created = app.post("/api/v1/tickets", ticket_body("De vuelta", "ana@example.cl")).await;
+        if created.status == StatusCode::CREATED {
+            break;
+        }
+        assert_problem(&created, 503);
+        assert!(Instant::now() < deadline, "writes did not recover");
+    }
 }
 
 async fn openapi(app: &TestApp) -> Value {
@@ -218,7 +358,15 @@ async fn openapi_lists_every_endpoint_and_each_exists() {
     for (method, path) in ROUTES {
         let concrete = path.replace("{id}", "1").replace("{date}", "2026-09-18").replace("{token}", "atn_x");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let reply = app.call(method.clone(), &concrete, Some(&app.admin), None).await;
+        let request = app.client.request(method.clone(), format!("{}{concrete}", app.address)).bearer_auth(&app.admin);
+        let response = request.send().await.unwrap();
+        // The live stream never ends: its answer is its status.
+        let streaming = response.headers().get("content-type").is_some_and(|v| v == "text/event-stream");
+        if streaming {
+            assert_eq!(response.status(), StatusCode::OK, "{method} {concrete}");
+            continue;
+        }
+        let reply = into_reply(response).await;
         let unknown = reply.status == StatusCode::NOT_FOUND
             && reply.body["detail"].as_str().is_some_and(|d| d.contains("dirección"));
         assert!(!unknown, "{method} {concrete} is documented but not routed");
@@ -297,5 +445,118 @@ async fn a_lost_postgres_connection_is_unavailable_and_not_reused() {
         assert_eq!(err.status_code(), actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "{err:?}");
         db.read(ping).await.expect("the next request gets a live connection");
         db.write(ping).await.expect("and so does the next transaction");
+    }
+}
+
+/// The field a 422 names, and its message, asserting there is exactly one.
+fn only_error(reply: &Reply) -> (String, String) {
+    let fields = assert_problem(reply, 422);
+    assert_eq!(fields.len(), 1, "{}", reply.body);
+    (fields[0].clone(), reply.body["errors"][0]["message"].as_str().unwrap().to_owned())
+}
+
+on_all_backends! {
+    // A NUL character in any text is the same 422 naming the field on both backends (it was a 500
+    // on Postgres and a 201 on SQLite), and nothing is stored.
+    async fn nul_characters_are_a_422_naming_the_field(app) {
+        use serde_json::json;
+        let nul = "Ana\u{0}Pérez";
+        let ticket = app.ticket("Consulta", "ana@example.cl").await;
+        let id = ticket["id"].as_i64().unwrap();
+        let queue = app.post("/api/v1/queues", json!({"slug": "nulos", "name": "Nulos"})).await;
+        assert_eq!(queue.status, StatusCode::CREATED, "{}", queue.body);
+        let calendar = app.get("/api/v1/calendars").await.body[0]["id"].as_i64().unwrap();
+        let mut with_nul_requester = ticket_body("Consulta", "b@example.cl");
+        with_nul_requester["requester"]["name"] = json!(nul);
+        let cases = [
+            (Method::POST, "/api/v1/tickets".to_owned(), with_nul_requester, "requester.name"),
+            (Method::POST, "/api/v1/tickets".to_owned(), ticket_body(nul, "c@example.cl"), "subject"),
+            (Method::PATCH, format!("/api/v1/tickets/{id}"), json!({"tags": ["a", nul]}), "tags[1]"),
+            (Method::POST, format!("/api/v1/tickets/{id}/messages"), json!({"body": nul}), "body"),
+            (Method::POST, "/api/v1/requesters".to_owned(), json!({"name": nul, "email": "d@example.cl"}), "name"),
+            (Method::POST, "/api/v1/queues".to_owned(), json!({"slug": "otra", "name": nul}), "name"),
+            (Method::PATCH, format!("/api/v1/queues/{}", queue.body["id"]), json!({"description": nul}), "description"),
+            (Method::POST, "/api/v1/routing/rules".to_owned(),
+                json!({"name": nul, "position": 5, "actions": {"tags": ["x"]}}), "name"),
+            (Method::POST, "/api/v1/routing/rules".to_owned(),
+                json!({"name": "Palabras", "conditions": {"keywords": [nul]}, "actions": {"tags": ["x"]}}), "conditions.keywords[0]"),
+            (Method::PATCH, format!("/api/v1/calendars/{calendar}"), json!({"name": nul}), "name"),
+        ];
+        for (method, path, body, field) in cases {
+            let reply = app.call(method.clone(), &path, Some(&app.admin), Some(&body)).await;
+            let (named, message) = only_error(&reply);
+            assert_eq!(named, field, "{method} {path}");
+            assert!(message.contains("carácter nulo"), "{message}");
+        }
+        let form = json!({"name": "Ana", "email": "e@example.cl", "segment": "ciudadano", "subject": "Hola", "body": nul});
+        let public = app.call(Method::POST, "/api/v1/public/tickets", None, Some(&form)).await;
+        assert_eq!(only_error(&public).0, "body");
+        let search = app.call(Method::GET, "/api/v1/tickets?q=a%00b", Some(&app.admin), None).await;
+        assert_eq!(only_error(&search).0, "q");
+        let integration = app.token(atencion::domain::Role::Integration).await;
+        let cti = app.client.post(format!("{}/api/v1/channels/phone/cti/{integration}", app.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("event=newCall&callId=nul&queue=Mesa%00").send().await.unwrap();
+        assert_eq!(only_error(&into_reply(cti).await).0, "queue");
+        // Nothing was stored: still the one ticket and its requester, no new queue or rule.
+        assert_eq!(app.get("/api/v1/tickets").await.body["items"].as_array().unwrap().len(), 1);
+        let queues = app.get("/api/v1/queues").await.body;
+        assert!(queues.as_array().unwrap().iter().all(|q| q["slug"] != "otra"), "{queues}");
+        assert_eq!(app.get("/api/v1/routing/rules").await.body.as_array().unwrap().len(), 0);
+        assert!(app.get(&format!("/api/v1/tickets/{id}")).await.body["tags"].as_array().unwrap().is_empty());
+    }
+
+    // What people read in a 422 is Spanish and names the field, for bodies and query strings.
+    async fn validation_messages_are_spanish(app) {
+        use serde_json::json;
+        let id = app.ticket("Consulta", "ana@example.cl").await["id"].as_i64().unwrap();
+        let staffing = json!({"arrivals": 10.0, "interval_secs": 1800.0, "aht_secs": 300.0,
+            "target_service_level": 0.8, "answer_secs": 20.0, "max_occupancy": 0.85});
+        let reply = app.post("/api/v1/kpis/staffing", staffing).await;
+        assert_eq!(only_error(&reply), ("shrinkage".into(), "Falta el campo «shrinkage».".into()));
+        let reply = app.post(&format!("/api/v1/tickets/{id}/messages"), json!({"answer": "Hola"})).await;
+        let (field, message) = only_error(&reply);
+        assert_eq!(field, "answer");
+        assert_eq!(message, "Campo desconocido «answer»; se esperaba uno de: body, body_html, visibility, from_requester, status.");
+        let reply = app.patch(&format!("/api/v1/tickets/{id}"), json!({"priority": "altísima"})).await;
+        let (field, message) = only_error(&reply);
+        assert_eq!(field, "priority");
+        assert!(message.starts_with("Valor desconocido «altísima»; se esperaba uno de: "), "{message}");
+        let reply = app.patch(&format!("/api/v1/tickets/{id}"), json!({"subject": 7})).await;
+        assert_eq!(only_error(&reply), ("subject".into(), "Tipo no válido: se esperaba un texto.".into()));
+        let reply = app.get("/api/v1/tickets?limit=diez").await;
+        assert_eq!(only_error(&reply), ("limit".into(), "Se esperaba un número entero.".into()));
+        let reply = app.get("/api/v1/quality/recurring?limit=muchos").await;
+        assert_eq!(only_error(&reply), ("limit".into(), "Se esperaba un número entero.".into()));
+        for english in ["missing field", "unknown field", "invalid type", "expected"] {
+            assert!(!reply.body.to_string().contains(english), "{}", reply.body);
+        }
+    }
+
+    // A known address asked with a method it does not answer: 405 with `Allow`; OPTIONS lists the
+    // methods; an unknown address stays a 404.
+    async fn unknown_methods_on_known_addresses_are_405_with_allow(app) {
+        let call = |method: &str, path: &str| {
+            app.client.request(Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", app.address))
+                .bearer_auth(&app.admin).send()
+        };
+        for (method, path, allow) in [
+            ("TRACE", "/api/v1/tickets", "GET, POST"),
+            ("DELETE", "/api/v1/tickets", "GET, POST"),
+            ("PUT", "/api/v1/tickets/1", "GET, PATCH"),
+            ("TRACE", "/api/v1/routing/rules/test", "POST"),
+            ("POST", "/health", "GET"),
+            ("DELETE", "/encuesta/abc", "GET, POST"),
+        ] {
+            let reply = into_reply(call(method, path).await.unwrap()).await;
+            assert_problem(&reply, 405);
+            assert_eq!(reply.headers.get("allow").unwrap(), allow, "{method} {path}");
+            assert_eq!(reply.body["title"], "Método no permitido");
+            assert!(reply.body["detail"].as_str().unwrap().contains(allow), "{}", reply.body);
+        }
+        let options = call("OPTIONS", "/api/v1/calendars/1").await.unwrap();
+        assert_eq!(options.status(), StatusCode::NO_CONTENT);
+        assert_eq!(options.headers().get("allow").unwrap(), "GET, PATCH");
+        assert_problem(&into_reply(call("TRACE", "/api/v1/nada").await.unwrap()).await, 404);
     }
 }

@@ -1,5 +1,6 @@
+use atencion::domain::Role;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -221,6 +222,14 @@ on_all_backends! {
         assert_problem(&app.patch(&path, json!({"status": "open"})).await, 409);
         assert_problem(&app.patch(&path, json!({"priority": "urgent"})).await, 409);
         assert_problem(&app.post(&format!("{path}/messages"), json!({"body": "¿Hola?", "from_requester": true})).await, 409);
+        // Each agent message carries its writer's name; the requester's carry none.
+        let messages = app.get(&format!("{path}/messages")).await.body;
+        let authors: Vec<(&str, &Value)> = messages.as_array().unwrap().iter()
+            .map(|m| (m["author_type"].as_str().unwrap(), &m["author_name"])).collect();
+        assert!(authors.iter().any(|(t, _)| *t == "agent"), "{messages}");
+        for (author_type, name) in authors {
+            assert_eq!(name.is_string(), author_type == "agent", "{messages}");
+        }
 
         let events = app.get(&format!("{path}/events")).await.body;
         let transitions: Vec<String> = events.as_array().unwrap().iter()
@@ -262,7 +271,7 @@ on_all_backends! {
         assert_eq!(assert_problem(&app.get("/api/v1/tickets?status=abierto").await, 422), ["status"]);
         assert_eq!(assert_problem(&app.get("/api/v1/tickets?limit=0").await, 422), ["limit"]);
         assert_eq!(assert_problem(&app.get("/api/v1/tickets?cursor=xyz").await, 422), ["cursor"]);
-        assert_eq!(assert_problem(&app.get("/api/v1/tickets?created_from=ayer").await, 422), ["query"]);
+        assert_eq!(assert_problem(&app.get("/api/v1/tickets?created_from=ayer").await, 422), ["created_from"]);
         assert_eq!(assert_problem(&app.get("/api/v1/tickets?queue=no-existe").await, 422), ["queue"]);
     }
 
@@ -300,7 +309,7 @@ on_all_backends! {
 #[tokio::test]
 async fn integration_tokens_create_but_cannot_read() {
     let app = spawn(Backend::Sqlite, |_| {}).await;
-    let integration = app.token(atencion::domain::Role::Integration).await;
+    let integration = app.token(Role::Integration).await;
     let created = app.call(Method::POST, "/api/v1/tickets", Some(&integration), Some(&json!({
         "subject": "Llamada", "body": "Transcripción", "channel": "phone", "requester": {"phone": "+56 2 2345 6789"}
     }))).await;
@@ -311,4 +320,163 @@ async fn integration_tokens_create_but_cannot_read() {
     // A channel integration relays the requester's own words.
     assert_eq!(messages.body[0]["author_type"], "requester");
     assert_problem(&app.call(Method::GET, "/api/v1/tickets", Some(&integration), None).await, 403);
+}
+
+/// An agent of role `agent` and a token for them.
+async fn staff(app: &TestApp, name: &str) -> (i64, String) {
+    let created = app.post("/api/v1/agents", json!({"name": name, "role": "agent"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_i64().unwrap();
+    let token = app.post(&format!("/api/v1/agents/{id}/tokens"), json!({"name": "prueba"})).await;
+    (id, token.body["token"].as_str().unwrap().to_owned())
+}
+
+async fn say(app: &TestApp, token: &str, ticket: i64, body: serde_json::Value) {
+    let path = format!("/api/v1/tickets/{ticket}/messages");
+    let reply = app.call(Method::POST, &path, Some(token), Some(&body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+}
+
+async fn assignee(app: &TestApp, ticket: i64) -> serde_json::Value {
+    app.get(&format!("/api/v1/tickets/{ticket}")).await.body["assignee_id"].clone()
+}
+
+on_all_backends! {
+    async fn an_agents_first_public_reply_makes_an_unassigned_ticket_theirs(app) {
+        let (javier, javier_token) = staff(&app, "Javier Rojas").await;
+        let (_, carla_token) = staff(&app, "Carla Muñoz").await;
+        let t = app.ticket("Sin dueño", "a@b.cl").await;
+        let (id, queue) = (t["id"].as_i64().unwrap(), t["queue_id"].as_i64().unwrap());
+        assert!(t["assignee_id"].is_null());
+        // An internal note, or what the requester said by phone, assigns nobody.
+        say(&app, &javier_token, id, json!({"body": "Reviso con TI", "visibility": "internal"})).await;
+        say(&app, &javier_token, id, json!({"body": "Llamó para insistir", "from_requester": true})).await;
+        assert!(assignee(&app, id).await.is_null());
+        assert_eq!(app.get(&format!("/api/v1/queues/{queue}/routing")).await.body["waiting"], 1);
+
+        // The first public reply does, in the log and in the routing figures.
+        say(&app, &javier_token, id, json!({"body": "Estimada Ana, ya revisamos su clave."})).await;
+        let ticket = app.get(&format!("/api/v1/tickets/{id}")).await.body;
+        assert_eq!((ticket["assignee_id"].as_i64(), ticket["status"].as_str()), (Some(javier), Some("open")));
+        let events = app.get(&format!("/api/v1/tickets/{id}/events")).await.body;
+        let taken: Vec<_> = events.as_array().unwrap().iter().filter(|e| e["kind"] == "assignee_changed").collect();
+        assert_eq!(taken.len(), 1, "{events}");
+        assert_eq!((taken[0]["data"]["from"].clone(), taken[0]["data"]["to"].as_i64()), (json!(null), Some(javier)));
+        assert_eq!((taken[0]["actor_type"].as_str(), taken[0]["actor_id"].as_i64()), (Some("agent"), Some(javier)));
+        assert_eq!(app.get(&format!("/api/v1/agents/{javier}/routing")).await.body["load"]["api"], 1);
+        assert_eq!(app.get(&format!("/api/v1/queues/{queue}/routing")).await.body["waiting"], 0);
+        // It is Javier's now: a colleague's reply does not take it over.
+        say(&app, &carla_token, id, json!({"body": "Complemento la respuesta."})).await;
+        assert_eq!(assignee(&app, id).await, javier);
+        // Reopened by the requester, it is still his.
+        let solve = json!({"status": "solved"});
+        assert_eq!(app.call(Method::PATCH, &format!("/api/v1/tickets/{id}"), Some(&javier_token), Some(&solve)).await.status, StatusCode::OK);
+        say(&app, &javier_token, id, json!({"body": "Sigue sin funcionar", "from_requester": true})).await;
+        let reopened = app.get(&format!("/api/v1/tickets/{id}")).await.body;
+        assert_eq!((reopened["status"].as_str(), reopened["assignee_id"].as_i64()), (Some("open"), Some(javier)));
+    }
+
+    async fn my_tickets_and_my_profile(app) {
+        let (javier, javier_token) = staff(&app, "Javier Rojas").await;
+        let mine = app.post("/api/v1/tickets", {
+            let mut body = ticket_body("Para Javier", "a@b.cl");
+            body["assignee_id"] = json!(javier);
+            body
+        }).await.body["id"].as_i64().unwrap();
+        let nobodys = app.ticket("De nadie", "c@d.cl").await["id"].as_i64().unwrap();
+        let admins = app.ticket("Del admin", "e@f.cl").await["id"].as_i64().unwrap();
+        let admin_id = app.get("/api/v1/agents/me").await.body["id"].as_i64().unwrap();
+        app.patch(&format!("/api/v1/tickets/{admins}"), json!({"assignee_id": admin_id})).await;
+        let ids = |reply: Reply| -> Vec<i64> {
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            reply.body["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect()
+        };
+        assert_eq!(ids(app.call(Method::GET, "/api/v1/tickets?assignee=me", Some(&javier_token), None).await), [mine]);
+        assert_eq!(ids(app.get("/api/v1/tickets?assignee=me").await), [admins]);
+        assert_eq!(ids(app.get("/api/v1/tickets?assignee=none").await), [nobodys]);
+        assert_eq!(assert_problem(&app.get("/api/v1/tickets?assignee=yo").await, 422), ["assignee"]);
+
+        // Every role reads its own profile: role, department, presence and queues.
+        let queue = app.get("/api/v1/queues").await.body[0]["id"].as_i64().unwrap();
+        app.patch(&format!("/api/v1/queues/{queue}/routing"), json!({"members": [javier]})).await;
+        let presence = json!({"presence": "away"});
+        let set = app.call(Method::PUT, &format!("/api/v1/agents/{javier}/presence"), Some(&javier_token), Some(&presence)).await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+        let me = app.call(Method::GET, "/api/v1/agents/me", Some(&javier_token), None).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        assert_eq!((me.body["id"].as_i64(), me.body["name"].as_str(), me.body["role"].as_str()), (Some(javier), Some("Javier Rojas"), Some("agent")));
+        assert_eq!((me.body["routing"]["presence"].as_str(), me.body["routing"]["queues"].clone()), (Some("away"), json!(["mesa-de-ayuda"])));
+        assert_eq!(me.body["routing"]["load"]["api"], 1);
+        assert!(me.body["department"].is_null());
+        for role in [Role::Admin, Role::Supervisor, Role::Agent, Role::Department, Role::Integration] {
+            let token = app.token(role).await;
+            let me = app.call(Method::GET, "/api/v1/agents/me", Some(&token), None).await;
+            assert_eq!(me.status, StatusCode::OK, "{role}: {}", me.body);
+            assert_eq!((me.body["name"].as_str(), me.body["role"].as_str()), (Some(role.as_str()), Some(role.as_str())));
+            assert_eq!(me.body["routing"]["agent_id"], me.body["id"]);
+            let department = if role == Role::Department { json!("compradores") } else { json!(null) };
+            assert_eq!(me.body["department"]["slug"], department);
+        }
+        assert_problem(&app.call(Method::GET, "/api/v1/agents/me", None, None).await, 401);
+        // Documented.
+        let spec = app.call(Method::GET, "/api/v1/openapi.json", None, None).await.body;
+        assert!(spec["paths"]["/api/v1/agents/me"]["get"].is_object());
+        let assignee_doc = spec["paths"]["/api/v1/tickets"]["get"]["parameters"].as_array().unwrap().iter()
+            .find(|p| p["name"] == "assignee").unwrap()["description"].as_str().unwrap().to_owned();
+        assert!(assignee_doc.contains("`me`"), "{assignee_doc}");
+    }
+}
+
+async fn reply_without_taking(backend: Backend) {
+    let app = spawn(backend, |s| s.tickets.assign_on_first_reply = false).await;
+    let (_, token) = staff(&app, "Javier Rojas").await;
+    let id = app.ticket("Sin dueño", "a@b.cl").await["id"].as_i64().unwrap();
+    say(&app, &token, id, json!({"body": "Estimada Ana, ya revisamos su clave."})).await;
+    let ticket = app.get(&format!("/api/v1/tickets/{id}")).await.body;
+    assert_eq!((ticket["status"].as_str(), ticket["assignee_id"].clone()), (Some("open"), json!(null)));
+    let events = app.get(&format!("/api/v1/tickets/{id}/events")).await.body;
+    assert!(!events.as_array().unwrap().iter().any(|e| e["kind"] == "assignee_changed"), "{events}");
+}
+
+#[tokio::test]
+async fn with_assign_on_first_reply_off_a_reply_leaves_the_ticket_unassigned_sqlite() {
+    reply_without_taking(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn with_assign_on_first_reply_off_a_reply_leaves_the_ticket_unassigned_postgres() {
+    if postgres_url().is_some() {
+        reply_without_taking(Backend::Postgres).await;
+    }
+}
+
+on_all_backends! {
+    // Like mail tickets, API tickets with a requester address are acknowledged, unless asked not to.
+    async fn api_tickets_are_acknowledged_unless_asked_not_to(app) {
+        let acks = |id: i64| {
+            let app = &app;
+            async move {
+                let rows = app.get(&format!("/api/v1/channels/email/outbox?ticket_id={id}")).await.body;
+                rows.as_array().unwrap().iter().filter(|r| r["kind"] == "ack").map(|r| r["recipient"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            }
+        };
+        let with_email = app.ticket("Clave bloqueada", "Ana.Perez@Providencia.CL").await;
+        assert_eq!(acks(with_email["id"].as_i64().unwrap()).await, ["ana.perez@providencia.cl"]);
+
+        let mut quiet = ticket_body("Registro interno", "ana.perez@providencia.cl");
+        quiet["acknowledge"] = json!(false);
+        let quiet = app.post("/api/v1/tickets", quiet).await;
+        assert_eq!(quiet.status, StatusCode::CREATED, "{}", quiet.body);
+        assert_eq!(acks(quiet.body["id"].as_i64().unwrap()).await, Vec::<String>::new());
+
+        let no_email = app
+            .post("/api/v1/tickets", json!({"subject": "Llamada", "body": "Consulta por teléfono", "requester": {"rut": "12.345.678-5"}}))
+            .await;
+        assert_eq!(no_email.status, StatusCode::CREATED, "{}", no_email.body);
+        assert_eq!(acks(no_email.body["id"].as_i64().unwrap()).await, Vec::<String>::new());
+
+        let mut wrong = ticket_body("x", "a@b.cl");
+        wrong["acknowledge"] = json!("no");
+        assert_problem(&app.post("/api/v1/tickets", wrong).await, 422);
+    }
 }

@@ -1,6 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::email::{header, spawn_with_smtp, text_of, SmtpSink};
 use crate::helpers::*;
 
 fn form(email: &str) -> Value {
@@ -106,4 +107,92 @@ async fn form_retries_with_the_same_key_create_one_ticket() {
     let second = into_reply(send().await.unwrap()).await;
     assert_eq!(first.body["number"], second.body["number"]);
     assert_eq!(app.get("/api/v1/tickets").await.body["items"].as_array().unwrap().len(), 1);
+}
+
+/// The acknowledgements queued for `ticket` (kind `ack`), as (recipient, status).
+pub(crate) async fn acks_of(app: &TestApp, ticket: i64) -> Vec<String> {
+    let rows = app.get(&format!("/api/v1/channels/email/outbox?ticket_id={ticket}")).await.body;
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "ack")
+        .map(|r| r["recipient"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn ticket_id(app: &TestApp, number: &str) -> i64 {
+    app.get(&format!("/api/v1/tickets/{number}")).await.body["id"].as_i64().unwrap()
+}
+
+// The form promises an answer at the address given: the number and the case link are mailed.
+async fn the_form_is_acknowledged_by_mail(backend: Backend) {
+    let Some(sink) = SmtpSink::start() else { return };
+    let app = spawn_with_smtp(backend, sink.port, |_| {}).await;
+    let request = app
+        .client
+        .post(format!("{}/api/v1/public/tickets", app.address))
+        .header("Idempotency-Key", "formulario-1")
+        .json(&form("camila@andes.cl"));
+    let reply = into_reply(request.try_clone().unwrap().send().await.unwrap()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let number = reply.body["number"].as_str().unwrap().to_owned();
+    let mails = sink.wait_for(1).await;
+    let ack = &mails[0];
+    assert!(header(ack, "To").contains("camila@andes.cl"), "{}", header(ack, "To"));
+    assert!(header(ack, "Subject").contains(&number), "{}", header(ack, "Subject"));
+    let text = text_of(ack);
+    assert!(text.contains(&number) && text.contains("/casos/"), "{text}");
+    // A retry of the same submission queues nothing more.
+    let again = into_reply(request.send().await.unwrap()).await;
+    assert_eq!(again.headers.get("Idempotent-Replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(acks_of(&app, ticket_id(&app, &number).await).await, ["camila@andes.cl"]);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sink.delivered().len(), 1);
+}
+
+#[tokio::test]
+async fn the_form_is_acknowledged_by_mail_sqlite() {
+    the_form_is_acknowledged_by_mail(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_form_is_acknowledged_by_mail_postgres() {
+    if postgres_url().is_some() {
+        the_form_is_acknowledged_by_mail(Backend::Postgres).await;
+    }
+}
+
+// One daily cap of automatic answers per address, whatever the channel.
+async fn acknowledgements_are_capped_per_address(backend: Backend) {
+    let app = spawn(backend, |s| s.email.auto_replies_per_sender_per_day = 2).await;
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let reply = submit(&app, &form("camila@andes.cl")).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        numbers.push(reply.body["number"].as_str().unwrap().to_owned());
+    }
+    let third = app.ticket("Tercera consulta", "camila@andes.cl").await;
+    let mut acks = Vec::new();
+    for number in &numbers {
+        acks.push(acks_of(&app, ticket_id(&app, number).await).await.len());
+    }
+    acks.push(acks_of(&app, third["id"].as_i64().unwrap()).await.len());
+    assert_eq!(acks, [1, 1, 0]);
+    // Another person still gets their own.
+    let mut other = form("otra@andes.cl");
+    other["rut"] = json!(null);
+    let other = submit(&app, &other).await.body;
+    assert_eq!(acks_of(&app, ticket_id(&app, other["number"].as_str().unwrap()).await).await, ["otra@andes.cl"]);
+}
+
+#[tokio::test]
+async fn acknowledgements_are_capped_per_address_sqlite() {
+    acknowledgements_are_capped_per_address(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn acknowledgements_are_capped_per_address_postgres() {
+    if postgres_url().is_some() {
+        acknowledgements_are_capped_per_address(Backend::Postgres).await;
+    }
 }

@@ -28,6 +28,11 @@ const STEP_TIMEOUT_MS = 15_000; // any single wait, navigation or HTTP call
 const TOTAL_TIMEOUT_MS = 60_000; // the whole script
 
 const TICKET_NUMBER = /^AU-\d{4}-\d{6}$/;
+// A 1×1 PNG: the form takes images and PDF, typed by their bytes.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4DwQACfsD/Wj6ZwAAAAAASUVORK5CYII=',
+  'base64',
+);
 const INVALID_RUT = '12.345.678-9';
 const VALID_RUT = '12.345.678-5';
 const VALID_RUT_NORMALIZED = '12345678-5';
@@ -169,8 +174,11 @@ async function run(state) {
   console.log(`  RUT error shown: ${JSON.stringify(rutError)}`);
 
   // 3. Fix the RUT and submit: a ticket number is shown.
-  step(3, `fix RUT to ${VALID_RUT} and resubmit`);
+  step(3, `fix RUT to ${VALID_RUT}, attach a screenshot and resubmit`);
   await page.fill('#rut', VALID_RUT);
+  const limits = (await page.textContent('#ayuda-files')) ?? '';
+  assert.match(limits, /Hasta \d+ archivos/, 'the file limits are stated under the file input');
+  await page.setInputFiles('#files', { name: 'captura.png', mimeType: 'image/png', buffer: PNG });
   await submitAndWaitIdle(page);
   try {
     await page.waitForFunction(
@@ -225,7 +233,13 @@ async function run(state) {
   assert.equal(ticket.requester.segment, SEGMENT, 'ticket.requester.segment');
   assert.equal(ticket.requester.email, 'maria.perez@example.cl', 'ticket.requester.email');
   assert.equal(ticket.requester.name, 'María José Pérez Soto', 'ticket.requester.name');
-  console.log('  ticket fields match');
+  const listed = await fetch(`${base}/api/v1/tickets/${ticket.id}/messages`, {
+    headers: { Authorization: `Bearer ${adminToken}`, Accept: 'application/json' },
+    signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+  }).then((r) => r.json());
+  const files = listed[0].attachments.map((a) => `${a.filename} ${a.media_type} ${a.size}`);
+  assert.deepEqual(files, [`captura.png image/png ${PNG.length}`], 'the attached file is on the first message');
+  console.log('  ticket fields match; the screenshot is attached');
 
   // 5. Minimal accessibility: every visible control has a <label>; keyboard Tab
   //    walks the fields in order and skips the honeypot.
@@ -242,7 +256,7 @@ async function run(state) {
       .map((el) => el.id || el.name || el.outerHTML.slice(0, 80)),
   );
   assert.deepEqual(unlabeled, [], `visible form controls without a <label>: ${unlabeled.join(', ')}`);
-  const expectedOrder = ['name', 'email', 'phone', 'rut', 'segment', 'organization', 'category', 'subject', 'body', 'enviar'];
+  const expectedOrder = ['name', 'email', 'phone', 'rut', 'segment', 'organization', 'category', 'subject', 'body', 'files', 'enviar'];
   await page.focus('#name');
   const visited = [await page.evaluate(() => document.activeElement && document.activeElement.id)];
   for (let i = 1; i < expectedOrder.length; i++) {

@@ -14,6 +14,11 @@ fn settings() -> &'static atencion::config::EmailSettings {
     SETTINGS.get_or_init(|| Settings::defaults().email)
 }
 
+fn signer() -> &'static atencion::secrets::Signer {
+    static SIGNER: OnceLock<atencion::secrets::Signer> = OnceLock::new();
+    SIGNER.get_or_init(|| atencion::secrets::Signer::new(atencion::secrets::generate(), Vec::new()))
+}
+
 /// One input of the `email_intake` target (libFuzzer in `fuzz/`, seeds and mutations in `cargo test`).
 pub fn run(raw: &[u8]) {
     let settings = settings();
@@ -23,7 +28,7 @@ pub fn run(raw: &[u8]) {
     for parent in &mail.parents {
         let _ = parent.split_once('@');
     }
-    let _ = intake::ticket_by_token(settings, &mail);
+    let _ = intake::ticket_by_token(settings, signer(), &mail);
     if let Some(tag) = intake::subject_tag(&mail.subject) {
         let _ = tag.to_string();
     }
@@ -31,6 +36,11 @@ pub fn run(raw: &[u8]) {
     let (subject, body) = intake::ticket_text(&mail);
     assert!(!subject.is_empty() && subject.chars().count() <= 200);
     assert!(!body.trim().is_empty());
+    // Postgres cannot store NUL in text: none reaches a text column.
+    let texts = [&mail.message_id, &mail.subject, &mail.from_name, &mail.text, &subject, &body];
+    assert!(texts.iter().all(|t| !t.contains('\0')), "NUL in a stored text");
+    assert!(mail.html.as_deref().is_none_or(|h| !h.contains('\0')) && mail.parents.iter().all(|p| !p.contains('\0')));
+    let _ = intake::admit(settings, raw);
     if let Some(html) = &mail.html {
         let _ = sanitize_html(html);
     }
@@ -39,5 +49,6 @@ pub fn run(raw: &[u8]) {
         let name = &a.filename;
         let unsafe_name = name.contains(['/', '\\']) || name == "." || name == ".." || name.trim() != name;
         assert!(!unsafe_name && !name.is_empty(), "unsafe attachment name {name:?}");
+        assert!(!a.content_type.contains('\0') && a.content_id.as_deref().is_none_or(|c| !c.contains('\0')));
     }
 }

@@ -2,17 +2,19 @@
 //! address, and the headers that keep auto-responders from answering us in a loop.
 
 use diesel::prelude::*;
+use lettre::message::header::ContentType;
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::Message;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use super::outbox::{OutboxRow, ACK, SLA_NOTICE, TREND_ALERT};
+use super::outbox::{OutboxRow, ACK, DEPARTMENT_ANSWER, INVITATION, SLA_NOTICE, TREND_ALERT};
+use crate::attachments::{FileStore, ScanState};
 use crate::config::EmailSettings;
-use crate::db::schema::{email_messages, messages, outbox, requesters, ticket_ccs, tickets};
+use crate::db::schema::{attachments, email_messages, messages, outbox, requesters, ticket_ccs, tickets};
 use crate::db::DbConnection;
 use crate::error::AppError;
+use crate::secrets::Signer;
 
 const BUILT_IN: &str = include_str!("../../../config/templates/es-CL.toml");
 
@@ -32,6 +34,10 @@ pub struct Templates {
     pub survey: Template,
     #[serde(default = "built_in_trend_alert")]
     pub trend_alert: Template,
+    #[serde(default = "built_in_invitation")]
+    pub invitation: Template,
+    #[serde(default = "built_in_department_answer")]
+    pub department_answer: Template,
 }
 
 fn built_in_survey() -> Template {
@@ -40,6 +46,14 @@ fn built_in_survey() -> Template {
 
 fn built_in_trend_alert() -> Template {
     toml_from(BUILT_IN).expect("built-in templates are valid").trend_alert
+}
+
+fn built_in_invitation() -> Template {
+    toml_from(BUILT_IN).expect("built-in templates are valid").invitation
+}
+
+fn built_in_department_answer() -> Template {
+    toml_from(BUILT_IN).expect("built-in templates are valid").department_answer
 }
 
 impl Templates {
@@ -75,41 +89,15 @@ fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// `t<id>k<mac>`: names the ticket and proves we issued it.
-pub fn reply_token(secret: &str, ticket_id: i64) -> String {
-    let mac = Sha256::digest(format!("{secret}:{ticket_id}").as_bytes());
-    format!("t{ticket_id}k{}", &hex::encode(mac)[..12])
-}
-
-/// The ticket a reply token points at, if the token is genuine.
-pub fn verify_token(secret: &str, token: &str) -> Option<i64> {
-    let id: i64 = token.strip_prefix('t')?.split_once('k')?.0.parse().ok()?;
-    // Some MTAs change the case of the local part.
-    (reply_token(secret, id) == token.to_ascii_lowercase()).then_some(id)
-}
-
-/// `<id>-<mac>` for the public page of a case: long enough that links cannot be guessed, and
-/// distinct from the reply token so one cannot be derived from the other.
-pub fn case_token(secret: &str, ticket_id: i64) -> String {
-    let mac = Sha256::digest(format!("case:{secret}:{ticket_id}").as_bytes());
-    format!("{ticket_id}-{}", &hex::encode(mac)[..32])
-}
-
-/// The ticket a case token points at, if the token is genuine.
-pub fn verify_case_token(secret: &str, token: &str) -> Option<i64> {
-    let id: i64 = token.split_once('-')?.0.parse().ok()?;
-    (case_token(secret, id) == token).then_some(id)
-}
-
 /// Where the requester follows the case: `{public_url}/casos/{token}`.
-pub fn case_link(public_url: &str, secret: &str, ticket_id: i64) -> String {
-    format!("{}/casos/{}", public_url.trim_end_matches('/'), case_token(secret, ticket_id))
+pub fn case_link(public_url: &str, signer: &Signer, ticket_id: i64) -> String {
+    format!("{}/casos/{}", public_url.trim_end_matches('/'), signer.case_token(ticket_id))
 }
 
 /// `soporte+TOKEN@dominio` for `soporte@dominio`.
-pub fn reply_address(settings: &EmailSettings, ticket_id: i64) -> String {
+pub fn reply_address(settings: &EmailSettings, signer: &Signer, ticket_id: i64) -> String {
     let (local, domain) = settings.address.split_once('@').unwrap_or((&settings.address, "atencion.localhost"));
-    format!("{local}+{}@{domain}", reply_token(&settings.token_secret, ticket_id))
+    format!("{local}+{}@{domain}", signer.reply_token(ticket_id))
 }
 
 pub struct Composed {
@@ -181,7 +169,8 @@ fn staff_notice(
     Ok(Composed { message, full_id })
 }
 
-/// A notice about no ticket: its template's placeholders are the text fields of `detail`.
+/// A staff notice whose template's placeholders are all text fields of `detail` (written when it
+/// was queued, so the mail says what was true then).
 fn detail_notice(row: &OutboxRow, template: &Template, settings: &EmailSettings) -> Result<Composed, AppError> {
     let detail: serde_json::Map<String, serde_json::Value> =
         row.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
@@ -199,13 +188,49 @@ fn detail_notice(row: &OutboxRow, template: &Template, settings: &EmailSettings)
     Ok(Composed { message, full_id })
 }
 
-/// Builds the mail for outbox row `id`; `None` when there is nobody to send it to.
+/// The files of public message `message_row_id`, as MIME parts, read from `files` now (so a
+/// retried send carries them too). Internal notes never mail their files.
+fn file_parts(
+    conn: &mut DbConnection,
+    files: &FileStore,
+    message_row_id: i64,
+) -> Result<Vec<lettre::message::SinglePart>, AppError> {
+    let rows: Vec<(String, String, String)> = attachments::table
+        .inner_join(messages::table)
+        .filter(attachments::message_row_id.eq(message_row_id))
+        .filter(messages::visibility.eq("public"))
+        .order(attachments::id)
+        .select((attachments::filename, attachments::content_type, attachments::sha256))
+        .load(conn)?;
+    let octets = || ContentType::parse("application/octet-stream").expect("a valid media type");
+    let mut parts = Vec::with_capacity(rows.len());
+    for (filename, media_type, sha256) in rows {
+        let Some(bytes) = files.read(conn, &sha256)? else {
+            // Malware is never mailed (the agent sees why in the workspace); a file still waiting
+            // for its scan makes the send fail now and be retried later.
+            if matches!(files.state(conn, &sha256)?, Some((ScanState::Infected, _))) {
+                continue;
+            }
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "attachment {sha256} not offered yet (scan pending or bytes missing)"
+            )));
+        };
+        let media_type = ContentType::parse(&media_type).unwrap_or_else(|_| octets());
+        parts.push(Attachment::new(filename).body(bytes, media_type));
+    }
+    Ok(parts)
+}
+
+/// Builds the mail for outbox row `id`; `None` when there is nobody to send it to. A reply's
+/// files are read from `files`.
 pub fn compose(
     conn: &mut DbConnection,
     id: i64,
     settings: &EmailSettings,
+    signer: &Signer,
     templates: &Templates,
     public_url: &str,
+    files: &FileStore,
 ) -> Result<Option<Composed>, AppError> {
     let row: OutboxRow = outbox::table.find(id).select(OutboxRow::as_select()).first(conn)?;
     if row.kind == SLA_NOTICE {
@@ -213,6 +238,12 @@ pub fn compose(
     }
     if row.kind == TREND_ALERT {
         return detail_notice(&row, &templates.trend_alert, settings).map(Some);
+    }
+    if row.kind == INVITATION {
+        return detail_notice(&row, &templates.invitation, settings).map(Some);
+    }
+    if row.kind == DEPARTMENT_ANSWER {
+        return detail_notice(&row, &templates.department_answer, settings).map(Some);
     }
     let Some(ticket_id) = row.ticket_id else { return Ok(None) };
     let (number, subject, name, email): (String, String, String, Option<String>) = tickets::table
@@ -254,9 +285,9 @@ pub fn compose(
     let greeting = if name.is_empty() { email.clone() } else { name.clone() };
     let (link, until) = if survey {
         let expires = crate::quality::csat::expiry(row.created_at.0, settings.survey_expiry_days);
-        crate::quality::csat::link(public_url, &settings.token_secret, ticket_id, expires)
+        crate::quality::csat::link(public_url, signer, ticket_id, expires)
     } else {
-        (case_link(public_url, &settings.token_secret, ticket_id), String::new())
+        (case_link(public_url, signer, ticket_id), String::new())
     };
     let values = [
         ("numero", number.as_str()),
@@ -274,7 +305,7 @@ pub fn compose(
     let full_id = format!("{}@{}", row.message_id, settings.domain());
     let mut builder = Message::builder()
         .from(mailbox(Some(&settings.from_name), &settings.address)?)
-        .reply_to(mailbox(Some(&settings.from_name), &reply_address(settings, ticket_id))?)
+        .reply_to(mailbox(Some(&settings.from_name), &reply_address(settings, signer, ticket_id))?)
         .to(mailbox((!name.is_empty()).then_some(name.as_str()), &email)?)
         .subject(fill(&template.subject, &values))
         .message_id(Some(format!("<{full_id}>")));
@@ -286,9 +317,17 @@ pub fn compose(
         let references: Vec<String> = thread.iter().rev().take(20).rev().map(|id| format!("<{id}>")).collect();
         builder = builder.references(references.join(" "));
     }
-    let mut message = builder
-        .multipart(MultiPart::alternative_plain_html(text, html))
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("building mail: {e}")))?;
+    let parts = match row.message_row_id {
+        Some(m) if row.kind == super::outbox::REPLY => file_parts(conn, files, m)?,
+        _ => Vec::new(),
+    };
+    let body = MultiPart::alternative_plain_html(text, html);
+    let body = if parts.is_empty() {
+        body
+    } else {
+        parts.into_iter().fold(MultiPart::mixed().multipart(body), |mixed, part| mixed.singlepart(part))
+    };
+    let mut message = builder.multipart(body).map_err(|e| AppError::Internal(anyhow::anyhow!("building mail: {e}")))?;
     add_header(&mut message, &settings.loop_header, &settings.address)?;
     if row.kind == ACK {
         add_header(&mut message, "Auto-Submitted", "auto-replied")?;
@@ -303,26 +342,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_verify_and_resist_guessing() {
-        let token = reply_token("secreto", 42);
-        assert!(token.starts_with("t42k"));
-        assert_eq!(verify_token("secreto", &token), Some(42));
-        assert_eq!(verify_token("otro", &token), None);
-        assert_eq!(verify_token("secreto", &token.replace("t42", "t43")), None);
-        assert_eq!(verify_token("secreto", "t42kdeadbeef0000"), None);
-        assert_eq!(verify_token("secreto", "basura"), None);
-    }
-
-    #[test]
-    fn case_links_verify_and_differ_from_reply_tokens() {
-        let link = case_link("https://mesa.example.cl/", "secreto", 42);
+    fn links_and_reply_addresses_carry_the_signed_tokens() {
+        let signer = Signer::new("secreto", Vec::new());
+        let link = case_link("https://mesa.example.cl/", &signer, 42);
         let token = link.strip_prefix("https://mesa.example.cl/casos/").unwrap();
-        assert_eq!(token.len(), "42-".len() + 32);
-        assert_eq!(verify_case_token("secreto", token), Some(42));
-        assert_eq!(verify_case_token("otro", token), None);
-        assert_eq!(verify_case_token("secreto", &token.replacen("42-", "43-", 1)), None);
-        assert_eq!(verify_case_token("secreto", &reply_token("secreto", 42)), None);
-        assert_eq!(verify_case_token("secreto", "42"), None);
+        assert_eq!(signer.verify_case_token(token), Some(42));
+        let settings = crate::config::Settings::defaults().email;
+        let address = reply_address(&settings, &signer, 42);
+        let token = address.strip_prefix("soporte+").and_then(|a| a.strip_suffix("@atencion.localhost")).unwrap();
+        assert_eq!(signer.verify_reply_token(token), Some(42));
     }
 
     #[test]
@@ -334,5 +362,9 @@ mod tests {
         assert!(t.ack.text.contains("{enlace}") && t.reply.text.contains("{enlace}"));
         assert!(t.survey.text.contains("{enlace}") && t.survey.text.contains("{vence}"));
         assert!(t.trend_alert.text.contains("{umbral}") && t.trend_alert.subject.contains("{categoria}"));
+        assert!(t.invitation.text.contains("{enlace}") && t.invitation.text.contains("{vence}"));
+        assert!(t.department_answer.text.contains("{respuesta}") && t.department_answer.subject.contains("{numero}"));
+        // Not the [number] tag that threads mail into the case.
+        assert!(!t.department_answer.subject.contains("[{numero}]"));
     }
 }

@@ -13,10 +13,11 @@ use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::intake::{self, FileStore};
-use super::parse;
+use super::intake;
+use crate::attachments::FileStore;
 use crate::config::EmailSettings;
 use crate::db::Db;
+use crate::secrets::Signer;
 
 /// One mailbox, from `[[email.mailboxes]]` in the configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -111,11 +112,12 @@ async fn open(mb: &MailboxSettings) -> anyhow::Result<(Session, bool)> {
 pub async fn poll_once(
     db: &Db,
     email: &EmailSettings,
+    signer: &Signer,
     files: &Arc<FileStore>,
     mb: &MailboxSettings,
 ) -> anyhow::Result<usize> {
     let (mut session, _) = open(mb).await?;
-    let stored = fetch_unseen(&mut session, db, email, files, mb).await?;
+    let stored = fetch_unseen(&mut session, db, email, signer, files, mb).await?;
     session.logout().await?;
     Ok(stored)
 }
@@ -125,6 +127,7 @@ async fn fetch_unseen(
     session: &mut Session,
     db: &Db,
     email: &EmailSettings,
+    signer: &Signer,
     files: &Arc<FileStore>,
     mb: &MailboxSettings,
 ) -> anyhow::Result<usize> {
@@ -144,7 +147,7 @@ async fn fetch_unseen(
             raw
         };
         let Some(raw) = raw else { continue };
-        store(db, email, files, &mb.name, raw).await?;
+        store(db, email, signer, files, &mb.name, raw).await?;
         stored += 1;
         match &mb.processed_folder {
             Some(folder) => session.uid_mv(uid.to_string(), folder).await?,
@@ -161,11 +164,17 @@ async fn fetch_unseen(
 
 /// Keeps one session open: fetches, then waits for the server to announce new mail (IDLE,
 /// renewed every poll interval, at most 25 minutes as RFC 2177 asks) or, without IDLE, sleeps.
-async fn watch(db: &Db, email: &EmailSettings, files: &Arc<FileStore>, mb: &MailboxSettings) -> anyhow::Result<()> {
+async fn watch(
+    db: &Db,
+    email: &EmailSettings,
+    signer: &Signer,
+    files: &Arc<FileStore>,
+    mb: &MailboxSettings,
+) -> anyhow::Result<()> {
     let (mut session, idle) = open(mb).await?;
     let wait = Duration::from_secs(mb.poll_interval_secs.clamp(1, 25 * 60));
     loop {
-        let n = fetch_unseen(&mut session, db, email, files, mb).await?;
+        let n = fetch_unseen(&mut session, db, email, signer, files, mb).await?;
         if n > 0 {
             tracing::info!(mailbox = %mb.name, stored = n, idle, "mail fetched over IMAP");
         }
@@ -185,19 +194,20 @@ async fn watch(db: &Db, email: &EmailSettings, files: &Arc<FileStore>, mb: &Mail
 async fn store(
     db: &Db,
     email: &EmailSettings,
+    signer: &Signer,
     files: &Arc<FileStore>,
     mailbox: &str,
     raw: Vec<u8>,
 ) -> anyhow::Result<()> {
-    let (email, files, mailbox) = (email.clone(), files.clone(), mailbox.to_owned());
+    let (email, signer, files, mailbox) = (email.clone(), signer.clone(), files.clone(), mailbox.to_owned());
     db.write(move |c| {
         if too_large(&email, &raw) {
             let reason = format!("excede el tamaño máximo ({} bytes)", email.max_message_bytes);
             return intake::quarantine(c, &mailbox, &raw, &reason).map(|_| ());
         }
-        match parse::parse(&raw, &email.loop_header) {
-            Ok(mail) => intake::ingest(c, &email, &files, &mailbox, &mail).map(|_| ()),
-            Err(e) => intake::quarantine(c, &mailbox, &raw, &e.to_string()).map(|_| ()),
+        match intake::admit(&email, &raw) {
+            Ok(mail) => intake::ingest(c, &email, &signer, &files, &mailbox, &mail).map(|_| ()),
+            Err(reason) => intake::quarantine(c, &mailbox, &raw, &reason).map(|_| ()),
         }
     })
     .await
@@ -207,9 +217,9 @@ async fn store(
 /// The watcher of one mailbox in one replica; reconnects after any failure. Replicas may watch
 /// the same mailbox: the Message-ID deduplication keeps a mail fetched twice from becoming two
 /// messages.
-pub async fn run(db: Db, email: EmailSettings, files: Arc<FileStore>, mb: MailboxSettings) {
+pub async fn run(db: Db, email: EmailSettings, signer: Arc<Signer>, files: Arc<FileStore>, mb: MailboxSettings) {
     loop {
-        if let Err(e) = watch(&db, &email, &files, &mb).await {
+        if let Err(e) = watch(&db, &email, &signer, &files, &mb).await {
             tracing::warn!(mailbox = %mb.name, error = %e, "IMAP session failed; reconnecting later");
         }
         tokio::time::sleep(Duration::from_secs(mb.poll_interval_secs.max(1))).await;

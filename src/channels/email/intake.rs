@@ -2,26 +2,23 @@
 //! new one), with CCs, attachments and an acknowledgement unless a machine wrote it. One
 //! transaction: the caller acknowledges the mail only after it committed.
 
-use std::path::{Path, PathBuf};
-
-use chrono::Utc;
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::compose::verify_token;
-use super::outbox::{self, ACK};
-use super::parse::{Attachment, ParsedMail};
+use super::outbox;
+use super::parse::ParsedMail;
+use crate::attachments::{self, FileStore};
 use crate::auth::Actor;
 use crate::config::EmailSettings;
-use crate::db::schema::{attachments, email_messages, email_quarantine, messages, requesters, ticket_ccs, tickets};
+use crate::db::schema::{email_messages, email_quarantine, messages, requesters, ticket_ccs, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
-use crate::domain::{Channel, EventKind, Priority, Status, TicketKind, TicketNumber};
+use crate::domain::{Channel, EventKind, Priority, SenderStatus, Status, TicketKind, TicketNumber};
 use crate::error::AppError;
-use crate::tickets::store::{self, NewTicketInput};
+use crate::secrets::Signer;
+use crate::tickets::store::{self, NewTicketInput, Sender};
 use crate::tickets::{CreateMessageRequest, RequesterData};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -47,31 +44,6 @@ pub struct IntakeResult {
     pub message_id: Option<String>,
 }
 
-/// Content-addressed attachment files: the same file sent twice is stored once.
-pub struct FileStore {
-    root: PathBuf,
-}
-
-impl FileStore {
-    pub fn new(root: impl AsRef<Path>) -> FileStore {
-        FileStore { root: root.as_ref().to_owned() }
-    }
-
-    /// Writes the bytes (if new) and returns their SHA-256.
-    pub fn put(&self, bytes: &[u8]) -> Result<String, AppError> {
-        let hash = hex::encode(Sha256::digest(bytes));
-        let dir = self.root.join(&hash[..2]);
-        let path = dir.join(&hash);
-        if !path.exists() {
-            std::fs::create_dir_all(&dir).map_err(anyhow::Error::from)?;
-            let tmp = dir.join(format!(".{hash}.{:08x}", rand::random::<u32>()));
-            std::fs::write(&tmp, bytes).map_err(anyhow::Error::from)?;
-            std::fs::rename(&tmp, &path).map_err(anyhow::Error::from)?;
-        }
-        Ok(hash)
-    }
-}
-
 /// Keeps a mail that cannot be processed, so it is not lost and does not block the next one.
 pub fn quarantine(conn: &mut DbConnection, mailbox: &str, raw: &[u8], reason: &str) -> Result<i64, AppError> {
     Ok(diesel::insert_into(email_quarantine::table)
@@ -84,6 +56,28 @@ pub fn quarantine(conn: &mut DbConnection, mailbox: &str, raw: &[u8], reason: &s
         ))
         .returning(email_quarantine::id)
         .get_result(conn)?)
+}
+
+/// The mail as the helpdesk stores it, or why it goes to the quarantine instead (Spanish, shown to
+/// administrators): unreadable, or more attachments than `[email]` allows (by count or by total
+/// decoded size), which would otherwise become thousands of rows and files.
+pub fn admit(settings: &EmailSettings, raw: &[u8]) -> Result<ParsedMail, String> {
+    let mail = super::parse::parse(raw, &settings.loop_header).map_err(|e| e.to_string())?;
+    let count = mail.attachments.len();
+    if count > settings.max_attachments_per_message {
+        return Err(format!(
+            "trae {count} adjuntos; se admiten como máximo {} por correo",
+            settings.max_attachments_per_message
+        ));
+    }
+    let total: usize = mail.attachments.iter().map(|a| a.bytes.len()).sum();
+    if total > settings.max_attachments_total_bytes {
+        return Err(format!(
+            "sus adjuntos suman {total} bytes; se admiten como máximo {} por correo",
+            settings.max_attachments_total_bytes
+        ));
+    }
+    Ok(mail)
 }
 
 fn ticket_by_parents(conn: &mut DbConnection, parents: &[String]) -> Result<Option<i64>, AppError> {
@@ -114,12 +108,12 @@ fn ticket_by_parents(conn: &mut DbConnection, parents: &[String]) -> Result<Opti
 
 /// The ticket named by a `+token` in the mail's recipients, if the token is genuine (pure: public
 /// so the fuzz targets exercise it).
-pub fn ticket_by_token(settings: &EmailSettings, mail: &ParsedMail) -> Option<i64> {
+pub fn ticket_by_token(settings: &EmailSettings, signer: &Signer, mail: &ParsedMail) -> Option<i64> {
     let (local, domain) = settings.address.split_once('@')?;
     mail.to.iter().chain(&mail.cc).find_map(|address| {
         let (user, host) = address.split_once('@')?;
         let token = user.strip_prefix(local)?.strip_prefix('+')?;
-        (host == domain).then(|| verify_token(&settings.token_secret, token)).flatten()
+        (host == domain).then(|| signer.verify_reply_token(token)).flatten()
     })
 }
 
@@ -137,25 +131,34 @@ pub fn ticket_text(mail: &ParsedMail) -> (String, String) {
     (subject, body)
 }
 
+/// How the sender `email` relates to ticket `id`: its requester, one of its CCs, or a stranger.
+fn sender_status(conn: &mut DbConnection, id: i64, email: &str) -> Result<SenderStatus, AppError> {
+    let requester: Option<String> = tickets::table
+        .inner_join(requesters::table)
+        .filter(tickets::id.eq(id))
+        .select(requesters::email)
+        .first(conn)?;
+    if requester.as_deref() == Some(email) {
+        return Ok(SenderStatus::Requester);
+    }
+    let cc: i64 = ticket_ccs::table
+        .filter(ticket_ccs::ticket_id.eq(id))
+        .filter(ticket_ccs::email.eq(email))
+        .count()
+        .get_result(conn)?;
+    Ok(if cc > 0 { SenderStatus::Cc } else { SenderStatus::Unknown })
+}
+
 /// The `[AU-2026-000123]` tag, honoured only for the requester or a CC of that ticket: guessing a
 /// number must not let a stranger write into someone else's case.
 fn ticket_by_subject(conn: &mut DbConnection, mail: &ParsedMail) -> Result<Option<i64>, AppError> {
     let Some(tag) = subject_tag(&mail.subject) else {
         return Ok(None);
     };
-    let found: Option<(i64, Option<String>)> = tickets::table
-        .inner_join(requesters::table)
-        .filter(tickets::number.eq(tag.to_string()))
-        .select((tickets::id, requesters::email))
-        .first(conn)
-        .optional()?;
-    let Some((id, requester_email)) = found else { return Ok(None) };
-    let is_cc: i64 = ticket_ccs::table
-        .filter(ticket_ccs::ticket_id.eq(id))
-        .filter(ticket_ccs::email.eq(&mail.from_email))
-        .count()
-        .get_result(conn)?;
-    Ok((requester_email.as_deref() == Some(mail.from_email.as_str()) || is_cc > 0).then_some(id))
+    let found: Option<i64> =
+        tickets::table.filter(tickets::number.eq(tag.to_string())).select(tickets::id).first(conn).optional()?;
+    let Some(id) = found else { return Ok(None) };
+    Ok((sender_status(conn, id, &mail.from_email)? != SenderStatus::Unknown).then_some(id))
 }
 
 fn save_ccs(
@@ -181,36 +184,17 @@ fn save_ccs(
     Ok(())
 }
 
-fn save_attachments(
-    conn: &mut DbConnection,
-    files: &FileStore,
-    ticket_id: i64,
-    message: i64,
-    list: &[Attachment],
-) -> Result<(), AppError> {
-    for a in list {
-        let sha = files.put(&a.bytes)?;
-        diesel::insert_into(attachments::table)
-            .values((
-                attachments::ticket_id.eq(ticket_id),
-                attachments::message_row_id.eq(message),
-                attachments::filename.eq(&a.filename),
-                attachments::content_type.eq(&a.content_type),
-                attachments::size.eq(a.bytes.len() as i64),
-                attachments::sha256.eq(sha),
-                attachments::content_id.eq(&a.content_id),
-                attachments::created_at.eq(UtcTime::now()),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+fn sender(mail: &ParsedMail, status: SenderStatus) -> Sender {
+    Sender { email: mail.from_email.clone(), name: mail.from_name.clone(), status }
 }
 
+/// A new ticket whose requester is the mail's sender; `follow_up_of` is the closed ticket the mail
+/// answered, with how the sender related to it.
 fn new_ticket(
     conn: &mut DbConnection,
     mailbox: &str,
     mail: &ParsedMail,
-    follow_up_of: Option<i64>,
+    follow_up_of: Option<(i64, SenderStatus)>,
 ) -> Result<(i64, String), AppError> {
     let (subject, body) = ticket_text(mail);
     let input = NewTicketInput {
@@ -231,11 +215,14 @@ fn new_ticket(
         tags: Vec::new(),
         kind: TicketKind::Standard,
         origin: crate::routing::rules::Origin { mailbox: Some(mailbox.to_owned()), called_number: None },
+        sender: Some(sender(mail, SenderStatus::Requester)),
     };
     let ticket = store::create(conn, None, input)?;
-    if let Some(old) = follow_up_of {
-        // A reply to a closed case opens a new one that points back to it.
-        store::record(conn, ticket.id, EventKind::Linked, Actor::System, json!({"follow_up_of": old}), UtcTime::now())?;
+    if let Some((old, status)) = follow_up_of {
+        // A reply to a closed case opens a new one that points back to it (for a stranger too:
+        // their own case, which shows them nothing of the closed one).
+        let data = json!({"follow_up_of": old, "sender_status": status});
+        store::record(conn, ticket.id, EventKind::Linked, Actor::System, data, UtcTime::now())?;
     }
     Ok((ticket.id, ticket.number))
 }
@@ -251,6 +238,7 @@ fn first_message(conn: &mut DbConnection, ticket_id: i64) -> Result<i64, AppErro
 pub fn ingest(
     conn: &mut DbConnection,
     settings: &EmailSettings,
+    signer: &Signer,
     files: &FileStore,
     mailbox: &str,
     mail: &ParsedMail,
@@ -303,7 +291,7 @@ pub fn ingest(
 
     let thread = match ticket_by_parents(conn, &mail.parents)? {
         Some(id) => Some(id),
-        None => match ticket_by_token(settings, mail) {
+        None => match ticket_by_token(settings, signer, mail) {
             Some(id) => Some(id),
             None => ticket_by_subject(conn, mail)?,
         },
@@ -312,12 +300,12 @@ pub fn ingest(
         Some(id) => {
             let (status, number): (String, String) =
                 tickets::table.find(id).select((tickets::status, tickets::number)).first(conn)?;
-            Some((id, number, status == Status::Closed.as_str()))
+            Some((id, number, status == Status::Closed.as_str(), sender_status(conn, id, &mail.from_email)?))
         }
         None => None,
     };
-    let (outcome, ticket_id, number, message_row) = match open_thread {
-        Some((id, number, false)) => {
+    let (outcome, ticket_id, number, message_row, status) = match open_thread {
+        Some((id, number, false, status)) => {
             let reply = CreateMessageRequest {
                 body: mail.text.clone(),
                 body_html: mail.html.clone(),
@@ -325,26 +313,33 @@ pub fn ingest(
                 from_requester: true,
                 status: None,
             };
-            let requester_id: i64 = tickets::table.find(id).select(tickets::requester_id).first(conn)?;
-            let message = store::add_message(conn, id, Actor::Requester(requester_id), reply)?;
-            (Outcome::Appended, id, number, message.id)
+            // The mail speaks for its sender only: the requester, a CC or a stranger.
+            let actor = match status {
+                SenderStatus::Requester => {
+                    Actor::Requester(tickets::table.find(id).select(tickets::requester_id).first(conn)?)
+                }
+                SenderStatus::Cc | SenderStatus::Unknown => Actor::System,
+            };
+            let message = store::add_mail_message(conn, id, actor, reply, &sender(mail, status))?;
+            (Outcome::Appended, id, number, message.id, status)
         }
-        Some((closed, _, true)) => {
-            let (id, number) = new_ticket(conn, mailbox, mail, Some(closed))?;
-            (Outcome::Created, id, number, first_message(conn, id)?)
+        Some((closed, _, true, status)) => {
+            let (id, number) = new_ticket(conn, mailbox, mail, Some((closed, status)))?;
+            (Outcome::Created, id, number, first_message(conn, id)?, SenderStatus::Requester)
         }
         None => {
             let (id, number) = new_ticket(conn, mailbox, mail, None)?;
-            (Outcome::Created, id, number, first_message(conn, id)?)
+            (Outcome::Created, id, number, first_message(conn, id)?, SenderStatus::Requester)
         }
     };
-    save_ccs(conn, settings, ticket_id, mail)?;
-    save_attachments(conn, files, ticket_id, message_row, &mail.attachments)?;
+    // A stranger cannot put people in copy of someone else's case.
+    if status != SenderStatus::Unknown {
+        save_ccs(conn, settings, ticket_id, mail)?;
+    }
+    attachments::save(conn, files, ticket_id, message_row, &mail.attachments)?;
     record_mail(conn, Some(ticket_id), Some(message_row))?;
-    let capped =
-        outbox::recent_automatic(conn, &mail.from_email, Utc::now())? >= settings.auto_replies_per_sender_per_day;
-    if outcome == Outcome::Created && mail.automatic.is_none() && !capped {
-        outbox::enqueue(conn, ACK, ticket_id, None, &mail.from_email)?;
+    if outcome == Outcome::Created && mail.automatic.is_none() {
+        outbox::acknowledge(conn, settings, ticket_id, &mail.from_email)?;
     }
     Ok(IntakeResult {
         outcome,

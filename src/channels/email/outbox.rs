@@ -12,11 +12,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::compose::{self, Templates};
+use crate::attachments::FileStore;
 use crate::config::{EmailSettings, SmtpSettings};
 use crate::db::schema::{email_messages, outbox};
 use crate::db::types::UtcTime;
 use crate::db::{backend, Db, DbConnection};
 use crate::error::AppError;
+use crate::secrets::Signer;
 
 /// What a mail is for; decides its template and headers.
 pub const ACK: &str = "ack";
@@ -25,10 +27,15 @@ pub const REPLY: &str = "reply";
 pub const SLA_NOTICE: &str = "sla_notice";
 /// A trend alert, to supervisors: about no single ticket.
 pub const TREND_ALERT: &str = "trend_alert";
+/// A department answered an escalation: to the agent who escalated.
+pub const DEPARTMENT_ANSWER: &str = "department_answer";
+
+/// A link to set a password, to a person of the service.
+pub const INVITATION: &str = "invitation";
 
 /// Notices to staff, which are no part of any conversation with a requester.
 pub fn is_staff_notice(kind: &str) -> bool {
-    kind == SLA_NOTICE || kind == TREND_ALERT
+    kind == SLA_NOTICE || kind == TREND_ALERT || kind == INVITATION || kind == DEPARTMENT_ANSWER
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
@@ -126,6 +133,23 @@ pub fn recent_automatic(conn: &mut DbConnection, recipient: &str, now: DateTime<
         .get_result(conn)?)
 }
 
+/// Queues the acknowledgement of new ticket `ticket_id` (its number and the link to its case page)
+/// to `recipient`, unless that address already got its automatic answers of the day (the
+/// loop-safety cap). In the caller's transaction: the ticket and its acknowledgement commit
+/// together. Returns whether it was queued.
+pub fn acknowledge(
+    conn: &mut DbConnection,
+    settings: &EmailSettings,
+    ticket_id: i64,
+    recipient: &str,
+) -> Result<bool, AppError> {
+    if recent_automatic(conn, recipient, Utc::now())? >= settings.auto_replies_per_sender_per_day {
+        return Ok(false);
+    }
+    enqueue(conn, ACK, ticket_id, None, recipient)?;
+    Ok(true)
+}
+
 /// Marks our mail whose Message-ID local part is `local` as bounced.
 pub fn mark_bounced(conn: &mut DbConnection, local: &str, reason: &str) -> Result<bool, AppError> {
     let n = diesel::update(outbox::table.filter(outbox::message_id.eq(local)))
@@ -139,7 +163,10 @@ pub fn list(conn: &mut DbConnection, ticket_id: Option<i64>) -> Result<Vec<Outbo
     if let Some(id) = ticket_id {
         query = query.filter(outbox::ticket_id.eq(id));
     }
-    Ok(query.load(conn)?)
+    let mut rows: Vec<OutboxRow> = query.load(conn)?;
+    // An invitation's detail holds its password link: whoever reads the outbox must not get it.
+    rows.iter_mut().filter(|r| r.kind == INVITATION).for_each(|r| r.detail = None);
+    Ok(rows)
 }
 
 fn backoff(settings: &SmtpSettings, attempts: i32) -> TimeDelta {
@@ -150,24 +177,35 @@ fn backoff(settings: &SmtpSettings, attempts: i32) -> TimeDelta {
 /// How many due mails one flush leases.
 const BATCH: usize = 20;
 
+/// What mails are made of besides the rows: templates, the base of links, replies' files.
+pub struct Content {
+    pub templates: Templates,
+    pub public_url: String,
+    pub files: Arc<FileStore>,
+}
+
 /// Sends what is due once (at most [`BATCH`]); returns how many mails were sent.
 pub async fn flush(
     db: &Db,
     transport: &AsyncSmtpTransport<Tokio1Executor>,
     email: &EmailSettings,
+    signer: &Arc<Signer>,
     smtp: &SmtpSettings,
-    templates: &Templates,
-    public_url: &str,
+    content: &Arc<Content>,
 ) -> Result<usize, AppError> {
     let now = Utc::now();
     let lease = UtcTime::from(now + TimeDelta::seconds(smtp.lease_secs.max(1)));
     let ids = db.write(move |c| Ok(backend::lease_outbox(c, UtcTime::from(now), lease, BATCH as i64)?)).await?;
     let mut sent = 0;
     for id in ids {
-        let settings = email.clone();
-        let templates_for_compose = templates.clone();
-        let base = public_url.to_owned();
-        let composed = db.read(move |c| compose::compose(c, id, &settings, &templates_for_compose, &base)).await;
+        let (settings, signer) = (email.clone(), signer.clone());
+        let content = content.clone();
+        let composed = db
+            .read(move |c| {
+                let Content { templates, public_url, files } = &*content;
+                compose::compose(c, id, &settings, &signer, templates, public_url, files)
+            })
+            .await;
         let outcome = match composed {
             Ok(Some(mail)) => transport.send(mail.message).await.map(|_| Some(mail.full_id)).map_err(|e| e.to_string()),
             // Nothing to say any more (e.g. the requester has no address): done.
@@ -232,8 +270,16 @@ fn record_outcome(
     Ok(())
 }
 
-/// The worker of one replica; `public_url` is the base of the links sent to requesters.
-pub async fn run(db: Db, email: EmailSettings, smtp: SmtpSettings, public_url: String) {
+/// The worker of one replica; `public_url` is the base of the links sent to requesters, signed
+/// by `signer`; replies' files are read from `files` when they are sent.
+pub async fn run(
+    db: Db,
+    email: EmailSettings,
+    signer: Arc<Signer>,
+    smtp: SmtpSettings,
+    public_url: String,
+    files: Arc<FileStore>,
+) {
     let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url) {
         Ok(builder) => builder.timeout(Some(Duration::from_secs(20))).build(),
         Err(e) => {
@@ -241,9 +287,9 @@ pub async fn run(db: Db, email: EmailSettings, smtp: SmtpSettings, public_url: S
             return;
         }
     };
-    let templates = Arc::new(Templates::load(&email.templates));
+    let content = Arc::new(Content { templates: Templates::load(&email.templates), public_url, files });
     loop {
-        match flush(&db, &transport, &email, &smtp, &templates, &public_url).await {
+        match flush(&db, &transport, &email, &signer, &smtp, &content).await {
             // A whole batch went out: more may be due, send on at once (sleeping here capped
             // delivery at one batch per poll interval).
             Ok(sent) if sent == BATCH => continue,

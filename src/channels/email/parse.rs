@@ -167,7 +167,7 @@ pub fn parse(raw: &[u8], own_loop_header: &str) -> Result<ParsedMail, ParseError
     }
     let from = message.from().and_then(|f| f.first()).ok_or(ParseError::NoSender)?;
     let from_email = from.address().and_then(text::normalize_email).ok_or(ParseError::NoSender)?;
-    let from_name = from.name().map(text::single_line).unwrap_or_default();
+    let from_name = from.name().map(|name| text::single_line(&without_nul(name))).unwrap_or_default();
     let mut parents = ids(message.in_reply_to());
     let mut references = ids(message.references());
     references.reverse();
@@ -190,32 +190,39 @@ pub fn parse(raw: &[u8], own_loop_header: &str) -> Result<ParsedMail, ParseError
             content_type: part
                 .content_type()
                 .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("octet-stream")).to_ascii_lowercase())
+                .map(|ct| without_nul(&ct))
                 .unwrap_or_else(|| "application/octet-stream".into()),
             bytes: part.contents().to_vec(),
-            content_id: part.content_id().map(str::to_owned),
+            content_id: part.content_id().map(without_nul),
         })
         .collect();
     let automatic = automatic(&message, own_loop_header);
     let bounce_of = (automatic == Some("delivery-report")).then(|| bounced_message_id(&message)).flatten();
-    let message_id = match message.message_id() {
+    let message_id = match message.message_id().map(|id| without_nul(id.trim())) {
         Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
         // Without one, the content itself identifies a redelivery.
         _ => format!("sin-id-{}@atencion", &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw))[..32]),
     };
     Ok(ParsedMail {
         message_id,
-        parents,
-        subject: text::single_line(message.subject().unwrap_or("")),
+        parents: parents.iter().map(String::as_str).map(without_nul).collect(),
+        subject: text::single_line(&without_nul(message.subject().unwrap_or(""))),
         from_name,
         from_email,
         to: addresses(message.to()),
         cc: addresses(message.cc()),
-        text: strip_quoted(&text),
-        html,
+        text: strip_quoted(&without_nul(&text)),
+        html: html.map(|h| without_nul(&h)),
         attachments,
         automatic,
-        bounce_of,
+        bounce_of: bounce_of.map(|b| without_nul(&b)),
     })
+}
+
+/// The text without NUL characters: they mean nothing in a mail and Postgres cannot store them
+/// in text columns (the raw mail, kept as bytes, still has them).
+fn without_nul(text: &str) -> String {
+    text.replace('\0', "")
 }
 
 /// A file name that is safe to show and to store: no path, no control characters.
@@ -328,6 +335,22 @@ mod tests {
         assert_eq!(parse(b"", LOOP), Err(ParseError::Unreadable));
         assert_eq!(parse(&mail("Subject: sin remitente", "x"), LOOP), Err(ParseError::NoSender));
         assert_eq!(parse(&mail("From: no-es-correo\r\nSubject: x", "x"), LOOP), Err(ParseError::NoSender));
+    }
+
+    #[test]
+    fn nul_characters_never_reach_the_stored_text() {
+        let raw = b"From: \"Ana\0 P\" <ana@municipalidad.cl>\r\nSubject: Clave\0 bloqueada\r\nMessage-ID: <a\0b@x>\r\n\
+            Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nNo\0 puedo\r\n--b\r\n\
+            Content-Type: text/plain; name=\"a\0.txt\"\r\nContent-Disposition: attachment; filename=\"a\0.txt\"\r\n\r\nx\0y\r\n--b--\r\n";
+        let m = parse(raw, LOOP).unwrap();
+        assert_eq!(
+            (m.subject.as_str(), m.from_name.as_str(), m.text.as_str()),
+            ("Clave bloqueada", "Ana P", "No puedo")
+        );
+        assert_eq!(m.message_id, "ab@x");
+        assert_eq!(m.attachments[0].filename, "a.txt");
+        // The attachment's bytes are kept as they came.
+        assert_eq!(m.attachments[0].bytes, b"x\0y");
     }
 
     #[test]

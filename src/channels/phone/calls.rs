@@ -371,6 +371,7 @@ fn call_ticket(requester_id: i64, subject: String, body: String, queue: String, 
             mailbox: None,
             called_number: s.to.clone().filter(|_| s.direction == Direction::Inbound),
         },
+        sender: None,
     }
 }
 
@@ -548,7 +549,7 @@ fn on_voicemail(
         from_requester: true,
         status: None,
     };
-    let added = store::add_message(conn, ticket, Actor::Requester(requester), message)?;
+    let added = store::add_message(conn, ticket, Actor::Requester(requester), message, store::OnReply::Keep)?;
     row.voicemail_message_id = Some(added.id);
     Ok(())
 }

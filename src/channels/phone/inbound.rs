@@ -132,6 +132,10 @@ impl NativeEvent {
     }
 }
 
+/// The fields of a CTI push the service reads; the others are dropped on arrival.
+const READ: &[&str] =
+    &["event", "callId", "from", "to", "direction", "user", "user[]", "queue", "cause", "timestamp", "answeringNumber"];
+
 /// Fields of a CTI push; `user` may repeat (`user[]=a&user[]=b`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CtiPush {
@@ -165,10 +169,16 @@ impl CtiPush {
             std::str::from_utf8(body).map_err(|_| bad())?;
             fields = form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         }
+        // Connectors add fields of their own, which are never read: only those we read must be clean.
+        fields.retain(|(k, _)| READ.contains(&k.as_str()));
+        if let Some((key, _)) = fields.iter().find(|(_, v)| v.contains('\0')) {
+            return Err(AppError::nul_character(key.clone()));
+        }
         Ok(CtiPush { fields })
     }
 
     fn get(&self, key: &str) -> Option<&str> {
+        debug_assert!(READ.contains(&key), "{key} is read but not kept");
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.trim().is_empty())
     }
 

@@ -12,7 +12,11 @@ use utoipa::ToSchema;
 
 pub use rate_limit::RateLimiter;
 
-use crate::api::extract::Json;
+use diesel::prelude::*;
+
+use crate::attachments::{self, upload};
+use crate::channels::email::outbox;
+use crate::db::schema::messages;
 use crate::directory::{self, CategoryView};
 use crate::domain::{Channel, Priority, Segment, TicketKind};
 use crate::error::{AppError, Problem};
@@ -84,6 +88,7 @@ impl PublicTicketRequest {
             tags: Vec::new(),
             kind: TicketKind::Standard,
             origin: Default::default(),
+            sender: None,
         })
     }
 }
@@ -92,7 +97,8 @@ fn errors_mention(errors: &Errors, field: &str) -> bool {
     errors.fields().any(|f| f == field)
 }
 
-fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
+/// The client's address: the peer, or the proxy's `Forwarded` header when it is trusted.
+pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
     let info = req.connection_info();
     let ip = if trust_proxy { info.realip_remote_addr() } else { info.peer_addr() };
     ip.unwrap_or("unknown").to_owned()
@@ -116,19 +122,36 @@ fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Json<PublicTicketRequest>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let ip = client_ip(&req, state.settings.web_form.trust_proxy_headers);
     state.rate_limiter.check(&ip)?;
-    let key = Key::from_request(&req, "public".into(), &body.raw)?;
-    let request = body.into_value()?;
+    let limits = upload::Limits::form(&state.settings.attachments, state.settings.server.max_body_bytes);
+    let body = upload::read::<PublicTicketRequest>(&req, payload.into_inner(), &limits, &[]).await?;
+    let key = Key::from_request(&req, "public".into(), &body.digest)?;
+    let (request, files) = (body.value, body.files);
+    let store_files = state.attachments.clone();
     if !request.hp_field.is_empty() {
         tracing::info!(%ip, "web form honeypot filled; request dropped");
         return Err(AppError::BadRequest("Solicitud rechazada.".into()));
     }
     let input = request.validate()?;
+    let email = state.settings.email.clone();
     let response = idempotency::once(&state.db, key, StatusCode::CREATED, move |c| {
         let ticket = store::create(c, None, input)?;
+        if !files.is_empty() {
+            // The files belong to the message that opened the ticket.
+            let first: i64 = messages::table
+                .filter(messages::ticket_id.eq(ticket.id))
+                .order(messages::id.asc())
+                .select(messages::id)
+                .first(c)?;
+            attachments::save(c, &store_files, ticket.id, first, &files)?;
+        }
+        // The number and the case link by mail, as the page promises (the form requires an address).
+        if let Some(address) = &ticket.requester.email {
+            outbox::acknowledge(c, &email, ticket.id, address)?;
+        }
         Ok(PublicTicketResponse {
             message: format!(
                 "Su solicitud fue recibida con el número {}. Le responderemos al correo indicado.",
@@ -151,10 +174,17 @@ pub async fn categories(state: web::Data<AppState>) -> Result<web::Json<Vec<Cate
     Ok(web::Json(state.db.read(|c| directory::list_categories(c, true)).await?))
 }
 
-/// The form page itself (at `/` and `/formulario`).
-pub async fn page() -> HttpResponse {
+/// The form page itself (at `/` and `/formulario`), stating the configured file limits.
+pub async fn page(state: web::Data<AppState>) -> HttpResponse {
+    let limits = &state.settings.attachments;
+    let html = FORM_PAGE
+        .replace("{{MAX_FILES}}", &limits.form_max_files.to_string())
+        .replace("{{TYPES}}", &upload::type_names(&limits.form_media_types))
+        .replace("{{MAX_SIZE}}", &upload::size(limits.max_file_bytes))
+        .replace("{{MAX_BYTES}}", &limits.max_file_bytes.to_string())
+        .replace("{{ACCEPT}}", &page::escape(&limits.form_media_types.join(",")));
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"))
-        .body(FORM_PAGE)
+        .body(html)
 }

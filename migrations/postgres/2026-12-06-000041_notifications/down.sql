@@ -1,0 +1,2 @@
+DROP TABLE notification_follower;
+DROP TABLE notifications;

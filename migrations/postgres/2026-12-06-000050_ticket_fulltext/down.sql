@@ -1,0 +1,15 @@
+DROP TRIGGER requester_search_update ON requesters;
+DROP TRIGGER message_search_update ON messages;
+DROP TRIGGER message_search_insert ON messages;
+DROP TRIGGER ticket_search_update ON tickets;
+DROP TRIGGER ticket_search_insert ON tickets;
+DROP FUNCTION search_requester_written();
+DROP FUNCTION search_message_written();
+DROP FUNCTION search_ticket_written();
+DROP TABLE ticket_search;
+DROP FUNCTION search_document(bigint);
+DROP FUNCTION search_message(text, text);
+DROP FUNCTION search_requester(bigint);
+DROP FUNCTION search_requester_doc(text, text, text);
+DROP FUNCTION search_head(text, text);
+DROP FUNCTION search_fold(text);
