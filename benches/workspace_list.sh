@@ -79,11 +79,17 @@ measure() {
   printf '| `%s` | %.1f | %.1f |\n' "$path" "$(echo "$p50 * 1000" | bc -l)" "$(echo "$p99 * 1000" | bc -l)"
 }
 
+# The requests the workspace sends (app.js `listQuery`: the view's query, `limit=50`, `sort=updated`
+# unless the agent picks another order), then the other orders and the views' counts.
+OPEN="status=new,open,pending,on_hold"
 echo "| Petición | p50 (ms) | p99 (ms) |"
 echo "|---|---|---|"
-measure "/api/v1/tickets?assignee=me&limit=50"
-measure "/api/v1/tickets?assignee=me&status=new,open,pending,on_hold&limit=50"
-measure "/api/v1/tickets?queue=$QUEUE&sort=due&limit=50"
-measure "/api/v1/tickets?sla=warning&limit=50"
-measure "/api/v1/tickets?sla=breached&sort=due&limit=50"
+measure "/api/v1/tickets?assignee=me&$OPEN&limit=50&sort=updated"
+measure "/api/v1/tickets?queue=$QUEUE&$OPEN&limit=50&sort=updated"
+measure "/api/v1/tickets?assignee=none&$OPEN&limit=50&sort=updated"
+measure "/api/v1/tickets?sla=warning&$OPEN&limit=50&sort=updated"
+measure "/api/v1/tickets?sla=breached&$OPEN&limit=50&sort=updated"
+measure "/api/v1/tickets?queue=$QUEUE&$OPEN&limit=50&sort=due"
+measure "/api/v1/tickets?assignee=me&limit=50&sort=updated"
+measure "/api/v1/tickets?limit=50&sort=updated"
 measure "/api/v1/tickets/views"

@@ -186,10 +186,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
             .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-            println!(
-                "ingrese en {}/app con uno de estos correos y la contraseña {password}",
-                settings.server.public_url.trim_end_matches('/')
-            );
+            let url = atencion::startup::public_url(&settings.server, settings.server.port);
+            println!("ingrese en {url}/app con uno de estos correos y la contraseña {password}");
             for email in seed::demo_emails() {
                 println!("  {email}");
             }

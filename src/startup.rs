@@ -197,7 +197,7 @@ impl Application {
 
 /// `[server] public_url`, or when it is empty the address this server listens on (`port` is the
 /// one actually bound, so a random or changed port still gives working links).
-fn public_url(server: &ServerSettings, port: u16) -> String {
+pub fn public_url(server: &ServerSettings, port: u16) -> String {
     let configured = server.public_url.trim().trim_end_matches('/');
     let url = if configured.is_empty() {
         let machine = hostname::get().ok().and_then(|name| name.into_string().ok()).filter(|name| !name.is_empty());

@@ -205,6 +205,38 @@ fn worker_runs_the_jobs_until_sigterm() {
     stop_with_sigterm(child);
 }
 
+/// In production, links that would send requesters to the server's own loopback address are
+/// warned about at start (issue 17, point 11); a public address is not.
+#[test]
+fn production_warns_when_mailed_links_point_to_loopback() {
+    let serve_log = |public_url: &str| {
+        let cli = Cli::new();
+        let log = cli.dir.path().join("serve.log");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = cli
+            .command(&["serve"])
+            .env("APP_ENV", "production")
+            .env("ATENCION__SERVER__PORT", port.to_string())
+            .env("ATENCION__SERVER__PUBLIC_URL", public_url)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        // The warning is logged right after the bind: once the port answers, it has been written.
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "the server did not start listening");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        stop_with_sigterm(child);
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let warned = serve_log("http://localhost:8080");
+    assert!(warned.contains("loopback address: set [server] public_url"), "{warned}");
+    let quiet = serve_log("https://soporte.chilecompra.cl");
+    assert!(!quiet.contains("loopback"), "{quiet}");
+}
 
 #[test]
 fn kpi_rebuild_fills_redis_from_the_database() {
@@ -286,7 +318,10 @@ fn agent_password_from_stdin_and_seed_demo_passwords() {
     let out = cli.run(&["seed-demo", "--tickets", "3"]);
     assert!(out.status.success(), "{out:?}");
     let printed = stdout(&out);
-    assert!(printed.contains("/app") && printed.contains("javier.rojas@chilecompra.cl"), "{printed}");
+    assert!(
+        printed.contains("ingrese en http://127.0.0.1:8080/app") && printed.contains("javier.rojas@chilecompra.cl"),
+        "{printed}"
+    );
     let demo_password = printed.split("contraseña ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
     assert_eq!(demo_password.len(), 16);
 
