@@ -112,6 +112,9 @@ async function run(state) {
   const agentB = await me(emailB);
   const requester = { name: 'María Pérez', email: 'maria.perez@proveedor.cl', rut: '12.345.678-5', segment: 'proveedor', organization: 'Ferretería Pérez' };
   const newTicket = (subject, assignee) => ok('POST', '/tickets', { subject, body: `Detalle: ${subject}`, requester, queue: 'mesa-de-ayuda', assignee_id: assignee, acknowledge: false });
+  // A works the help desk's queue: its new tickets reach A live.
+  const helpDesk = (await ok('GET', '/queues')).find((q) => q.slug === 'mesa-de-ayuda');
+  await ok('PATCH', `/queues/${helpDesk.id}/routing`, { members: [agentA.id] });
   const t1 = await newTicket('No puedo recuperar mi clave', agentA.id);
   const t2 = await newTicket('Consulta sobre Compra Ágil', agentA.id);
   const canned = await ok('POST', '/canned-responses', {
@@ -145,6 +148,19 @@ async function run(state) {
   await a.getByRole('link', { name: `${t2.number} ${t2.subject}` }).waitFor();
   await a.locator('a[data-vista="mine"] .cuenta').filter({ hasText: /^2 casos$/ }).waitFor();
   await axe(a, 'lista');
+
+  // --- the lists are live: a new unassigned ticket of A's queue shows in "Sin asignar", row and
+  // count, without a reload
+  const unassigned = a.locator('a[data-vista="unassigned"] .cuenta');
+  const waiting = Number((await unassigned.textContent()).match(/\d+/)[0]);
+  await a.locator('a[data-vista="unassigned"]').click();
+  await a.getByRole('heading', { name: 'Sin asignar', level: 1 }).waitFor();
+  const t0 = await newTicket('Boleta de garantía por devolver', null);
+  await a.getByRole('link', { name: `${t0.number} ${t0.subject}` }).waitFor();
+  await unassigned.filter({ hasText: new RegExp(`^${waiting + 1} casos$`) }).waitFor();
+  await a.locator('a[data-vista="mine"]').click();
+  await row1.waitFor();
+  console.log('a new ticket appeared in "Sin asignar" (row and count) without a reload');
 
   // --- open a ticket
   const clicked = Date.now();
@@ -317,9 +333,14 @@ async function run(state) {
   await a.locator('#estado-caso').filter({ hasText: 'Pendiente' }).waitFor();
   assert.equal((await ok('GET', `/tickets/${t2.id}`)).status, 'pending');
   await a.locator('#titulo-caso').click();
+  await a.keyboard.press('Control+k');
+  await a.getByRole('combobox', { name: 'Comando o número de caso' }).fill('clavetest');
+  await a.getByRole('option', { name: 'Insertar respuesta predefinida: Recuperar clave (prueba) (::clavetest)' }).click();
+  await a.waitForFunction((n) => document.querySelector('#redactor-texto')?.value.includes(`para su caso ${n},`), t2.number);
+  await a.locator('#titulo-caso').click();
   await a.keyboard.press('r');
   assert.ok(await a.getByRole('textbox', { name: 'Respuesta', exact: true }).evaluate((el) => el === document.activeElement));
-  console.log('keyboard: j/k, Enter, ?, Ctrl+K (go to a number, change status), r');
+  console.log('keyboard: j/k, Enter, ?, Ctrl+K (go to a number, change status, insert a canned response), r');
 
   // --- the other lists
   for (const view of ['unassigned', 'warning', 'breached']) {
