@@ -216,6 +216,28 @@ on_all_backends! {
         assert_problem(&sign_in(&app, "javier.rojas@chilecompra.cl", PASSWORD).await, 401);
         assert_eq!(sign_in(&app, "javier.rojas@chilecompra.cl", "nueva-clave-segura").await.status, StatusCode::OK);
     }
+
+    async fn a_link_expires_and_a_newer_one_replaces_it(app) {
+        let id = person(&app, Role::Agent, "javier.rojas@chilecompra.cl").await;
+        let hash = session::hash_password("otra-clave-segura").unwrap();
+        let outcome = app
+            .db
+            .write(move |c| {
+                let t0 = chrono::Utc::now();
+                let (first, _) = session::create_link(c, id, 24, t0)?;
+                let (second, expires) = session::create_link(c, id, 24, t0)?;
+                assert_eq!(expires, t0 + chrono::TimeDelta::hours(24));
+                // The newer mail is the one that counts; the second link is past its time a day on.
+                let replaced = session::redeem_link(c, &first, &hash, t0).is_err();
+                let expired = session::redeem_link(c, &second, &hash, expires + chrono::TimeDelta::seconds(1)).is_err();
+                let in_time = session::redeem_link(c, &second, &hash, expires - chrono::TimeDelta::minutes(1));
+                Ok((replaced, expired, in_time.map(|agent| agent == id).unwrap_or(false)))
+            })
+            .await
+            .unwrap();
+        assert_eq!(outcome, (true, true, true), "(earlier link refused, expired link refused, link in time accepted)");
+        assert_eq!(sign_in(&app, "javier.rojas@chilecompra.cl", "otra-clave-segura").await.status, StatusCode::OK);
+    }
 }
 
 #[tokio::test]
