@@ -2,8 +2,9 @@
 # Full-text search at scale (issue 19): p50/p99 of a one-word, a two-word and a ticket-number
 # search through `GET /api/v1/search` over TICKETS tickets (default 1M) with 3 messages each, on
 # Postgres, release build; then the ticket creation rate (benches/loadgen.rs, 1 and 4 clients)
-# with the search index kept by its triggers and with those triggers disabled, in the same run.
-# Usage: [BENCH_BIN=path BENCH_LOADGEN=path] benches/search.sh [tickets] [requests-per-query] [secs]
+# with the search index kept by its triggers and with those triggers disabled, alternated ROUNDS
+# times (default 4) in the same run; prints each round's ratio and their median.
+# Usage: [BENCH_BIN=path BENCH_LOADGEN=path ROUNDS=n] benches/search.sh [tickets] [requests-per-query] [secs]
 # BENCH_LOAD_ONLY=1 stops after loading the data; BENCH_REUSE=1 measures the data already loaded.
 #
 # The text: every subject (6 words) and message (15–45 words) is drawn from a Zipf-like
@@ -167,13 +168,24 @@ create() {
   "$LOADGEN" --server "$BASE" --token "$INTEGRATION" --database-url "$PG/$DB" \
     --concurrency 1,4 --duration-secs "$SECS" --warmup-secs 2 --server-pid "$SERVER" | grep -E '^ +[0-9]+ \|'
 }
-# Alternated twice (on, off, on, off) so a machine that slows down in the middle shows as such.
+# Alternated ROUNDS times (on, off, on, off, ...) so a machine that slows down in the middle shows
+# as such; the verdict is the median over the rounds of (service ops/s with) / (without).
 off() { psql "$PG/$DB" -q -c "ALTER TABLE tickets $1 TRIGGER ticket_search_insert" -c "ALTER TABLE messages $1 TRIGGER message_search_insert"; }
-for round in 1 2; do
+RESULTS="$(mktemp)"
+for round in $(seq 1 "${ROUNDS:-4}"); do
   echo "ronda $round, creación con índice (clientes | raw ops/s | servicio ops/s | ...):"
-  create
+  create | tee >(sed "s/^/$round on /" >>"$RESULTS")
   off DISABLE
   echo "ronda $round, creación sin índice:"
-  create
+  create | tee >(sed "s/^/$round off /" >>"$RESULTS")
   off ENABLE
 done
+sleep 1
+# Lines: round mode clients | raw | service | ...: per client count, each round's ratio and the median.
+awk -F'|' '{ split($1, a, " "); key = a[3]; svc[a[1] " " a[2] " " key] = $3 + 0; clients[key] = 1; rounds[a[1]] = 1 }
+  END { for (c in clients) { n = 0; line = "";
+          for (r in rounds) { on = svc[r " on " c]; offv = svc[r " off " c]; if (offv > 0) { x[++n] = on / offv; line = line sprintf(" %.3f", on / offv) } }
+          for (i = 2; i <= n; i++) { v = x[i]; for (j = i - 1; j >= 1 && x[j] > v; j--) x[j + 1] = x[j]; x[j + 1] = v }
+          med = (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2;
+          printf "%s clientes: con/sin índice por ronda:%s; mediana %.3f (creación %.1f %% más lenta con el índice)\n", c, line, med, (1 - med) * 100; delete x } }' "$RESULTS"
+rm -f "$RESULTS"
