@@ -7,14 +7,23 @@
    reason instead of its own.
 
 2. The only failures accepted are those the OpenAPI document cannot state, each kind listed in
-   ACCEPTED with its reason; schemathesis reports how many it dropped. Anything else fails the run.
+   UNSTATABLE with its reason; schemathesis reports how many it dropped. Anything else fails the run.
+
+3. Hypothesis' targeted search is off (see below).
 """
 
 import json
 import os
 import re
 
+import hypothesis
 import schemathesis
+
+# 3. Hypothesis' target optimiser (hill climbing on schemathesis' success-rate metric) crashed inside
+#    Hypothesis with `IndexError: tuple index out of range` on PATCH /api/v1/departments/{id}
+#    (2026-12-06, 25 examples): an error of the tool, not a finding, that fails the run. Without
+#    targets the optimiser does not run; generation and every check are unchanged.
+hypothesis.target = lambda observation, *, label="": observation
 
 # {"/api/v1/queues/{id}": [1, 2], ...}: written by schemathesis.sh before the run.
 PROTECTED = {path: set(ids) for path, ids in json.loads(os.environ.get("ST_PROTECTED", "{}")).items()}
