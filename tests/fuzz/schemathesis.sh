@@ -109,4 +109,25 @@ schemathesis --config-file tests/fuzz/schemathesis.toml run "$SPEC" \
   --request-timeout 20 --report junit,ndjson --report-dir "$REPORT" || status=$?
 # 5xx leave a trace in the server log: show it, the log dies with $WORK.
 grep -iE "panic|error" "$WORK/server.log" | tail -n 20 || true
+# Schemathesis also exits 1 for errors of its own (a "Runtime Error" raised inside its generators or
+# Hypothesis, e.g. "Inconsistent results" or an IndexError in the optimiser: seen on 2026-12-06, each
+# on a different operation and run), which say nothing about the service. Such a run passes when
+# the report has no failed check and no other kind of error (an unreachable server is a "Network
+# Error", a 5xx a failed check).
+if [ "$status" -ne 0 ] && python3 - "$REPORT" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+failures, errors = 0, []
+for path in glob.glob(sys.argv[1] + "/junit-*.xml"):
+    for case in ET.parse(path).iter("testcase"):
+        failures += len(case.findall("failure"))
+        errors += [(case.get("name"), (e.text or "").strip()) for e in case.findall("error")]
+tool_only = failures == 0 and errors and all(text.startswith("Runtime Error") for _, text in errors)
+for name, text in errors:
+    print(f"error of schemathesis itself on {name}: {text.splitlines()[-1] if text else ''}")
+sys.exit(0 if tool_only else 1)
+PY
+then
+  echo "schemathesis: no failed check; only errors of the tool itself (above): the run passes"
+  status=0
+fi
 exit $status
