@@ -141,19 +141,7 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
 for _ in $(seq 1 100); do curl -fs "$BASE/health" >/dev/null && break; sleep 0.2; done
 
-measure() {
-  local path="$1" times
-  for _ in $(seq 1 10); do curl -fs -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE$path"; done
-  times=$(for _ in $(seq 1 "$REQUESTS"); do
-    curl -fs -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $TOKEN" "$BASE$path"
-  done | sort -n)
-  local n p50 p99
-  n=$(echo "$times" | wc -l)
-  p50=$(echo "$times" | sed -n "$(( (n + 1) / 2 ))p")
-  p99=$(echo "$times" | sed -n "$(( (n * 99 + 99) / 100 ))p")
-  printf '| `%s` | %.1f | %.1f |\n' "$path" "$(echo "$p50 * 1000" | bc -l)" "$(echo "$p99 * 1000" | bc -l)"
-}
-
+. benches/measure.sh
 echo "| Petición | p50 (ms) | p99 (ms) |"
 echo "|---|---|---|"
 measure "/api/v1/search?q=garant%C3%ADa"
