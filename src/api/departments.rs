@@ -15,9 +15,11 @@ use crate::departments::opportunities::{
     self, LinkTickets, OpportunityFilter, OpportunityInput, OpportunityView, TransitionRequest,
 };
 use crate::departments::sla::{self, DepartmentItem, DepartmentSla, DepartmentSlaInput, ItemsFilter};
+use crate::departments::summary::{self, DepartmentSummary};
 use crate::departments::webhooks::{self, WebhookInput, WebhookView};
 use crate::domain::Role;
 use crate::error::{AppError, Problem};
+use crate::reports::PeriodQuery;
 use crate::startup::AppState;
 use crate::tickets::model::Page;
 use crate::tickets::store;
@@ -129,6 +131,58 @@ pub async fn answer(
             Ok((view, vec![entry]))
         })
         .await?,
+    ))
+}
+
+/// One escalation, as its department sees it (contact data only where granted); 404 for anyone
+/// outside that department.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)),
+    responses((status = 200, body = EscalationView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/escalations/{id}")]
+pub async fn get_escalation(
+    state: web::Data<AppState>,
+    who: Principal,
+    origin: Origin,
+    id: web::Path<i64>,
+) -> Result<web::Json<EscalationView>, AppError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        audited(&state, who, origin, move |c, who| {
+            let view = escalations::one(c, id)?;
+            if !crate::departments::may_see(c, who, view.department_id)? {
+                return Err(AppError::NotFound("la derivación"));
+            }
+            let entry = Entry::read(TICKET, view.ticket_id, Some(view.department_id));
+            Ok((view, vec![entry]))
+        })
+        .await?,
+    ))
+}
+
+/// A department's month by month figures over `from`–`to` (America/Santiago days, at most 366):
+/// received, acknowledged and answered within its internal SLA, opportunities implemented and
+/// rejected.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path), PeriodQuery),
+    responses((status = 200, body = DepartmentSummary), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/departments/{id}/summary")]
+pub async fn department_summary(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<i64>,
+    query: Query<PeriodQuery>,
+) -> Result<web::Json<DepartmentSummary>, AppError> {
+    let (id, query) = (id.into_inner(), query.into_value());
+    Ok(web::Json(
+        state
+            .db
+            .read(move |c| {
+                crate::departments::visible(c, &who, id)?;
+                summary::summary(c, id, query?.validate()?)
+            })
+            .await?,
     ))
 }
 

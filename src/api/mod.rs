@@ -162,6 +162,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(departments::ticket_escalations)
         .service(departments::department_escalations)
         .service(departments::answer)
+        .service(departments::get_escalation)
+        .service(departments::department_summary)
         .service(departments::create_opportunity)
         .service(departments::list_opportunities)
         .service(departments::get_opportunity)

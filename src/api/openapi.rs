@@ -40,7 +40,7 @@ use crate::channels::web;
         reports::volume, reports::response_times, reports::sla, reports::abandonment, reports::backlog,
         reports::agents, reports::staffing,
         departments::escalate, departments::ticket_escalations, departments::department_escalations,
-        departments::answer, departments::create_opportunity, departments::list_opportunities,
+        departments::answer, departments::get_escalation, departments::department_summary, departments::create_opportunity, departments::list_opportunities,
         departments::get_opportunity, departments::transition_opportunity, departments::link_opportunity_tickets,
         departments::inbox, departments::ack_inbox, departments::deliveries,
         departments::get_webhook, departments::put_webhook, departments::delete_webhook,

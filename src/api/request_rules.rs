@@ -681,9 +681,11 @@ fn query_parameters(d: &mut Doc) {
     for path in ["/api/v1/kpis/realtime", "/api/v1/kpis/stream"] {
         d.param(path, "window", json!({"type": "string", "enum": ["15", "30", "60", "today"]}));
     }
-    for report in ["volume", "response-times", "sla", "abandonment", "backlog", "agents"] {
-        d.param(&format!("/api/v1/reports/{report}"), "from", r("ReportDate"));
-        d.param(&format!("/api/v1/reports/{report}"), "to", r("ReportDate"));
+    let reports =
+        ["volume", "response-times", "sla", "abandonment", "backlog", "agents"].map(|r| format!("reports/{r}"));
+    for path in reports.iter().map(String::as_str).chain(["departments/{id}/summary"]) {
+        d.param(&format!("/api/v1/{path}"), "from", r("ReportDate"));
+        d.param(&format!("/api/v1/{path}"), "to", r("ReportDate"));
     }
     d.param("/api/v1/reports/abandonment", "by", json!({"type": "string", "enum": ["queue"]}));
     d.param("/api/v1/reports/abandonment", "answer_secs", int(0, 86_400));

@@ -7,6 +7,7 @@ pub mod notices;
 pub mod opportunities;
 pub mod sla;
 pub mod stream;
+pub mod summary;
 pub mod webhooks;
 
 use diesel::prelude::*;

@@ -63,6 +63,13 @@ pub struct OpportunityEvent {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EvidenceTicket {
+    pub id: i64,
+    pub number: String,
+    pub subject: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OpportunityView {
     pub id: i64,
     pub title: String,
@@ -79,6 +86,8 @@ pub struct OpportunityView {
     /// `agent` (drafted by a person) or `trend_detection` (proposed by a trend alert).
     pub source: String,
     pub ticket_ids: Vec<i64>,
+    /// The same tickets, with their number and subject (what a department sees of them).
+    pub evidence: Vec<EvidenceTicket>,
     /// Its impact: linked tickets and the distinct requesters behind them.
     pub ticket_count: usize,
     pub requester_count: usize,
@@ -193,11 +202,11 @@ fn view(conn: &mut DbConnection, row: Row) -> Result<OpportunityView, AppError> 
         source,
     ) = row;
     let bad = |what: &str| AppError::Internal(anyhow::anyhow!("opportunity {id} has an invalid {what}"));
-    let linked: Vec<(i64, i64)> = opportunity_tickets::table
+    let linked: Vec<(i64, i64, String, String)> = opportunity_tickets::table
         .inner_join(tickets::table)
         .filter(opportunity_tickets::opportunity_id.eq(id))
         .order(tickets::id)
-        .select((tickets::id, tickets::requester_id))
+        .select((tickets::id, tickets::requester_id, tickets::number, tickets::subject))
         .load(conn)?;
     let events: Vec<EventRow> = opportunity_events::table
         .filter(opportunity_events::opportunity_id.eq(id))
@@ -210,7 +219,7 @@ fn view(conn: &mut DbConnection, row: Row) -> Result<OpportunityView, AppError> 
             opportunity_events::at,
         ))
         .load(conn)?;
-    let requesters: BTreeSet<i64> = linked.iter().map(|(_, r)| *r).collect();
+    let requesters: BTreeSet<i64> = linked.iter().map(|(_, r, _, _)| *r).collect();
     Ok(OpportunityView {
         id,
         title,
@@ -226,7 +235,8 @@ fn view(conn: &mut DbConnection, row: Row) -> Result<OpportunityView, AppError> 
         source,
         ticket_count: linked.len(),
         requester_count: requesters.len(),
-        ticket_ids: linked.into_iter().map(|(t, _)| t).collect(),
+        ticket_ids: linked.iter().map(|(t, ..)| *t).collect(),
+        evidence: linked.into_iter().map(|(id, _, number, subject)| EvidenceTicket { id, number, subject }).collect(),
         events: events
             .into_iter()
             .map(|(agent_id, from, to, comment, at)| {

@@ -4,6 +4,7 @@ pub mod assignment;
 pub mod calendar;
 pub mod call;
 pub mod canned;
+pub mod department_summary;
 pub mod kpi;
 pub mod live;
 pub mod media;

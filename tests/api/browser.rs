@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use atencion::domain::Role;
+
 use crate::helpers::*;
 
 /// The scripts' folder, or `None` (skipped) where Chromium or the npm packages are missing, which
@@ -75,8 +77,27 @@ async fn public_pages_in_headless_chromium() {
     run(dir, "pages.mjs", &app, &app.admin, &extra, "browser pages test: ok", "caso-publico-1366.png").await;
 }
 
-/// An agent who signs in with `password`; returns nothing (the script finds them by email).
-async fn person(app: &TestApp, name: &str, email: &str, password: &str) {
+/// The departments' screens (`tests/browser/department.mjs`): a member of compradores
+/// acknowledges and answers an escalation and implements an opportunity; a member of proveedores
+/// reaches none of it.
+#[tokio::test]
+async fn department_screens_in_headless_chromium() {
+    let Some(dir) = scripts() else { return };
+    let backend = if postgres_url().is_some() { Backend::Postgres } else { Backend::Sqlite };
+    let app = spawn(backend, |_| {}).await;
+    let password = "caracola-azul-2026";
+    let compradores = crate::departments::department(&app, "compradores").await;
+    let proveedores = crate::departments::department(&app, "proveedores").await;
+    let (ana, pedro, javier) = ("ana.diaz@chilecompra.cl", "pedro.vera@chilecompra.cl", "javier.rojas@chilecompra.cl");
+    person(&app, "Ana Díaz", ana, password, Role::Department, Some(compradores)).await;
+    person(&app, "Pedro Vera", pedro, password, Role::Department, Some(proveedores)).await;
+    person(&app, "Javier Rojas", javier, password, Role::Agent, None).await;
+    let extra = [ana, pedro, javier, password];
+    run(dir, "department.mjs", &app, &app.admin, &extra, "browser department test: ok", "dept-resumen-1366.png").await;
+}
+
+/// A person who signs in with `password`; returns nothing (the script finds them by email).
+async fn person(app: &TestApp, name: &str, email: &str, password: &str, role: Role, department_id: Option<i64>) {
     let (name, email) = (name.to_owned(), email.to_owned());
     let hash = atencion::session::hash_password(password).unwrap();
     app.db
@@ -84,8 +105,8 @@ async fn person(app: &TestApp, name: &str, email: &str, password: &str) {
             let request = atencion::directory::CreateAgentRequest {
                 name,
                 email: Some(email),
-                role: atencion::domain::Role::Agent,
-                department_id: None,
+                role,
+                department_id,
                 extension: None,
             };
             let agent = atencion::directory::create_agent(c, request)?;
@@ -104,8 +125,8 @@ async fn workspace_in_headless_chromium() {
     let app = spawn(backend, |_| {}).await;
     let password = "caracola-azul-2026";
     let (javier, camila) = ("javier.rojas@chilecompra.cl", "camila.soto@chilecompra.cl");
-    person(&app, "Javier Rojas", javier, password).await;
-    person(&app, "Camila Soto", camila, password).await;
+    person(&app, "Javier Rojas", javier, password, Role::Agent, None).await;
+    person(&app, "Camila Soto", camila, password, Role::Agent, None).await;
     let extra = [javier, camila, password];
     run(dir, "workspace.mjs", &app, &app.admin, &extra, "browser workspace test: ok", "ws-caso-1366.png").await;
 }

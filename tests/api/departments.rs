@@ -713,3 +713,64 @@ on_all_backends! {
         assert_eq!(notices.iter().map(|n| n["recipient"].as_str().unwrap()).collect::<Vec<_>>(), ["javier.rojas@chilecompra.cl"]);
     }
 }
+
+on_all_backends! {
+    async fn one_escalation_and_the_monthly_summary_are_the_departments_own(app) {
+        let compradores = department(&app, "compradores").await;
+        let proveedores = department(&app, "proveedores").await;
+        let (_, ana) = member(&app, compradores, "Ana de Compradores").await;
+        let (_, pedro) = member(&app, proveedores, "Pedro de Proveedores").await;
+        let ticket = app.ticket("Consulta por orden de compra", "jefa@municipalidad.cl").await;
+        let asked = app.post(&format!("/api/v1/tickets/{}/escalations", ticket["id"]),
+            json!({"department": "compradores", "mode": "consult", "reason": "¿Se puede anular?"})).await;
+        let id = asked.body["id"].as_i64().unwrap();
+
+        let own = as_user(&app, Method::GET, &format!("/api/v1/escalations/{id}"), &ana, None).await;
+        assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+        assert_eq!((own.body["reason"].as_str(), own.body["ticket_number"].clone()), (Some("¿Se puede anular?"), ticket["number"].clone()));
+        assert!(own.body["requester"]["email"].is_null(), "contact data not granted");
+        let other = as_user(&app, Method::GET, &format!("/api/v1/escalations/{id}"), &pedro, None).await;
+        assert_problem(&other, 404);
+        assert_problem(&app.get("/api/v1/escalations/999999").await, 404);
+
+        // An opportunity with this ticket as evidence, implemented this month.
+        let draft = app.post("/api/v1/opportunities", json!({"title": "Guía de anulación", "description": "Se repite la duda.",
+            "department": "compradores", "ticket_ids": [ticket["id"]]})).await.body;
+        let opportunity = draft["id"].as_i64().unwrap();
+        assert_eq!(draft["evidence"][0]["number"], ticket["number"]);
+        app.post(&format!("/api/v1/opportunities/{opportunity}/transitions"), json!({"to": "sent"})).await;
+        let done = as_user(&app, Method::POST, &format!("/api/v1/opportunities/{opportunity}/transitions"), &ana,
+            Some(json!({"to": "implemented", "resolution": "Guía publicada."}))).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        let answered = as_user(&app, Method::POST, &format!("/api/v1/escalations/{id}/answer"), &ana,
+            Some(json!({"body": "Sí, antes de la aceptación."}))).await;
+        assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
+
+        let today = chrono::Utc::now().with_timezone(&chrono_tz::America::Santiago).date_naive();
+        let from = today - chrono::Days::new(40);
+        let path = format!("/api/v1/departments/{compradores}/summary?from={from}&to={today}");
+        let summary = as_user(&app, Method::GET, &path, &ana, None).await;
+        assert_eq!(summary.status, StatusCode::OK, "{}", summary.body);
+        let months = summary.body["months"].as_array().unwrap();
+        assert!(months.len() >= 2, "{months:?}");
+        let now = months.last().unwrap();
+        assert_eq!(now["month"], today.format("%Y-%m").to_string());
+        // Received: the escalation and the opportunity; both answered in time (the answer also
+        // acknowledges); one opportunity implemented.
+        assert_eq!((now["received"].as_u64(), now["acknowledged_in_time"].as_u64()), (Some(2), Some(2)), "{now}");
+        assert_eq!((now["to_answer"].as_u64(), now["answered_in_time"].as_u64()), (Some(2), Some(2)), "{now}");
+        assert_eq!((now["implemented"].as_u64(), now["rejected"].as_u64()), (Some(1), Some(0)), "{now}");
+        // Another department's summary is hidden; its own is empty.
+        assert_problem(&as_user(&app, Method::GET, &path, &pedro, None).await, 404);
+        let theirs = as_user(&app, Method::GET, &path.replace(&format!("/{compradores}/"), &format!("/{proveedores}/")), &pedro, None).await;
+        assert_eq!(theirs.body["months"].as_array().unwrap().last().unwrap()["received"], 0);
+
+        // Bad periods name their field.
+        let reversed = format!("/api/v1/departments/{compradores}/summary?from={today}&to={from}");
+        assert!(!assert_problem(&as_user(&app, Method::GET, &reversed, &ana, None).await, 422).is_empty());
+        let garbage = format!("/api/v1/departments/{compradores}/summary?from=ayer&to={today}");
+        assert_eq!(assert_problem(&as_user(&app, Method::GET, &garbage, &ana, None).await, 422), ["from"]);
+        let missing = format!("/api/v1/departments/{compradores}/summary");
+        assert!(!assert_problem(&as_user(&app, Method::GET, &missing, &ana, None).await, 422).is_empty());
+    }
+}

@@ -12,60 +12,14 @@
 // scrolling, a screenshot (ws-<screen>-<width>.png). Prints `browser workspace test: ok` on success.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { harness, LARGE, SMALL } from './lib.mjs';
 
 const [base, admin, shots, emailA, emailB, password] = process.argv.slice(2);
 if (!base || !admin || !shots || !emailA || !emailB || !password) {
   console.error('usage: node workspace.mjs <base-url> <admin-token> <screenshot-dir> <email-A> <email-B> <password>');
   process.exit(2);
 }
-const TIMEOUT_MS = 15_000;
-const SMALL = { width: 1366, height: 768 };
-const LARGE = { width: 1920, height: 1080 };
-const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-async function call(method, url, body, headers = {}) {
-  const res = await fetch(`${base}/api/v1${url}`, {
-    method,
-    headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-async function ok(method, url, body) {
-  const r = await call(method, url, body);
-  assert.ok(r.status >= 200 && r.status < 300, `${method} ${url}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-
-/** One screen as it is now, at both sizes: axe-core finds no serious or critical violation, nothing
- *  scrolls sideways (usable at 1366×768 and 1920×1080), and a screenshot of each size is kept
- *  (ws-<screen>-<width>.png). CDP evaluation is not subject to the page's CSP, so the library is not
- *  added as a (forbidden) inline script. Back to the small size afterwards. */
-async function axe(page, screen) {
-  const file = screen.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-');
-  for (const size of [LARGE, SMALL]) {
-    await page.setViewportSize(size);
-    await page.evaluate(`${axeSource}\n;0`);
-    const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-    const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    const describe = bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')} ${n.failureSummary}`).join(', ')}`);
-    assert.deepEqual(describe, [], `axe on ${screen} at ${size.width}×${size.height}`);
-    const sideways = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(sideways <= 0, `${screen} at ${size.width}×${size.height} scrolls ${sideways}px sideways`);
-    await shot(page, `ws-${file}-${size.width}`);
-    console.log(`axe ${screen} at ${size.width}: ${result.violations.length} minor/moderate, 0 serious/critical`);
-  }
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(shots, `${name}.png`) });
-}
+const { call, ok, shot, axe, browser, main } = harness({ base, token: admin, shots, prefix: 'ws' });
 
 /** Both sizes of one screen; back to the small one afterwards. */
 async function shots2(page, name) {
@@ -76,27 +30,6 @@ async function shots2(page, name) {
   await page.setViewportSize(SMALL);
 }
 
-async function browser(state, name) {
-  const dir = await mkdtemp(path.join(tmpdir(), `atencion-ws-${name}-`));
-  state.dirs.push(dir);
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    locale: 'es-CL',
-    timezoneId: 'America/Santiago',
-    viewport: SMALL,
-    timeout: TIMEOUT_MS,
-  });
-  state.contexts.push(context);
-  context.setDefaultTimeout(TIMEOUT_MS);
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => state.errors.push(`${name}: ${e}`));
-  page.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) state.errors.push(`${name}: ${m.text()}`); });
-  page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) state.external.push(r.url()); });
-  return page;
-}
-
 async function signIn(page, email) {
   await page.goto(`${base}/app`);
   await page.getByLabel('Correo electrónico').fill(email);
@@ -105,7 +38,7 @@ async function signIn(page, email) {
   await page.getByRole('navigation', { name: 'Vistas' }).waitFor();
 }
 
-async function run(state) {
+async function run() {
   // --- data through the API
   const me = async (email) => (await ok('GET', '/agents')).find((a) => a.email === email);
   const agentA = await me(emailA);
@@ -124,7 +57,7 @@ async function run(state) {
   console.log(`tickets ${t1.number} and ${t2.number}; canned response ${canned.id}`);
 
   // --- sign-in: wrong password, then right
-  const a = await browser(state, 'A');
+  const a = await browser('A');
   const first = await a.goto(`${base}/app`);
   assert.equal(first.status(), 200);
   const csp = first.headers()['content-security-policy'];
@@ -230,7 +163,7 @@ async function run(state) {
   console.log('internal note added apart from the replies');
 
   // --- two agents on the same ticket
-  const b = await browser(state, 'B');
+  const b = await browser('B');
   await signIn(b, emailB);
   await b.goto(`${base}/app/casos/${t1.number}`);
   await b.getByRole('heading', { name: t1.subject, level: 1 }).waitFor();
@@ -369,22 +302,6 @@ async function run(state) {
   await a.getByRole('button', { name: 'Guardar contraseña' }).click();
   await a.getByRole('alert').filter({ hasText: /\S/ }).first().waitFor();
   await axe(a, 'clave');
-
-  assert.deepEqual(state.errors, [], 'no script errors or CSP violations');
-  assert.deepEqual(state.external, [], 'no request leaves the service');
 }
 
-const state = { dirs: [], contexts: [], errors: [], external: [] };
-const timer = setTimeout(() => { console.error('workspace test timed out'); process.exit(1); }, 240_000);
-try {
-  await run(state);
-  console.log('browser workspace test: ok');
-} catch (e) {
-  console.error(e);
-  console.error('page errors:', state.errors);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(timer);
-  for (const c of state.contexts) await c.close().catch(() => {});
-  for (const d of state.dirs) await rm(d, { recursive: true, force: true }).catch(() => {});
-}
+await main(run, 'browser workspace test: ok');

@@ -1,6 +1,9 @@
 // Espacio de trabajo de agentes: cliente de la API /api/v1 con la cookie de sesión.
 // Sin biblioteca: funciones pequeñas que construyen el DOM. Rutas en el cliente (History API):
-// /app, /app/vistas/<clave>, /app/casos/<número>, /app/clave#<token>.
+// /app, /app/vistas/<clave>, /app/casos/<número>, /app/clave#<token>. Los miembros de otros
+// departamentos ven sus propias pantallas (departments.js).
+
+import { departmentShell, departmentRoute } from './departments.js';
 
 const API = '/api/v1';
 const TZ = 'America/Santiago';
@@ -11,15 +14,15 @@ const TYPING_MS = 6_000;
 // ------------------------------------------------------------------ textos
 
 const STATUS = { new: 'Nuevo', open: 'Abierto', pending: 'Pendiente', on_hold: 'En espera', solved: 'Resuelto', closed: 'Cerrado' };
-const PRIORITY = { low: 'Baja', normal: 'Normal', high: 'Alta', urgent: 'Urgente' };
+export const PRIORITY = { low: 'Baja', normal: 'Normal', high: 'Alta', urgent: 'Urgente' };
 const CHANNEL = { email: 'Correo', web: 'Formulario web', phone: 'Teléfono', api: 'API' };
-const SEGMENT = { comprador: 'Comprador', proveedor: 'Proveedor', ciudadano: 'Ciudadano' };
+export const SEGMENT = { comprador: 'Comprador', proveedor: 'Proveedor', ciudadano: 'Ciudadano' };
 const PRESENCE = { available: 'Disponible', busy: 'Ocupado', away: 'Ausente', after_call_work: 'Post-llamada', offline: 'Desconectado' };
 const METRIC = { first_reply: 'Primera respuesta', next_reply: 'Siguiente respuesta', periodic_update: 'Actualización periódica', resolution: 'Resolución', callback: 'Devolución de llamada' };
 const METRIC_STATE = { active: 'En curso', paused: 'En pausa', met: 'Cumplido', breached: 'Vencido', cancelled: 'Cancelado' };
 const SLA_WORD = { ok: 'A tiempo', warning: 'En riesgo', breached: 'Vencido' };
-const ESCALATION_MODE = { consult: 'Consulta', transfer: 'Traspaso' };
-const ESCALATION_STATUS = { open: 'Abierta', answered: 'Respondida' };
+export const ESCALATION_MODE = { consult: 'Consulta', transfer: 'Traspaso' };
+export const ESCALATION_STATUS = { open: 'Abierta', answered: 'Respondida' };
 const EVENT = {
   created: 'Creado', message_added: 'Mensaje agregado', status_changed: 'Cambio de estado', priority_changed: 'Cambio de prioridad',
   queue_changed: 'Cambio de cola', assignee_changed: 'Cambio de asignación', category_changed: 'Cambio de categoría',
@@ -37,7 +40,7 @@ const DEFAULT_VIEWS = [
 
 // ------------------------------------------------------------------ estado
 
-const state = {
+export const state = {
   me: null, csrf: null, views: DEFAULT_VIEWS, queues: [], categories: [], agents: new Map(),
   unread: 0, notifications: [], stream: null, route: null,
   list: null, // { key, query, cursors, rows, selected }
@@ -47,7 +50,7 @@ const state = {
 // ------------------------------------------------------------------ utilidades
 
 /** Crea un elemento: h('p.clase#id', {atributos}, hijos…). */
-function h(spec, attrs, ...children) {
+export function h(spec, attrs, ...children) {
   const [tag, ...rest] = spec.split(/(?=[.#])/);
   const el = document.createElement(tag || 'div');
   for (const part of rest) {
@@ -69,23 +72,23 @@ function h(spec, attrs, ...children) {
   return el;
 }
 
-const $ = (sel, root = document) => root.querySelector(sel);
+export const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 const dateParts = new Intl.DateTimeFormat('es-CL', {
   timeZone: TZ, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
 });
 /** dd-mm-aaaa HH:MM en hora de Santiago. */
-function fmtDate(iso) {
+export function fmtDate(iso) {
   if (!iso) return '—';
   const p = Object.fromEntries(dateParts.formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
   return `${p.day}-${p.month}-${p.year} ${p.hour}:${p.minute}`;
 }
-function timeEl(iso) {
+export function timeEl(iso) {
   return h('time', { datetime: iso || '', title: iso ? `${fmtDate(iso)} (hora de Santiago)` : null }, fmtDate(iso));
 }
 /** "en 2 h 5 min" / "hace 3 días". */
-function relative(iso, now = Date.now()) {
+export function relative(iso, now = Date.now()) {
   const diff = new Date(iso).getTime() - now;
   const mins = Math.round(Math.abs(diff) / 60_000);
   let text;
@@ -96,7 +99,7 @@ function relative(iso, now = Date.now()) {
   return diff >= 0 ? `en ${text}` : `hace ${text}`;
 }
 
-function announce(text) {
+export function announce(text) {
   const live = $('#anuncios');
   live.textContent = '';
   setTimeout(() => { live.textContent = text; }, 30);
@@ -116,7 +119,7 @@ function problemText(p) {
 }
 
 /** Llama a la API; los métodos que cambian algo llevan X-CSRF-Token. */
-async function api(method, path, body, { keepalive = false } = {}) {
+export async function api(method, path, body, { keepalive = false } = {}) {
   const headers = { accept: 'application/json' };
   // A FormData (files) goes as multipart: the browser writes its content type.
   const form = body instanceof FormData;
@@ -135,7 +138,7 @@ async function api(method, path, body, { keepalive = false } = {}) {
 function safeJson(text) {
   try { return JSON.parse(text); } catch { return null; }
 }
-const get = (path) => api('GET', path);
+export const get = (path) => api('GET', path);
 
 function debounce(fn, ms) {
   let t;
@@ -149,7 +152,7 @@ function select(label, id, options, value, attrs = {}) {
 
 // ------------------------------------------------------------------ rutas
 
-function navigate(path, { replace = false } = {}) {
+export function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
   route();
@@ -167,6 +170,7 @@ async function route() {
   const path = location.pathname.replace(/\/+$/, '');
   if (path === '/app/clave') return passwordScreen();
   if (!state.me) return;
+  if (state.me.role === 'department') return departmentRoute(path);
   leaveTicket();
   const caseMatch = path.match(/^\/app\/casos\/([^/]+)$/);
   const viewMatch = path.match(/^\/app\/vistas\/([^/]+)$/);
@@ -269,6 +273,11 @@ async function signedIn(session) {
   state.me = session.agent;
   state.csrf = session.csrf_token;
   state.agents.set(state.me.id, state.me.name);
+  if (state.me.role === 'department') {
+    await departmentShell();
+    if (location.pathname === '/app/clave') history.replaceState(null, '', '/app');
+    return route();
+  }
   shell();
   await Promise.all([loadReference(), loadViews(), loadNotifications(), loadPresence()]);
   connectStream();
@@ -286,7 +295,7 @@ function signedOut(message) {
   signInScreen(message);
 }
 
-async function signOut() {
+export async function signOut() {
   await leaveTicket();
   try { await api('DELETE', '/session'); } catch { /* la cookie se borra igual al expirar */ }
   signedOut('Sesión cerrada.');
@@ -1199,7 +1208,8 @@ function typingInField(el) {
 }
 
 document.addEventListener('keydown', (ev) => {
-  if (!state.me) return;
+  // The shortcuts are the agents' (a department's screens are plain pages).
+  if (!state.me || state.me.role === 'department') return;
   if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === 'k') {
     ev.preventDefault();
     palette();
