@@ -252,6 +252,10 @@ pub struct TestTicket {
     pub called_number: Option<String>,
     /// When it arrives (decides `business_hours`); defaults to now.
     pub at: Option<DateTime<Utc>>,
+    /// A rule not saved yet, tried as if it were active, after the saved ones (where a new rule
+    /// goes by default): an administrator sees what it would do before creating it. Its errors
+    /// are named `draft.<field>`.
+    pub draft: Option<RuleInput>,
 }
 
 fn is_open(conn: &mut DbConnection, at: DateTime<Utc>) -> Result<bool, AppError> {
@@ -264,7 +268,20 @@ fn is_open(conn: &mut DbConnection, at: DateTime<Utc>) -> Result<bool, AppError>
 /// What the rules would do with `ticket`, changing nothing.
 pub fn test(conn: &mut DbConnection, ticket: TestTicket) -> Result<Decision, AppError> {
     let set = active_rules(conn)?;
-    let rules = &set.all;
+    let mut rules = set.all.clone();
+    if let Some(draft) = &ticket.draft {
+        let prefixed = |errors: Vec<FieldError>| {
+            errors.into_iter().map(|e| FieldError::new(format!("draft.{}", e.field), e.message)).collect()
+        };
+        match check(conn, draft) {
+            Err(AppError::Validation(errors)) => return Err(AppError::Validation(prefixed(errors))),
+            other => other?,
+        }
+        let rule = Rule::new(0, &draft.name, draft.conditions.clone(), draft.actions.clone())
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("a checked draft rule did not compile: {e:?}")))?;
+        rules.push(rule);
+    }
+    let rules = &rules;
     let at = ticket.at.unwrap_or_else(Utc::now);
     let facts = Facts {
         channel: ticket.channel,

@@ -96,6 +96,23 @@ async fn department_screens_in_headless_chromium() {
     run(dir, "department.mjs", &app, &app.admin, &extra, "browser department test: ok", "dept-resumen-1366.png").await;
 }
 
+/// The supervisors' reports and the administrators' screens (`tests/browser/management.mjs`).
+#[tokio::test]
+async fn management_screens_in_headless_chromium() {
+    let Some(dir) = scripts() else { return };
+    let backend = if postgres_url().is_some() { Backend::Postgres } else { Backend::Sqlite };
+    let app = spawn(backend, |_| {}).await;
+    let password = "caracola-azul-2026";
+    let (rosa, marta, javier) =
+        ("rosa.munoz@chilecompra.cl", "marta.lagos@chilecompra.cl", "javier.rojas@chilecompra.cl");
+    person(&app, "Rosa Muñoz", rosa, password, Role::Supervisor, None).await;
+    person(&app, "Marta Lagos", marta, password, Role::Admin, None).await;
+    person(&app, "Javier Rojas", javier, password, Role::Agent, None).await;
+    let extra = [rosa, marta, javier, password];
+    run(dir, "management.mjs", &app, &app.admin, &extra, "browser management test: ok", "gestion-informes-1366.png")
+        .await;
+}
+
 /// A person who signs in with `password`; returns nothing (the script finds them by email).
 async fn person(app: &TestApp, name: &str, email: &str, password: &str, role: Role, department_id: Option<i64>) {
     let (name, email) = (name.to_owned(), email.to_owned());

@@ -323,3 +323,34 @@ on_all_backends! {
         assert_eq!(fields, ["agents", "at", "name", "queues", "timezone", "weekday"]);
     }
 }
+
+on_all_backends! {
+    async fn the_tester_tries_a_rule_before_it_is_saved(app) {
+        let saved = json!({"name": "Todo a revisar", "actions": {"tags": ["revisar"]}});
+        assert_eq!(app.post("/api/v1/routing/rules", saved).await.status, StatusCode::CREATED);
+        let draft = json!({"name": "Compra Ágil", "conditions": {"keywords": ["compra agil"]}, "actions": {"queue": "mesa-de-ayuda", "priority": "high"}});
+        let ticket = |subject: &str, draft: &Value| json!({"channel": "web", "subject": subject, "body": "", "draft": draft});
+
+        // The draft runs after the saved rules, named, with id 0; nothing is stored.
+        let tried = app.post("/api/v1/routing/rules/test", ticket("Duda con mi Compra Ágil", &draft)).await;
+        assert_eq!(tried.status, StatusCode::OK, "{}", tried.body);
+        let applied: Vec<(i64, &str)> = tried.body["applied"].as_array().unwrap().iter()
+            .map(|a| (a["rule_id"].as_i64().unwrap(), a["rule_name"].as_str().unwrap())).collect();
+        assert_eq!(applied[1], (0, "Compra Ágil"), "{applied:?}");
+        assert_eq!((tried.body["queue"].as_str(), tried.body["priority"].as_str()), (Some("mesa-de-ayuda"), Some("high")));
+        let unmatched = app.post("/api/v1/routing/rules/test", ticket("Otra cosa", &draft)).await.body;
+        assert_eq!(unmatched["applied"].as_array().unwrap().len(), 1);
+        assert_eq!(app.get("/api/v1/routing/rules").await.body.as_array().unwrap().len(), 1);
+
+        // A wrong draft is a 422 naming the draft's field.
+        let cases = [
+            (json!({"name": "", "actions": {"tags": ["a"]}}), "draft.name"),
+            (json!({"name": "x", "actions": {"queue": "no-existe"}}), "draft.actions.queue"),
+            (json!({"name": "x", "conditions": {"subject_regex": "(sin cerrar"}, "actions": {"tags": ["a"]}}), "draft.conditions.subject_regex"),
+        ];
+        for (bad, field) in cases {
+            let fields = assert_problem(&app.post("/api/v1/routing/rules/test", ticket("x", &bad)).await, 422);
+            assert_eq!(fields, [field], "{bad}");
+        }
+    }
+}

@@ -4,6 +4,8 @@
 // departamentos ven sus propias pantallas (departments.js).
 
 import { departmentShell, departmentRoute } from './departments.js';
+import { reportsRoute } from './reports.js';
+import { adminRoute, ADMIN_SECTIONS } from './admin.js';
 
 const API = '/api/v1';
 const TZ = 'America/Santiago';
@@ -15,7 +17,7 @@ const TYPING_MS = 6_000;
 
 const STATUS = { new: 'Nuevo', open: 'Abierto', pending: 'Pendiente', on_hold: 'En espera', solved: 'Resuelto', closed: 'Cerrado' };
 export const PRIORITY = { low: 'Baja', normal: 'Normal', high: 'Alta', urgent: 'Urgente' };
-const CHANNEL = { email: 'Correo', web: 'Formulario web', phone: 'Teléfono', api: 'API' };
+export const CHANNEL = { email: 'Correo', web: 'Formulario web', phone: 'Teléfono', api: 'API' };
 export const SEGMENT = { comprador: 'Comprador', proveedor: 'Proveedor', ciudadano: 'Ciudadano' };
 const PRESENCE = { available: 'Disponible', busy: 'Ocupado', away: 'Ausente', after_call_work: 'Post-llamada', offline: 'Desconectado' };
 const METRIC = { first_reply: 'Primera respuesta', next_reply: 'Siguiente respuesta', periodic_update: 'Actualización periódica', resolution: 'Resolución', callback: 'Devolución de llamada' };
@@ -73,7 +75,7 @@ export function h(spec, attrs, ...children) {
 }
 
 export const $ = (sel, root = document) => root.querySelector(sel);
-const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 const dateParts = new Intl.DateTimeFormat('es-CL', {
   timeZone: TZ, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
@@ -172,6 +174,18 @@ async function route() {
   if (!state.me) return;
   if (state.me.role === 'department') return departmentRoute(path);
   leaveTicket();
+  markManagement(path);
+  if (path === '/app/informes' && manages()) {
+    state.route = { type: 'reports' };
+    renderViews();
+    return reportsRoute();
+  }
+  const adminMatch = path.match(/^\/app\/admin\/([a-z-]+)$/);
+  if (adminMatch && state.me.role === 'admin') {
+    state.route = { type: 'admin' };
+    renderViews();
+    return adminRoute(adminMatch[1]);
+  }
   const caseMatch = path.match(/^\/app\/casos\/([^/]+)$/);
   const viewMatch = path.match(/^\/app\/vistas\/([^/]+)$/);
   if (caseMatch) return ticketScreen(decodeURIComponent(caseMatch[1]));
@@ -332,9 +346,26 @@ function shell() {
       h('button.secundaria', { type: 'button', onclick: () => shortcutsDialog() }, h('span', { 'aria-hidden': 'true' }, '?'), h('span.oculto', 'Atajos de teclado')),
       h('button#salir.secundaria', { type: 'button', onclick: signOut }, 'Cerrar sesión')),
     h('div.cuerpo',
-      h('nav.vistas', { 'aria-label': 'Vistas' }, h('h2', 'Vistas'), h('ul#lista-vistas')),
+      h('div.lateral-izq',
+        h('nav.vistas', { 'aria-label': 'Vistas' }, h('h2', 'Vistas'), h('ul#lista-vistas')),
+        managementNav()),
       h('main#principal', { tabindex: '-1' })));
   renderViews();
+}
+
+const manages = () => state.me.role === 'supervisor' || state.me.role === 'admin';
+
+/** Informes (supervisores y administradores) y administración (administradores). */
+function managementNav() {
+  if (!manages()) return null;
+  const links = [['/app/informes', 'Informes']];
+  if (state.me.role === 'admin') links.push(...ADMIN_SECTIONS.map(([key, name]) => [`/app/admin/${key}`, name]));
+  return h('nav.vistas.gestion', { 'aria-label': 'Gestión' }, h('h2', 'Gestión'),
+    h('ul', links.map(([href, name]) => h('li', h('a', { href, 'data-gestion': href }, h('span', name))))));
+}
+
+function markManagement(path) {
+  for (const a of $$('[data-gestion]')) a.setAttribute('aria-current', a.dataset.gestion === path ? 'page' : 'false');
 }
 
 async function loadViews() {

@@ -3,6 +3,7 @@
 // Rutas: /app/bandeja, /app/derivaciones/<id>, /app/oportunidades/<id>, /app/resumen.
 
 import { h, $, api, get, fmtDate, timeEl, relative, announce, state, signOut, ESCALATION_MODE, ESCALATION_STATUS, PRIORITY, SEGMENT } from './app.js';
+import { barChart } from './charts.js';
 
 const OPPORTUNITY_STATUS = {
   draft: 'Borrador', sent: 'Enviada', acknowledged: 'Recibida', in_progress: 'En curso',
@@ -25,7 +26,6 @@ const FIGURES = [
   ['implemented', 'Implementadas'], ['rejected', 'Rechazadas'],
 ];
 const MONTHS = ['ene', 'feb', 'mar', 'abr', 'may', 'jun', 'jul', 'ago', 'sept', 'oct', 'nov', 'dic'];
-const SVG = 'http://www.w3.org/2000/svg';
 
 const dept = () => state.me.department_id;
 
@@ -394,46 +394,11 @@ async function summaryScreen() {
   await load();
 }
 
-function svg(tag, attrs, ...children) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
-  for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return el;
-}
-
-/** Barras agrupadas por mes, SVG dibujado aquí: cada serie con su color y su leyenda. */
+/** Barras agrupadas por mes: cada cifra con su color y su leyenda. */
 function summaryChart(months) {
-  const width = 880;
-  const height = 300;
-  const pad = { left: 40, right: 10, top: 16, bottom: 40 };
-  const top = Math.max(1, ...months.flatMap((m) => FIGURES.map(([k]) => m[k])));
-  const ticks = niceTicks(top);
-  const max = ticks[ticks.length - 1];
-  const groupW = (width - pad.left - pad.right) / Math.max(months.length, 1);
-  const barW = Math.max(3, Math.min(18, (groupW - 10) / FIGURES.length));
-  const y = (v) => pad.top + (height - pad.top - pad.bottom) * (1 - v / max);
-  const title = `Resumen mensual de ${state.department}: recibidos, acusados y respondidos a tiempo, oportunidades implementadas y rechazadas, de ${monthName(months[0].month)} a ${monthName(months[months.length - 1].month)}`;
-  const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'titulo-grafico', class: 'grafico' },
-    svg('title', { id: 'titulo-grafico' }, title),
-    ...ticks.map((t) => svg('g', { class: 'eje' }, svg('line', { x1: pad.left, x2: width - pad.right, y1: y(t), y2: y(t) }),
-      svg('text', { x: pad.left - 6, y: y(t) + 4, 'text-anchor': 'end' }, t))),
-    ...months.map((m, i) => {
-      const x0 = pad.left + i * groupW + (groupW - barW * FIGURES.length) / 2;
-      return svg('g', {},
-        ...FIGURES.map(([k, label], j) => svg('rect', { class: `serie-${j}`, x: x0 + j * barW, y: y(m[k]), width: barW - 1, height: y(0) - y(m[k]) },
-          svg('title', {}, `${monthName(m.month)}, ${label}: ${m[k]}`))),
-        svg('text', { class: 'mes', x: pad.left + i * groupW + groupW / 2, y: height - pad.bottom + 18, 'text-anchor': 'middle' }, monthName(m.month)));
-    }));
-  const legend = h('ul.leyenda', { 'aria-hidden': 'true' }, FIGURES.map(([, label], j) => h('li', h(`span.muestra.serie-${j}`), label)));
-  return h('figure.tarjeta.figura', chart, legend);
-}
-
-function niceTicks(top) {
-  const step = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000].find((s) => top / s <= 5) || Math.ceil(top / 5);
-  const out = [];
-  for (let v = 0; v <= top + step - 1; v += step) out.push(v);
-  if (out[out.length - 1] < top) out.push(out[out.length - 1] + step);
-  return out;
+  const labels = months.map((m) => monthName(m.month));
+  const title = `Resumen mensual de ${state.department}: recibidos, acusados y respondidos a tiempo, oportunidades implementadas y rechazadas, de ${labels[0]} a ${labels[labels.length - 1]}`;
+  return h('div.tarjeta', barChart({ id: 'grafico-resumen', title, labels, series: FIGURES.map(([k, name]) => ({ name, values: months.map((m) => m[k]) })) }));
 }
 
 function summaryTable(months) {

@@ -1,0 +1,194 @@
+// Informes para supervisores y administradores (/app/informes): cada informe de /api/v1/reports
+// y /api/v1/quality/csat como gráfico SVG, con su tabla y su descarga en CSV, para un rango de
+// días en hora de Santiago. Se imprime bien (hoja de estilo de impresión) para la reunión mensual.
+
+import { h, $, get, state, CHANNEL } from './app.js';
+import { barChart, lineChart } from './charts.js';
+
+const API = '/api/v1';
+const DAY_MS = 86_400_000;
+const CHANNELS = ['email', 'web', 'phone', 'api'];
+
+const dayFormat = new Intl.DateTimeFormat('es-CL', { day: '2-digit', month: '2-digit', timeZone: 'UTC' });
+const longFormat = new Intl.DateTimeFormat('es-CL', { day: '2-digit', month: '2-digit', year: 'numeric', timeZone: 'UTC' });
+const short = (iso) => dayFormat.format(new Date(`${iso}T00:00:00Z`));
+const long = (iso) => longFormat.format(new Date(`${iso}T00:00:00Z`)).replaceAll('/', '-');
+const pct = (v) => (v == null ? '—' : `${Number(v).toLocaleString('es-CL', { maximumFractionDigits: 1 })} %`);
+const hours = (secs) => (secs == null ? null : Math.round(secs / 360) / 10);
+const hoursText = (v) => (v == null ? '—' : `${v.toLocaleString('es-CL')} h`);
+
+/** Hoy en Santiago, `YYYY-MM-DD`. */
+function today() {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' }).format(new Date());
+}
+function addDays(iso, n) {
+  return new Date(new Date(`${iso}T00:00:00Z`).getTime() + n * DAY_MS).toISOString().slice(0, 10);
+}
+function days(from, to) {
+  const out = [];
+  for (let d = from; d <= to && out.length < 400; d = addDays(d, 1)) out.push(d);
+  return out;
+}
+
+export function reportsRoute() {
+  return reportsScreen();
+}
+
+async function reportsScreen() {
+  document.title = 'Informes · Atención Usuaria';
+  const params = new URLSearchParams(location.search);
+  const to = params.get('hasta') || today();
+  const from = params.get('desde') || addDays(to, -29);
+  const errors = { from: h('p.error-campo#error-r-desde', { role: 'alert' }), to: h('p.error-campo#error-r-hasta', { role: 'alert' }) };
+  const general = h('p.error', { role: 'alert' });
+  const fromInput = h('input#r-desde', { type: 'date', value: from, required: true, 'aria-describedby': 'error-r-desde' });
+  const toInput = h('input#r-hasta', { type: 'date', value: to, required: true, 'aria-describedby': 'error-r-hasta' });
+  const form = h('form.filtros', { 'aria-label': 'Período de los informes', novalidate: true },
+    h('div.campo', h('label', { for: 'r-desde' }, 'Desde'), fromInput, errors.from),
+    h('div.campo', h('label', { for: 'r-hasta' }, 'Hasta'), toInput, errors.to),
+    h('button', { type: 'submit' }, 'Actualizar'),
+    h('button.secundaria.imprimir', { type: 'button', onclick: () => window.print() }, 'Imprimir'), general);
+  const holder = h('div#informes');
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    history.replaceState(null, '', `/app/informes?desde=${fromInput.value}&hasta=${toInput.value}`);
+    load(fromInput.value, toInput.value);
+  });
+  $('#principal').replaceChildren(h('div.cabeza-lista', h('h1', 'Informes'), h('p.tenue', 'Días en hora de Santiago.')), form, holder);
+
+  async function load(a, b) {
+    for (const el of Object.values(errors)) el.textContent = '';
+    general.textContent = '';
+    holder.setAttribute('aria-busy', 'true');
+    const q = new URLSearchParams({ from: a, to: b }).toString();
+    try {
+      const [volume, times, sla, backlog, calls, csat] = await Promise.all([
+        get(`/reports/volume?${q}&interval=day&by=channel`),
+        get(`/reports/response-times?${q}&by=channel`),
+        get(`/reports/sla?${q}&by=channel`),
+        get(`/reports/backlog?${q}&by=channel`),
+        get(`/reports/abandonment?${q}&interval=day`),
+        get(`/quality/csat?${q}&by=channel`),
+      ]);
+      const range = `del ${long(volume.from)} al ${long(volume.to)}`;
+      const labels = days(volume.from, volume.to);
+      holder.replaceChildren(
+        volumeSection(volume, labels, range, q),
+        timesSection(times, range, q),
+        slaSection(sla, range, q),
+        backlogSection(backlog, labels, range, q),
+        callsSection(calls, labels, range, q),
+        csatSection(csat, range, q));
+      state.reportsShown = Date.now();
+    } catch (e) {
+      showErrors(e);
+      holder.replaceChildren();
+    } finally {
+      holder.removeAttribute('aria-busy');
+    }
+  }
+  function showErrors(e) {
+    const fields = e.problem?.errors || [];
+    for (const f of fields) if (errors[f.field]) errors[f.field].textContent = f.message;
+    if (!fields.some((f) => errors[f.field])) general.textContent = e.message;
+  }
+  await load(from, to);
+}
+
+/** Un informe: título, gráfico, tabla de cifras y enlaces de descarga. */
+function section(id, title, chart, table, csvPath) {
+  return h(`section.tarjeta.informe#${id}`, { 'aria-labelledby': `${id}-h` },
+    h('div.cabeza-informe', h(`h2#${id}-h`, title),
+      h('p.descargas', h('a', { href: `${API}${csvPath}&formato=csv`, download: '', 'aria-label': `Descargar CSV: ${title}` }, 'Descargar CSV'), ' · ',
+        h('a', { href: `${API}${csvPath}&formato=excel`, download: '', 'aria-label': `Descargar CSV para Excel: ${title}` }, 'CSV para Excel'))),
+    chart, table);
+}
+
+function table(caption, head, rows) {
+  return h('details.cifras-informe', h('summary', `Ver cifras: ${caption}`),
+    h('table.casos.cifras', h('caption.oculto', caption),
+      h('thead', h('tr', head.map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', rows.map((r) => h('tr', h('th', { scope: 'row' }, r[0]), r.slice(1).map((c) => h('td', String(c))))))));
+}
+
+function channelName(key) {
+  return CHANNEL[key] || key || 'Sin canal';
+}
+
+function volumeSection(report, labels, range, q) {
+  const count = new Map(report.rows.map((r) => [`${r.period}|${r.group}`, r.tickets]));
+  const present = CHANNELS.filter((c) => report.rows.some((r) => r.group === c));
+  const series = (present.length ? present : CHANNELS.slice(0, 1)).map((c) => ({ name: channelName(c), values: labels.map((d) => count.get(`${d}|${c}`) || 0) }));
+  const total = { name: 'Total', values: labels.map((_, i) => series.reduce((s, x) => s + x.values[i], 0)) };
+  const chart = lineChart({ id: 'grafico-volumen', title: `Volumen de casos por día y canal, ${range}`, labels: labels.map(short), series: [total, ...series] });
+  return section('informe-volumen', 'Volumen por día y canal', chart,
+    table('casos creados por día y canal', ['Día', 'Total', ...series.map((s) => s.name)], labels.map((d, i) => [long(d), total.values[i], ...series.map((s) => s.values[i])])),
+    `/reports/volume?${q}&interval=day&by=channel`);
+}
+
+function timesSection(report, range, q) {
+  const rows = report.rows;
+  const labels = rows.map((r) => channelName(r.group));
+  const pick = (k) => rows.map((r) => hours(r[k]));
+  const series = [
+    { name: 'Primera respuesta, mediana', values: pick('first_reply_p50_secs') },
+    { name: 'Primera respuesta, p90', values: pick('first_reply_p90_secs') },
+    { name: 'Resolución, mediana', values: pick('resolution_p50_secs') },
+    { name: 'Resolución, p90', values: pick('resolution_p90_secs') },
+  ];
+  const chart = barChart({ id: 'grafico-tiempos', title: `Tiempos de primera respuesta y de resolución por canal (horas, mediana y percentil 90), ${range}`, labels, series, format: hoursText });
+  return section('informe-tiempos', 'Primera respuesta y resolución', chart,
+    table('percentiles por canal, en horas', ['Canal', 'Casos', ...series.map((s) => s.name)], rows.map((r, i) => [labels[i], r.tickets, ...series.map((s) => hoursText(s.values[i]))])),
+    `/reports/response-times?${q}&by=channel`);
+}
+
+function slaSection(report, range, q) {
+  const groups = [...new Set(report.rows.map((r) => r.group))];
+  const of = (g, metric) => report.rows.find((r) => r.group === g && r.metric === metric);
+  const series = [['first_reply', 'Primera respuesta'], ['resolution', 'Resolución']].map(([m, name]) => ({ name, values: groups.map((g) => of(g, m)?.compliance ?? null) }));
+  const chart = barChart({ id: 'grafico-sla', title: `Cumplimiento de SLA por canal (porcentaje de plazos cumplidos), ${range}`, labels: groups.map(channelName), series, format: pct, max: 100 });
+  return section('informe-sla', 'Cumplimiento de SLA', chart,
+    table('cumplimiento por canal y plazo', ['Canal', 'Plazo', 'Casos', 'Cumplidos', 'Vencidos', 'En curso', 'Cumplimiento'],
+      report.rows.map((r) => [channelName(r.group), r.metric === 'first_reply' ? 'Primera respuesta' : 'Resolución', r.tickets, r.met, r.breached, r.running, pct(r.compliance)])),
+    `/reports/sla?${q}&by=channel`);
+}
+
+function backlogSection(report, labels, range, q) {
+  const sum = (k) => labels.map((d) => report.rows.filter((r) => r.date === d).reduce((s, r) => s + r[k], 0));
+  const series = [{ name: 'Pendientes al cierre', values: sum('open_at_end') }, { name: 'Creados', values: sum('created') }, { name: 'Resueltos', values: sum('resolved') }];
+  const chart = lineChart({ id: 'grafico-pendientes', title: `Casos pendientes al cierre de cada día, creados y resueltos, ${range}`, labels: labels.map(short), series });
+  return section('informe-pendientes', 'Pendientes (backlog)', chart,
+    table('pendientes por día', ['Día', ...series.map((s) => s.name)], labels.map((d, i) => [long(d), ...series.map((s) => s.values[i])])),
+    `/reports/backlog?${q}&by=channel`);
+}
+
+function callsSection(report, labels, range, q) {
+  const day = labels.map((d) => report.rows.filter((r) => r.period === d).reduce((s, r) => ({
+    offered: s.offered + r.offered, answered: s.answered + r.answered, within: s.within + r.answered_within_target,
+    abandoned: s.abandoned + r.abandoned, short: s.short + r.short_abandoned,
+  }), { offered: 0, answered: 0, within: 0, abandoned: 0, short: 0 }));
+  const ratio = (a, b) => (b > 0 ? Math.round((1000 * a) / b) / 10 : null);
+  const series = [
+    { name: 'Nivel de servicio', values: day.map((x) => ratio(x.within, x.answered + x.abandoned - x.short)) },
+    { name: 'Abandono', values: day.map((x) => ratio(x.abandoned - x.short, x.offered - x.short)) },
+  ];
+  const chart = lineChart({ id: 'grafico-llamadas', title: `Llamadas: nivel de servicio y abandono por día (porcentaje), ${range}`, labels: labels.map(short), series, format: pct, max: 100 });
+  return section('informe-llamadas', 'Abandono y nivel de servicio', chart,
+    table('llamadas por día', ['Día', 'Ofrecidas', 'Atendidas', 'Abandonadas', 'Nivel de servicio', 'Abandono'],
+      labels.map((d, i) => [long(d), day[i].offered, day[i].answered, day[i].abandoned, pct(series[0].values[i]), pct(series[1].values[i])])),
+    `/reports/abandonment?${q}&interval=day`);
+}
+
+function csatSection(report, range, q) {
+  const t = report.total;
+  const groups = report.groups || [];
+  const series = [{ name: 'CSAT', values: groups.map((g) => g.csat) }, { name: 'FCR', values: groups.map((g) => g.fcr) }];
+  const chart = barChart({ id: 'grafico-csat', title: `Satisfacción (CSAT) y resolución al primer contacto (FCR) por canal (porcentaje), ${range}`, labels: groups.map((g) => channelName(g.key)), series, format: pct, max: 100 });
+  const figures = h('dl.cifras-grandes',
+    h('div', h('dt', 'CSAT'), h('dd', pct(t.csat))), h('div', h('dt', 'FCR'), h('dd', pct(t.fcr))),
+    h('div', h('dt', 'Nota media (1 a 7)'), h('dd', t.average_score == null ? '—' : t.average_score.toLocaleString('es-CL'))),
+    h('div', h('dt', 'Respuestas'), h('dd', String(t.responses))));
+  return section('informe-csat', 'Satisfacción (CSAT) y resolución al primer contacto (FCR)', h('div', figures, chart),
+    table('encuestas por canal', ['Canal', 'Respuestas', 'CSAT', 'FCR', 'Nota media'], groups.map((g) => [channelName(g.key), g.responses, pct(g.csat), pct(g.fcr), g.average_score ?? '—'])),
+    `/quality/csat?${q}&by=channel`);
+}
