@@ -53,7 +53,7 @@ UNSTATABLE = [
     (r"_regex$", r"^expresión regular no válida"),
     # Rules across fields: a period's order and length, one field or another, a field required by
     # another's value, items that must differ, opening windows in order.
-    (r"", r"debe ser posterior a «from»"),
+    (r"", r"debe ser (igual o )?posterior a «from»"),
     (r"", r"^el (periodo|rango|intervalo) (admite|no puede superar)"),
     (r"", r"está repetid[oa]"),
     (r"", r"^indique (queue o channel|«ids» o «up_to»|to_queue o to_agent|recording_url o transcript)"),

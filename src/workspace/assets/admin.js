@@ -4,7 +4,6 @@
 
 import { h, $, api, get, announce, state, CHANNEL, PRIORITY } from './app.js';
 
-export const ADMIN_SECTIONS = [['agentes', 'Agentes'], ['colas', 'Colas'], ['reglas', 'Reglas de enrutamiento']];
 const ROLE = { agent: 'Agente', supervisor: 'Supervisor', admin: 'Administrador', department: 'Departamento', integration: 'Integración' };
 const STRATEGY = { manual: 'Manual (los agentes toman)', round_robin: 'Rotativa (round robin)', least_loaded: 'Al menos cargado' };
 

@@ -3,9 +3,11 @@
 // /app, /app/vistas/<clave>, /app/casos/<número>, /app/clave#<token>. Los miembros de otros
 // departamentos ven sus propias pantallas (departments.js).
 
-import { departmentShell, departmentRoute } from './departments.js';
-import { reportsRoute } from './reports.js';
-import { adminRoute, ADMIN_SECTIONS } from './admin.js';
+// The other roles' modules load on first use (dynamic import): an agent downloads none of them.
+const departments = () => import('./departments.js');
+const reports = () => import('./reports.js');
+const admin = () => import('./admin.js');
+const ADMIN_SECTIONS = [['agentes', 'Agentes'], ['colas', 'Colas'], ['reglas', 'Reglas de enrutamiento']];
 
 const API = '/api/v1';
 const TZ = 'America/Santiago';
@@ -172,19 +174,19 @@ async function route() {
   const path = location.pathname.replace(/\/+$/, '');
   if (path === '/app/clave') return passwordScreen();
   if (!state.me) return;
-  if (state.me.role === 'department') return departmentRoute(path);
+  if (state.me.role === 'department') return (await departments()).departmentRoute(path);
   leaveTicket();
   markManagement(path);
   if (path === '/app/informes' && manages()) {
     state.route = { type: 'reports' };
     renderViews();
-    return reportsRoute();
+    return (await reports()).reportsRoute();
   }
   const adminMatch = path.match(/^\/app\/admin\/([a-z-]+)$/);
   if (adminMatch && state.me.role === 'admin') {
     state.route = { type: 'admin' };
     renderViews();
-    return adminRoute(adminMatch[1]);
+    return (await admin()).adminRoute(adminMatch[1]);
   }
   const caseMatch = path.match(/^\/app\/casos\/([^/]+)$/);
   const viewMatch = path.match(/^\/app\/vistas\/([^/]+)$/);
@@ -288,7 +290,7 @@ async function signedIn(session) {
   state.csrf = session.csrf_token;
   state.agents.set(state.me.id, state.me.name);
   if (state.me.role === 'department') {
-    await departmentShell();
+    await (await departments()).departmentShell();
     if (location.pathname === '/app/clave') history.replaceState(null, '', '/app');
     return route();
   }

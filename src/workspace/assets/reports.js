@@ -2,7 +2,7 @@
 // y /api/v1/quality/csat como gráfico SVG, con su tabla y su descarga en CSV, para un rango de
 // días en hora de Santiago. Se imprime bien (hoja de estilo de impresión) para la reunión mensual.
 
-import { h, $, get, state, CHANNEL } from './app.js';
+import { h, $, get, CHANNEL } from './app.js';
 import { barChart, lineChart } from './charts.js';
 
 const API = '/api/v1';
@@ -79,7 +79,6 @@ async function reportsScreen() {
         backlogSection(backlog, labels, range, q),
         callsSection(calls, labels, range, q),
         csatSection(csat, range, q));
-      state.reportsShown = Date.now();
     } catch (e) {
       showErrors(e);
       holder.replaceChildren();
