@@ -30,7 +30,7 @@ for (let i = 0; i < Number(ticketsArg); i++) {
 }
 
 const sizes = {};
-const ASSETS = ['app.js', 'departments.js', 'charts.js', 'reports.js', 'admin.js', 'app.css'];
+const ASSETS = ['app.js', 'departments.js', 'charts.js', 'reports.js', 'admin.js', 'team.js', 'app.css'];
 for (const name of ASSETS) {
   const body = Buffer.from(await (await fetch(`${base}/app/assets/${name}`)).arrayBuffer());
   sizes[name] = { bytes: body.length, gzip: gzipSync(body).length };

@@ -182,6 +182,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(routing::update_rule)
         .service(routing::delete_rule)
         .service(routing::get_queue_routing)
+        .service(routing::queue_waiting)
         .service(routing::patch_queue_routing)
         .service(routing::next_ticket)
         .service(routing::get_agent_routing)

@@ -47,7 +47,7 @@ use crate::channels::web;
         departments::get_department_sla, departments::put_department_sla, departments::department_sla_items,
         audit::list,
         routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
-        routing::test_rules, routing::get_queue_routing, routing::patch_queue_routing, routing::next_ticket,
+        routing::test_rules, routing::get_queue_routing, routing::queue_waiting, routing::patch_queue_routing, routing::next_ticket,
         routing::get_agent_routing, routing::patch_agent_routing, routing::set_presence,
         routing::list_rotations, routing::create_rotation, routing::get_rotation, routing::rotation_history,
         routing::delete_rotation,

@@ -453,8 +453,9 @@ fn bodies(d: &mut Doc) {
         "Capacity",
         &[("phone", capacity.clone()), ("email", capacity.clone()), ("web", capacity.clone()), ("api", capacity)],
     );
-    // Other keys are ignored, but like every request text they may not hold NUL.
-    d.set("Capacity", "propertyNames", json!({"pattern": crate::values::NO_NUL}));
+    // The four channels only: another key is a 422 naming it (an ignored key's nested values
+    // could hold anything, NUL included, which no request text may).
+    d.set("Capacity", "additionalProperties", json!(false));
     d.props(
         "QueueRoutingPatch",
         &[("required_skills", words), ("members", json!({"type": ["array", "null"], "items": r("Id")}))],

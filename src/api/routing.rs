@@ -4,12 +4,14 @@
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use chrono::Utc;
 
-use super::extract::Json;
+use super::extract::{Json, Query};
 use crate::auth::{perm, Auth};
 use crate::domain::routing::Decision;
 use crate::domain::Role;
 use crate::error::{AppError, Problem};
-use crate::routing::assign::{self, AgentRouting, AgentRoutingPatch, PresenceRequest, QueueRouting, QueueRoutingPatch};
+use crate::routing::assign::{
+    self, AgentRouting, AgentRoutingPatch, PresenceRequest, QueueRouting, QueueRoutingPatch, WaitingQuery,
+};
 use crate::routing::rotation::{self, RotationInput, RotationLogEntry, RotationView};
 use crate::routing::rules::{self, RuleInput, RuleView, TestTicket};
 use crate::startup::AppState;
@@ -111,6 +113,23 @@ pub async fn get_queue_routing(
 ) -> Resp<QueueRouting> {
     let id = id.into_inner();
     Ok(web::Json(state.db.read(move |c| assign::queue_view(c, id)).await?))
+}
+
+/// The queue's waiting tickets (open, without an agent) in the order assignment takes them:
+/// earliest SLA breach time (tickets without one last), then priority, then age.
+#[utoipa::path(tag = "routing", params(("id" = i64, Path), WaitingQuery),
+    responses((status = 200, body = Vec<TicketView>), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/queues/{id}/waiting")]
+pub async fn queue_waiting(
+    state: web::Data<AppState>,
+    _p: Auth<perm::ReadAgents>,
+    id: web::Path<i64>,
+    query: Query<WaitingQuery>,
+) -> Resp<Vec<TicketView>> {
+    let (id, query) = (id.into_inner(), query.into_value()?);
+    Ok(web::Json(state.db.read(move |c| assign::waiting(c, id, &query)).await?))
 }
 
 /// Change a queue's strategy, required skills or members; waiting work is handed out at once.

@@ -322,22 +322,39 @@ pub fn next_waiting(conn: &mut DbConnection, queue: i64, skip: &[i64]) -> QueryR
     // Ids are integers, so listing them inline is safe (SQLite has no array parameters).
     let skip: Vec<String> = skip.iter().map(i64::to_string).collect();
     let skip = if skip.is_empty() { String::new() } else { format!("AND t.id NOT IN ({})", skip.join(", ")) };
+    let rows = waiting_in_order(conn, queue, &skip, 1, true)?;
+    Ok(rows.into_iter().next().map(|r| (r.id, r.channel)))
+}
+
+/// The first `limit` waiting tickets of `queue` in the order assignment takes them (the order of
+/// [`next_waiting`]), without locking them: what a supervisor sees of the queue.
+pub fn waiting_order(conn: &mut DbConnection, queue: i64, limit: i64) -> QueryResult<Vec<i64>> {
+    Ok(waiting_in_order(conn, queue, "", limit, false)?.into_iter().map(|r| r.id).collect())
+}
+
+fn waiting_in_order(
+    conn: &mut DbConnection,
+    queue: i64,
+    skip: &str,
+    limit: i64,
+    lock: bool,
+) -> QueryResult<Vec<WaitingRow>> {
     let query = |never: &str, lock: &str| {
         format!(
             "SELECT t.id, t.channel FROM tickets t \
              WHERE t.queue_id = $1 AND t.assignee_id IS NULL AND t.status IN ('new', 'open', 'pending', 'on_hold') {skip} \
              ORDER BY COALESCE((SELECT min(d.due_at) FROM sla_deadlines d WHERE d.ticket_id = t.id AND d.kind = 'breach'), {never}), \
              CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, t.created_at, t.id \
-             LIMIT 1 {lock}"
+             LIMIT {limit} {lock}"
         )
     };
-    let rows: Vec<WaitingRow> = match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(query("'infinity'::timestamptz", "FOR UPDATE OF t SKIP LOCKED"))
-            .bind::<BigInt, _>(queue)
-            .load(pg)?,
-        DbConnection::Sqlite(lite) => diesel::sql_query(query("'9999'", "")).bind::<BigInt, _>(queue).load(lite)?,
-    };
-    Ok(rows.into_iter().next().map(|r| (r.id, r.channel)))
+    match conn {
+        DbConnection::Pg(pg) => {
+            let lock = if lock { "FOR UPDATE OF t SKIP LOCKED" } else { "" };
+            diesel::sql_query(query("'infinity'::timestamptz", lock)).bind::<BigInt, _>(queue).load(pg)
+        }
+        DbConnection::Sqlite(lite) => diesel::sql_query(query("'9999'", "")).bind::<BigInt, _>(queue).load(lite),
+    }
 }
 
 /// Serialises the deliveries of `department` until the end of the transaction, so their ids grow

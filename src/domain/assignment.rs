@@ -33,6 +33,7 @@ string_enum!(
 
 /// Capacity per channel: how many open items of that channel an agent may hold at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Capacity {
     pub phone: u32,
     pub email: u32,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Actor;
 use crate::db::schema::{agent_presence_log, agent_skills, agents, queue_members, queues, tickets};
@@ -398,6 +398,24 @@ pub struct QueueRoutingPatch {
     pub required_skills: Option<Vec<String>>,
     /// Replaces the members (agent ids).
     pub members: Option<Vec<i64>>,
+}
+
+/// A page size for [`waiting`]: 1–100, default 25.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WaitingQuery {
+    /// How many, 1–100 (default 25).
+    pub limit: Option<i64>,
+}
+
+/// The queue's waiting tickets in the order assignment takes them: earliest SLA breach time
+/// (tickets without one last), then priority, then age.
+pub fn waiting(conn: &mut DbConnection, queue: i64, q: &WaitingQuery) -> Result<Vec<TicketView>, AppError> {
+    crate::directory::get_queue(conn, queue)?;
+    let limit = store::page_limit(q.limit)?;
+    let ids = backend::waiting_order(conn, queue, limit)?;
+    ids.into_iter().map(|id| store::get(conn, id)).collect()
 }
 
 pub fn queue_view(conn: &mut DbConnection, queue: i64) -> Result<QueueRouting, AppError> {

@@ -9,13 +9,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 const INDEX: &str = include_str!("assets/index.html");
 const APP_CSS: &str = include_str!("assets/app.css");
 /// The modules: the agents' workspace and its shell, the departments' screens, the charts, the
-/// reports and the administration.
-const SCRIPTS: [(&str, Asset); 5] = [
+/// reports, the administration and the supervisors' team view.
+const SCRIPTS: [(&str, Asset); 6] = [
     ("app.js", Asset::script(include_str!("assets/app.js"))),
     ("departments.js", Asset::script(include_str!("assets/departments.js"))),
     ("charts.js", Asset::script(include_str!("assets/charts.js"))),
     ("reports.js", Asset::script(include_str!("assets/reports.js"))),
     ("admin.js", Asset::script(include_str!("assets/admin.js"))),
+    ("team.js", Asset::script(include_str!("assets/team.js"))),
 ];
 
 /// No inline script or style, nothing from another origin.

@@ -147,6 +147,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("PUT", "/api/v1/routing/rules/{id}", "yynnnnn"),
     ("DELETE", "/api/v1/routing/rules/{id}", "yynnnnn"),
     ("GET", "/api/v1/queues/{id}/routing", "yynnnnn"),
+    ("GET", "/api/v1/queues/{id}/waiting", "yynnnnn"),
     ("PATCH", "/api/v1/queues/{id}/routing", "yynnnnn"),
     ("POST", "/api/v1/queues/{id}/next", "yyynnnn"),
     // Another agent's routing and presence: agents only reach their own.

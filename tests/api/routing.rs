@@ -354,3 +354,37 @@ on_all_backends! {
         }
     }
 }
+
+on_all_backends! {
+    async fn a_queue_lists_its_waiting_tickets_in_the_order_assignment_takes_them(app) {
+        let queues = app.get("/api/v1/queues").await.body;
+        let queue = queues.as_array().unwrap().iter().find(|q| q["slug"] == "mesa-de-ayuda").unwrap()["id"].as_i64().unwrap();
+        let mut created = Vec::new();
+        for (subject, priority) in [("Baja", "low"), ("Urgente", "urgent"), ("Normal", "normal"), ("Alta", "high")] {
+            let mut body = ticket_body(subject, "espera@proveedor.cl");
+            body["priority"] = json!(priority);
+            created.push(app.post("/api/v1/tickets", body).await.body["id"].as_i64().unwrap());
+        }
+        let waiting = app.get(&format!("/api/v1/queues/{queue}/waiting?limit=10")).await;
+        assert_eq!(waiting.status, StatusCode::OK, "{}", waiting.body);
+        let order: Vec<i64> = waiting.body.as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+        assert_eq!(order, [created[1], created[3], created[2], created[0]], "urgent, high, normal, low");
+
+        // Pull mode takes exactly the first one; the list then starts with the second.
+        let agent = app.token(Role::Agent).await;
+        let me = app.call(Method::GET, "/api/v1/agents/me", Some(&agent), None).await.body["id"].as_i64().unwrap();
+        app.patch(&format!("/api/v1/queues/{queue}/routing"), json!({"members": [me]})).await;
+        app.call(Method::PUT, &format!("/api/v1/agents/{me}/presence"), Some(&agent), Some(&json!({"presence": "available"}))).await;
+        let taken = app.call(Method::POST, &format!("/api/v1/queues/{queue}/next"), Some(&agent), None).await;
+        assert_eq!(taken.body["id"].as_i64(), Some(order[0]), "{}", taken.body);
+        let after = app.get(&format!("/api/v1/queues/{queue}/waiting")).await.body;
+        assert_eq!(after[0]["id"].as_i64(), Some(order[1]));
+
+        assert_eq!(assert_problem(&app.get(&format!("/api/v1/queues/{queue}/waiting?limit=0")).await, 422), ["limit"]);
+        // A capacity names the four channels only.
+        let chat = json!({"capacity": {"phone": 1, "email": 8, "web": 8, "api": 8, "chat": 3}});
+        let fields = assert_problem(&app.patch(&format!("/api/v1/agents/{me}/routing"), chat).await, 422);
+        assert!(fields.iter().all(|f| f.starts_with("capacity")) && !fields.is_empty(), "{fields:?}");
+        assert_problem(&app.get("/api/v1/queues/999999/waiting").await, 404);
+    }
+}

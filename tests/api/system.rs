@@ -105,6 +105,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/routing/rules/{id}"),
     ("post", "/api/v1/routing/rules/test"),
     ("get", "/api/v1/queues/{id}/routing"),
+    ("get", "/api/v1/queues/{id}/waiting"),
     ("patch", "/api/v1/queues/{id}/routing"),
     ("post", "/api/v1/queues/{id}/next"),
     ("get", "/api/v1/agents/{id}/routing"),

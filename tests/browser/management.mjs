@@ -2,7 +2,8 @@
 //
 // Usage: node management.mjs <base-url> <admin-token> <screenshot-dir> <supervisor> <admin> <agent> <password>
 //
-// The supervisor opens "Informes": the volume chart (an image named "Volumen…") has one point per
+// The supervisor sees the team (each agent's state) and a queue's waiting tickets in the order
+// assignment takes them, then opens "Informes": the volume chart (an image named "Volumen…") has one point per
 // day of the range; they change the range (a reversed one first: the API's error next to the
 // field), download the CSV of the range and print. The administrator creates a queue (an empty form first: the
 // errors next to the fields), tries a new rule in the tester, creates it, creates an agent and
@@ -32,6 +33,7 @@ const santiagoDay = (offset = 0) => new Intl.DateTimeFormat('en-CA', { timeZone:
 
 async function run() {
   const requester = { name: 'Luis Araya', email: 'luis.araya@proveedor.cl' };
+  const helpDesk = (await ok('GET', '/queues')).find((q) => q.slug === 'mesa-de-ayuda');
   for (const [subject, channel] of [['No llega el correo de la orden', 'email'], ['Consulta por garantía', 'web'], ['Llamada por clave', 'phone']]) {
     await ok('POST', '/tickets', { subject, body: `Detalle: ${subject}`, requester, channel });
   }
@@ -84,10 +86,23 @@ async function run() {
   await shot(s, 'gestion-informes-impresion');
   await s.emulateMedia({ media: 'screen' });
 
+  // --- the team: each agent's state, and a queue's waiting tickets in assignment order
+  await s.getByRole('link', { name: 'Equipo y colas' }).click();
+  await s.getByRole('heading', { name: 'Equipo y colas', level: 1 }).waitFor();
+  await s.locator('tr[data-agente]').filter({ hasText: 'Javier Rojas' }).filter({ hasText: 'Desconectado' }).waitFor();
+  await s.getByRole('button', { name: 'Ver la espera de Mesa de Ayuda' }).click();
+  const waiting = s.getByRole('list', { name: /En espera en Mesa de Ayuda/ }).getByRole('link');
+  await waiting.first().waitFor();
+  const expected = (await ok('GET', `/queues/${helpDesk.id}/waiting?limit=50`)).map((t) => `${t.number} ${t.subject}`);
+  const shown = await waiting.evaluateAll((links) => links.map((l) => l.getAttribute('aria-label')));
+  assert.deepEqual(shown, expected, 'the waiting order of the API');
+  assert.equal(shown.length, 3);
+  await axe(s, 'equipo');
+
   // --- the administrator: a queue
   const a = await browser('admin');
   await signIn(a, emailAdmin);
-  await a.getByRole('link', { name: 'Colas' }).click();
+  await a.getByRole('link', { name: 'Colas', exact: true }).click();
   await a.getByRole('heading', { name: 'Colas', level: 1 }).waitFor();
   await a.getByRole('button', { name: 'Crear cola' }).click();
   await a.locator('#error-c-identificador').filter({ hasText: /\S/ }).waitFor();
@@ -123,7 +138,7 @@ async function run() {
   await a.locator('#resultado-prueba li').first().filter({ hasText: /^Reglas que aplican: Compra Ágil a su cola$/ }).waitFor();
 
   // --- an agent, and the invitation
-  await a.getByRole('link', { name: 'Agentes' }).click();
+  await a.getByRole('link', { name: 'Agentes', exact: true }).click();
   await a.getByRole('heading', { name: 'Agentes', level: 1 }).waitFor();
   await a.getByLabel('Nombre', { exact: true }).fill('Paula Soto');
   await a.getByLabel('Correo electrónico').fill('paula.soto@chilecompra.cl');

@@ -7,6 +7,7 @@
 const departments = () => import('./departments.js');
 const reports = () => import('./reports.js');
 const admin = () => import('./admin.js');
+const team = () => import('./team.js');
 const ADMIN_SECTIONS = [['agentes', 'Agentes'], ['colas', 'Colas'], ['reglas', 'Reglas de enrutamiento']];
 
 const API = '/api/v1';
@@ -21,7 +22,7 @@ const STATUS = { new: 'Nuevo', open: 'Abierto', pending: 'Pendiente', on_hold: '
 export const PRIORITY = { low: 'Baja', normal: 'Normal', high: 'Alta', urgent: 'Urgente' };
 export const CHANNEL = { email: 'Correo', web: 'Formulario web', phone: 'Teléfono', api: 'API' };
 export const SEGMENT = { comprador: 'Comprador', proveedor: 'Proveedor', ciudadano: 'Ciudadano' };
-const PRESENCE = { available: 'Disponible', busy: 'Ocupado', away: 'Ausente', after_call_work: 'Post-llamada', offline: 'Desconectado' };
+export const PRESENCE = { available: 'Disponible', busy: 'Ocupado', away: 'Ausente', after_call_work: 'Post-llamada', offline: 'Desconectado' };
 const METRIC = { first_reply: 'Primera respuesta', next_reply: 'Siguiente respuesta', periodic_update: 'Actualización periódica', resolution: 'Resolución', callback: 'Devolución de llamada' };
 const METRIC_STATE = { active: 'En curso', paused: 'En pausa', met: 'Cumplido', breached: 'Vencido', cancelled: 'Cancelado' };
 const SLA_WORD = { ok: 'A tiempo', warning: 'En riesgo', breached: 'Vencido' };
@@ -181,6 +182,11 @@ async function route() {
     state.route = { type: 'reports' };
     renderViews();
     return (await reports()).reportsRoute();
+  }
+  if (path === '/app/equipo' && manages()) {
+    state.route = { type: 'team' };
+    renderViews();
+    return (await team()).teamScreen();
   }
   const adminMatch = path.match(/^\/app\/admin\/([a-z-]+)$/);
   if (adminMatch && state.me.role === 'admin') {
@@ -360,7 +366,7 @@ const manages = () => state.me.role === 'supervisor' || state.me.role === 'admin
 /** Informes (supervisores y administradores) y administración (administradores). */
 function managementNav() {
   if (!manages()) return null;
-  const links = [['/app/informes', 'Informes']];
+  const links = [['/app/equipo', 'Equipo y colas'], ['/app/informes', 'Informes']];
   if (state.me.role === 'admin') links.push(...ADMIN_SECTIONS.map(([key, name]) => [`/app/admin/${key}`, name]));
   return h('nav.vistas.gestion', { 'aria-label': 'Gestión' }, h('h2', 'Gestión'),
     h('ul', links.map(([href, name]) => h('li', h('a', { href, 'data-gestion': href }, h('span', name))))));

@@ -1,0 +1,65 @@
+// The report screens over December 2025 of the `reports` bench's data (1M tickets in 2025),
+// measured in headless Chromium (playwright-core from tests/browser). Run through
+// benches/report_screens.sh.
+// Usage: node benches/report_screens.mjs <base> <supervisor-email> <department-email> <password> [runs]
+//
+// Per screen: the page load (navigation start → every chart drawn, after the next animation
+// frame) once, then `runs` refreshes of the same range (just before the click on the form's
+// button → every chart drawn again), the first two as warm-up.
+
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { chromium } = createRequire(path.join(here, '../tests/browser/package.json'))('playwright-core');
+const [base, supervisor, department, password, runsArg = '10'] = process.argv.slice(2);
+const runs = Number(runsArg);
+
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+
+async function signIn(email) {
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'es-CL', timezoneId: 'America/Santiago' });
+  await page.goto(`${base}/app`);
+  await page.getByLabel('Correo electrónico').fill(email);
+  await page.getByLabel('Contraseña').fill(password);
+  await page.getByRole('button', { name: 'Ingresar' }).click();
+  await page.locator('main#principal h1').first().waitFor();
+  return page;
+}
+
+/** Waits in the page until `holder` is no longer busy and holds `charts` charts, then a frame. */
+async function drawn(page, holder, charts) {
+  return page.evaluate(async ([sel, n]) => {
+    const done = () => {
+      const el = document.querySelector(sel);
+      return el && !el.hasAttribute('aria-busy') && el.querySelectorAll('svg.grafico').length === n;
+    };
+    while (!done()) await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => requestAnimationFrame(() => r()));
+    return performance.now();
+  }, [holder, charts]);
+}
+
+async function measure(name, page, url, holder, charts, button) {
+  await page.goto(url);
+  const load = await drawn(page, holder, charts);
+  const times = [];
+  for (let i = 0; i < runs + 2; i++) {
+    // Empty the charts first, so that the wait sees the new ones.
+    await page.evaluate((sel) => { const el = document.querySelector(sel); el.replaceChildren(); el.setAttribute('aria-busy', 'true'); }, holder);
+    const started = await page.evaluate(() => performance.now());
+    await page.getByRole('button', { name: button }).click();
+    const shown = await drawn(page, holder, charts);
+    if (i >= 2) times.push(shown - started);
+  }
+  times.sort((a, b) => a - b);
+  const pct = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(0);
+  console.log(`${name}: page load → charts ${load.toFixed(0)} ms; refresh → charts p50 ${pct(0.5)} ms, p90 ${pct(0.9)} ms, max ${pct(1)} ms (${times.length} runs)`);
+}
+
+const s = await signIn(supervisor);
+await measure('Informes (6 reports, 2025-12-01..2025-12-31)', s, `${base}/app/informes?desde=2025-12-01&hasta=2025-12-31`, '#informes', 6, 'Actualizar');
+const d = await signIn(department);
+await measure('Resumen mensual (2025-01..2025-12)', d, `${base}/app/resumen?desde=2025-01&hasta=2025-12`, '#resumen', 1, 'Ver resumen');
+await browser.close();
