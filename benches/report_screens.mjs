@@ -18,13 +18,13 @@ const runs = Number(runsArg);
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
 
-async function signIn(email) {
+async function signIn(email, landmark) {
   const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, locale: 'es-CL', timezoneId: 'America/Santiago' });
   await page.goto(`${base}/app`);
   await page.getByLabel('Correo electrónico').fill(email);
   await page.getByLabel('Contraseña').fill(password);
   await page.getByRole('button', { name: 'Ingresar' }).click();
-  await page.locator('main#principal h1').first().waitFor();
+  await page.getByRole('navigation', { name: landmark }).waitFor({ timeout: 30_000 });
   return page;
 }
 
@@ -35,7 +35,11 @@ async function drawn(page, holder, charts) {
       const el = document.querySelector(sel);
       return el && !el.hasAttribute('aria-busy') && el.querySelectorAll('svg.grafico').length === n;
     };
-    while (!done()) await new Promise((r) => setTimeout(r, 2));
+    const deadline = performance.now() + 60_000;
+    while (!done()) {
+      if (performance.now() > deadline) throw new Error(`${sel}: no ${n} charts after 60 s`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
     await new Promise((r) => requestAnimationFrame(() => r()));
     return performance.now();
   }, [holder, charts]);
@@ -58,8 +62,8 @@ async function measure(name, page, url, holder, charts, button) {
   console.log(`${name}: page load → charts ${load.toFixed(0)} ms; refresh → charts p50 ${pct(0.5)} ms, p90 ${pct(0.9)} ms, max ${pct(1)} ms (${times.length} runs)`);
 }
 
-const s = await signIn(supervisor);
+const s = await signIn(supervisor, 'Gestión');
 await measure('Informes (6 reports, 2025-12-01..2025-12-31)', s, `${base}/app/informes?desde=2025-12-01&hasta=2025-12-31`, '#informes', 6, 'Actualizar');
-const d = await signIn(department);
+const d = await signIn(department, 'Secciones del departamento');
 await measure('Resumen mensual (2025-01..2025-12)', d, `${base}/app/resumen?desde=2025-01&hasta=2025-12`, '#resumen', 1, 'Ver resumen');
 await browser.close();

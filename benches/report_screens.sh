@@ -23,7 +23,7 @@ export ATENCION__DATABASE__URL="$BASE_URL?options=-csearch_path%3D$SCHEMA" ATENC
   ATENCION__LOG__FILTER=warn ATENCION__EMAIL__ATTACHMENTS_DIR="$DIR/adjuntos"
 "$BIN" migrate >/dev/null
 ADMIN=$("$BIN" token create --role admin --name "medicion-$$" 2>/dev/null)
-"$BIN" token create --role supervisor --name "Supervisora Medición" --email "supervisora-$$@chilecompra.cl" >/dev/null 2>&1
+"$BIN" token create --role supervisor --name "Supervisora Medición $$" --email "supervisora-$$@chilecompra.cl" >/dev/null 2>&1
 printf '%s\n' "$PASSWORD" | "$BIN" agent password --email "supervisora-$$@chilecompra.cl" >/dev/null
 "$BIN" serve &
 SERVER=$!
@@ -33,6 +33,6 @@ for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/health" >/dev/null &&
 DEPT=$(curl -fs -H "authorization: Bearer $ADMIN" "http://127.0.0.1:$PORT/api/v1/departments" \
   | python3 -c 'import json,sys; print(next(d["id"] for d in json.load(sys.stdin) if d["slug"] == "compradores"))')
 curl -fs -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' "http://127.0.0.1:$PORT/api/v1/agents" \
-  -d "{\"name\": \"Compradores Medición\", \"email\": \"compradores-$$@chilecompra.cl\", \"role\": \"department\", \"department_id\": $DEPT}" >/dev/null
+  -d "{\"name\": \"Compradores Medición $$\", \"email\": \"compradores-$$@chilecompra.cl\", \"role\": \"department\", \"department_id\": $DEPT}" >/dev/null
 printf '%s\n' "$PASSWORD" | "$BIN" agent password --email "compradores-$$@chilecompra.cl" >/dev/null
 node benches/report_screens.mjs "http://127.0.0.1:$PORT" "supervisora-$$@chilecompra.cl" "compradores-$$@chilecompra.cl" "$PASSWORD" "$RUNS"

@@ -86,6 +86,18 @@ async function run() {
   await shot(s, 'gestion-informes-impresion');
   await s.emulateMedia({ media: 'screen' });
 
+  // --- staffing: a measured day (none of its calls here), and the Erlang C calculator
+  await s.getByRole('link', { name: 'Dotación' }).click();
+  await s.getByRole('heading', { name: 'Dotación', level: 1 }).waitFor();
+  await s.getByText('Ese día no entró ninguna llamada.').waitFor();
+  await s.getByLabel('Llamadas en el intervalo').fill('60');
+  await s.getByLabel('Intervalo (minutos)').fill('30');
+  await s.getByLabel('Duración media de atención, AHT (segundos)').fill('180');
+  await s.getByRole('button', { name: 'Calcular agentes' }).click();
+  const erlang = await ok('POST', '/kpis/staffing', { arrivals: 60, interval_secs: 1800, aht_secs: 180, target_service_level: 0.8, answer_secs: 20, max_occupancy: 0.85, shrinkage: 0.3 });
+  await s.locator('#resultado-calculo dd').first().filter({ hasText: new RegExp(`^${erlang.agents}$`) }).waitFor();
+  await axe(s, 'dotacion');
+
   // --- the team: each agent's state, and a queue's waiting tickets in assignment order
   await s.getByRole('link', { name: 'Equipo y colas' }).click();
   await s.getByRole('heading', { name: 'Equipo y colas', level: 1 }).waitFor();

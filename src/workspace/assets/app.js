@@ -183,6 +183,11 @@ async function route() {
     renderViews();
     return (await reports()).reportsRoute();
   }
+  if (path === '/app/dotacion' && manages()) {
+    state.route = { type: 'staffing' };
+    renderViews();
+    return (await reports()).staffingRoute();
+  }
   if (path === '/app/equipo' && manages()) {
     state.route = { type: 'team' };
     renderViews();
@@ -366,7 +371,7 @@ const manages = () => state.me.role === 'supervisor' || state.me.role === 'admin
 /** Informes (supervisores y administradores) y administración (administradores). */
 function managementNav() {
   if (!manages()) return null;
-  const links = [['/app/equipo', 'Equipo y colas'], ['/app/informes', 'Informes']];
+  const links = [['/app/equipo', 'Equipo y colas'], ['/app/informes', 'Informes'], ['/app/dotacion', 'Dotación']];
   if (state.me.role === 'admin') links.push(...ADMIN_SECTIONS.map(([key, name]) => [`/app/admin/${key}`, name]));
   return h('nav.vistas.gestion', { 'aria-label': 'Gestión' }, h('h2', 'Gestión'),
     h('ul', links.map(([href, name]) => h('li', h('a', { href, 'data-gestion': href }, h('span', name))))));

@@ -2,7 +2,7 @@
 // y /api/v1/quality/csat como gráfico SVG, con su tabla y su descarga en CSV, para un rango de
 // días en hora de Santiago. Se imprime bien (hoja de estilo de impresión) para la reunión mensual.
 
-import { h, $, get, CHANNEL } from './app.js';
+import { h, $, api, get, CHANNEL } from './app.js';
 import { barChart, lineChart } from './charts.js';
 
 const API = '/api/v1';
@@ -32,6 +32,10 @@ function days(from, to) {
 
 export function reportsRoute() {
   return reportsScreen();
+}
+
+export function staffingRoute() {
+  return staffingScreen();
 }
 
 async function reportsScreen() {
@@ -190,4 +194,105 @@ function csatSection(report, range, q) {
   return section('informe-csat', 'Satisfacción (CSAT) y resolución al primer contacto (FCR)', h('div', figures, chart),
     table('encuestas por canal', ['Canal', 'Respuestas', 'CSAT', 'FCR', 'Nota media'], groups.map((g) => [channelName(g.key), g.responses, pct(g.csat), pct(g.fcr), g.average_score ?? '—'])),
     `/quality/csat?${q}&by=channel`);
+}
+
+// ------------------------------------------------------------------ dotación (Erlang C)
+
+const timeOfDay = new Intl.DateTimeFormat('es-CL', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'America/Santiago' });
+const percent = (input) => Number(input.value) / 100;
+
+/** Dotación: las llamadas y el AHT medidos de un día, por media hora, con los agentes que Erlang C
+ *  pide para los objetivos; y la calculadora, con la media hora más cargada del día ya escrita. */
+async function staffingScreen() {
+  document.title = 'Dotación · Atención Usuaria';
+  const params = new URLSearchParams(location.search);
+  const errors = new Map();
+  const input = (id, label, attrs, name, help) => {
+    const el = h(`input#${id}`, { inputmode: 'decimal', ...attrs, 'aria-describedby': `error-${id}` });
+    const error = h(`p.error-campo#error-${id}`, { role: 'alert' });
+    errors.set(name, error);
+    return [el, h('div.campo', h('label', { for: id }, label), el, help ? h('span.tenue', help) : null, error)];
+  };
+  const [day, dayField] = input('d-dia', 'Día medido', { type: 'date', value: params.get('dia') || addDays(today(), -1) }, 'date');
+  const [target, targetField] = input('d-objetivo', 'Nivel de servicio objetivo (%)', { type: 'number', min: 1, max: 99, value: 80 }, 'target_service_level');
+  const [answer, answerField] = input('d-respuesta', 'Atender dentro de (segundos)', { type: 'number', min: 1, value: 20 }, 'answer_secs');
+  const [occupancy, occupancyField] = input('d-ocupacion', 'Ocupación máxima (%)', { type: 'number', min: 1, max: 100, value: 85 }, 'max_occupancy');
+  const [shrinkage, shrinkageField] = input('d-reduccion', 'Tiempo fuera del teléfono (%)', { type: 'number', min: 0, max: 99, value: 30 }, 'shrinkage', 'Pausas, capacitación, ausencias.');
+  const general = h('p.error', { role: 'alert' });
+  const form = h('form.filtros', { 'aria-label': 'Día y objetivos', novalidate: true },
+    dayField, targetField, answerField, occupancyField, shrinkageField, h('button', { type: 'submit' }, 'Calcular'), general);
+  const holder = h('div#dotacion');
+  const showErrors = (e) => {
+    const fields = e.problem?.errors || [];
+    for (const f of fields) errors.get(f.field) && (errors.get(f.field).textContent = f.message);
+    general.textContent = fields.some((f) => errors.get(f.field)) ? '' : e.message;
+  };
+  const targets = () => ({
+    target_service_level: percent(target), answer_secs: Number(answer.value), max_occupancy: percent(occupancy), shrinkage: percent(shrinkage),
+  });
+  async function load() {
+    for (const el of errors.values()) el.textContent = '';
+    general.textContent = '';
+    holder.setAttribute('aria-busy', 'true');
+    try {
+      const q = new URLSearchParams({ date: day.value, ...Object.fromEntries(Object.entries(targets()).map(([k, v]) => [k, String(v)])) });
+      const report = await get(`/reports/staffing?${q}`);
+      history.replaceState(null, '', `/app/dotacion?dia=${day.value}`);
+      holder.replaceChildren(staffingDay(report, q.toString()), calculator(report.rows, targets, showErrors));
+    } catch (e) {
+      showErrors(e);
+      holder.replaceChildren();
+    } finally {
+      holder.removeAttribute('aria-busy');
+    }
+  }
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
+  $('#principal').replaceChildren(h('div.cabeza-lista', h('h1', 'Dotación'), h('p.tenue', 'Erlang C sobre las llamadas medidas, por media hora (hora de Santiago).')), form, holder);
+  await load();
+}
+
+function staffingDay(report, q) {
+  const rows = report.rows;
+  const labels = rows.map((r) => timeOfDay.format(new Date(r.start)));
+  const chart = barChart({
+    id: 'grafico-dotacion', title: `Llamadas y agentes necesarios por media hora, ${long(report.from)}`, labels,
+    series: [{ name: 'Llamadas', values: rows.map((r) => r.arrivals) }, { name: 'Agentes al teléfono', values: rows.map((r) => r.agents) }, { name: 'Agentes a programar', values: rows.map((r) => r.scheduled) }],
+  });
+  const busy = rows.filter((r) => r.arrivals > 0);
+  return section('informe-dotacion', 'Llamadas medidas y agentes necesarios', busy.length ? chart : h('p.vacio', 'Ese día no entró ninguna llamada.'),
+    table('dotación por media hora', ['Desde', 'Llamadas', 'Atendidas', 'AHT (s)', 'Erlangs', 'Agentes', 'A programar', 'Nivel de servicio'],
+      busy.map((r) => [timeOfDay.format(new Date(r.start)), r.arrivals, r.handled, r.aht_secs == null ? '—' : Math.round(r.aht_secs), r.traffic == null ? '—' : r.traffic.toFixed(2),
+        r.agents ?? '—', r.scheduled ?? '—', r.service_level == null ? '—' : pct(100 * r.service_level)])),
+    `/reports/staffing?${q}`);
+}
+
+/** La calculadora de Erlang C, con la media hora más cargada del día medida ya escrita. */
+function calculator(rows, targets, showErrors) {
+  const peak = rows.reduce((best, r) => (r.arrivals > (best?.arrivals ?? -1) ? r : best), null);
+  const arrivals = h('input#c-llamadas', { type: 'number', min: 0, inputmode: 'decimal', value: peak?.arrivals ?? 0 });
+  const minutes = h('input#c-intervalo', { type: 'number', min: 1, inputmode: 'decimal', value: 30 });
+  const aht = h('input#c-aht', { type: 'number', min: 1, inputmode: 'decimal', value: Math.round(peak?.aht_secs ?? 180) });
+  const result = h('div#resultado-calculo', { role: 'status' });
+  const form = h('form.tarjeta.formulario', { novalidate: true, 'aria-labelledby': 'titulo-calculadora' },
+    h('h2#titulo-calculadora', 'Calculadora de Erlang C'),
+    h('p.tenue', peak ? `Escrita con la media hora más cargada del día medido (${timeOfDay.format(new Date(peak.start))}); cambie los valores para otro escenario.` : 'Escriba las llamadas y su duración media.'),
+    h('div.fila-campos',
+      h('div.campo', h('label', { for: 'c-llamadas' }, 'Llamadas en el intervalo'), arrivals),
+      h('div.campo', h('label', { for: 'c-intervalo' }, 'Intervalo (minutos)'), minutes),
+      h('div.campo', h('label', { for: 'c-aht' }, 'Duración media de atención, AHT (segundos)'), aht)),
+    h('button', { type: 'submit' }, 'Calcular agentes'), result);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const s = await api('POST', '/kpis/staffing', { arrivals: Number(arrivals.value), interval_secs: Number(minutes.value) * 60, aht_secs: Number(aht.value), ...targets() });
+      result.replaceChildren(h('dl.cifras-grandes',
+        h('div', h('dt', 'Agentes al teléfono'), h('dd', String(s.agents))), h('div', h('dt', 'Agentes a programar'), h('dd', String(s.scheduled))),
+        h('div', h('dt', 'Tráfico (Erlangs)'), h('dd', s.traffic.toFixed(2))),
+        h('div', h('dt', 'Nivel de servicio'), h('dd', pct(100 * s.service_level)))));
+    } catch (e) {
+      result.replaceChildren(h('p.error', e.message));
+      showErrors(e);
+    }
+  });
+  return form;
 }
