@@ -2,14 +2,15 @@
 //
 // Usage: node management.mjs <base-url> <admin-token> <screenshot-dir> <supervisor> <admin> <agent> <password>
 //
-// The supervisor sees the team (each agent's state) and a queue's waiting tickets in the order
-// assignment takes them, then opens "Informes": the volume chart (an image named "Volumen…") has one point per
+// The supervisor opens "Informes": the volume chart (an image named "Volumen…") has one point per
 // day of the range; they change the range (a reversed one first: the API's error next to the
-// field), download the CSV of the range and print. The administrator creates a queue (an empty form first: the
-// errors next to the fields), tries a new rule in the tester, creates it, creates an agent and
-// invites them; the next ticket that matches the rule lands in the new queue. Every screen passes
-// axe-core at both sizes and is screenshotted (gestion-<screen>-<width>.png). Prints
-// `browser management test: ok`.
+// field), download the CSV of the range and print. Then staffing (a measured day and the Erlang C
+// calculator), and the team: each agent's state and a queue's waiting tickets in the order
+// assignment takes them. The administrator creates a queue (an empty form first: the errors next
+// to the fields), tries a new rule in the tester, creates it, creates an agent, invites them and
+// sets their skills, capacity and queues; the next ticket that matches the rule lands in the new
+// queue. Every screen passes axe-core at both sizes and is screenshotted
+// (gestion-<screen>-<width>.png). Prints `browser management test: ok`.
 
 import assert from 'node:assert/strict';
 import { harness } from './lib.mjs';
@@ -165,6 +166,19 @@ async function run() {
   await a.getByText('Invitación enviada a paula.soto@chilecompra.cl').waitFor();
   const created = (await ok('GET', '/agents')).find((x) => x.email === 'paula.soto@chilecompra.cl');
   assert.equal(created.role, 'agent');
+  // Her skills, capacity and queues (a bad skill first: the error next to the field).
+  await a.getByRole('button', { name: 'Enrutamiento de Paula Soto' }).click();
+  const skills = a.getByLabel('Habilidades');
+  await skills.fill('convenio marco');
+  await a.getByRole('button', { name: 'Guardar enrutamiento' }).click();
+  await a.locator('#error-e-habilidades').filter({ hasText: 'no es una habilidad válida' }).waitFor();
+  await skills.fill('convenio_marco, licitaciones');
+  await a.getByLabel('Correo', { exact: true }).fill('5');
+  await a.getByRole('group', { name: 'Colas que atiende' }).getByRole('checkbox', { name: 'Compra Ágil' }).check();
+  await a.getByRole('button', { name: 'Guardar enrutamiento' }).click();
+  await a.getByText('Enrutamiento de Paula Soto guardado.').waitFor();
+  const routing = await ok('GET', `/agents/${created.id}/routing`);
+  assert.deepEqual([routing.skills, routing.capacity.email, routing.queues], [['convenio_marco', 'licitaciones'], 5, ['compra-agil']]);
   await axe(a, 'agentes');
 
   // --- the new rule routes the next ticket

@@ -79,8 +79,11 @@ async function agentsScreen() {
       h('td', departments.find((d) => d.id === a.department_id)?.name || '—'), h('td', a.active ? 'Activo' : 'Desactivado'),
       h('td.acciones-fila', a.active && a.email && a.role !== 'integration'
         ? h('button.secundaria', { type: 'button', onclick: (ev) => invite(ev.target, a) }, 'Enviar invitación', h('span.oculto', ` a ${a.name}`)) : null,
+      a.active && STAFF.includes(a.role)
+        ? h('button.secundaria', { type: 'button', onclick: () => editRouting(a, editor) }, 'Enrutamiento', h('span.oculto', ` de ${a.name}`)) : null,
       a.active && a.id !== state.me.id
         ? h('button.peligro', { type: 'button', onclick: (ev) => deactivate(ev.target, a) }, 'Desactivar', h('span.oculto', ` a ${a.name}`)) : null))))));
+  const editor = h('div#enrutamiento-agente');
   async function reload() {
     render(await get('/agents'));
   }
@@ -128,8 +131,43 @@ async function agentsScreen() {
       return `Agente creado: ${agent.name}. Envíele la invitación para que defina su contraseña.`;
     },
   });
-  $('#principal').replaceChildren(h('h1', 'Agentes'), form, holder);
+  $('#principal').replaceChildren(h('h1', 'Agentes'), form, editor, holder);
   render(agents);
+}
+
+const STAFF = ['agent', 'supervisor', 'admin'];
+
+/** Habilidades, capacidad por canal y colas de un agente (`PATCH /agents/{id}/routing` y los
+ *  miembros de cada cola que cambia). */
+async function editRouting(agent, holder) {
+  const [routing, queues] = await Promise.all([get(`/agents/${agent.id}/routing`), get('/queues')]);
+  const members = await Promise.all(queues.map((q) => get(`/queues/${q.id}/routing`)));
+  const skills = h('input#e-habilidades', { maxlength: 500, autocomplete: 'off', value: routing.skills.join(', ') });
+  const capacity = Object.fromEntries(Object.keys(CHANNEL).map((c) => [c, h(`input#e-capacidad-${c}`, { type: 'number', min: 0, inputmode: 'numeric', value: routing.capacity[c] })]));
+  const boxes = queues.map((q, i) => h('input', { type: 'checkbox', value: q.id, checked: members[i].members.includes(agent.id) }));
+  const form = apiForm(`Enrutamiento de ${agent.name}`, 'editar-enrutamiento', (f) => [
+    field(f, 'skills', 'Habilidades', skills, 'Separadas por comas: letras, números, _ y -.'),
+    h('fieldset.miembros', h('legend', 'Capacidad por canal (casos abiertos a la vez)'),
+      Object.entries(CHANNEL).map(([c, label]) => field(f, `capacity.${c}`, label, capacity[c]))),
+    h('fieldset.miembros', h('legend', 'Colas que atiende'), queues.map((q, i) => h('label.opcion', boxes[i], ` ${q.name}`))),
+  ], {
+    submit: 'Guardar enrutamiento',
+    send: async () => {
+      const saved = await api('PATCH', `/agents/${agent.id}/routing`, {
+        skills: list(skills.value), capacity: Object.fromEntries(Object.entries(capacity).map(([c, el]) => [c, Number(el.value)])),
+      });
+      for (const [i, q] of queues.entries()) {
+        const was = members[i].members.includes(agent.id);
+        if (boxes[i].checked === was) continue;
+        const next = boxes[i].checked ? [...members[i].members, agent.id] : members[i].members.filter((id) => id !== agent.id);
+        members[i] = await api('PATCH', `/queues/${q.id}/routing`, { members: next });
+      }
+      return saved;
+    },
+    done: () => `Enrutamiento de ${agent.name} guardado.`,
+  });
+  holder.replaceChildren(form);
+  form.querySelector('input')?.focus();
 }
 
 // ------------------------------------------------------------------ colas
