@@ -20,15 +20,8 @@ if (!base || !admin || !shots || !emailA || !emailB || !emailAgent || !password)
   console.error('usage: node department.mjs <base-url> <admin-token> <screenshot-dir> <member-A> <member-B> <agent> <password>');
   process.exit(2);
 }
-const { ok, call, axe, browser, main } = harness({ base, token: admin, shots, prefix: 'dept' });
+const { ok, call, axe, browser, main, signIn } = harness({ base, token: admin, shots, password, prefix: 'dept' });
 
-async function signIn(page, email, landmark) {
-  await page.goto(`${base}/app`);
-  await page.getByLabel('Correo electrónico').fill(email);
-  await page.getByLabel('Contraseña').fill(password);
-  await page.getByRole('button', { name: 'Ingresar' }).click();
-  await page.getByRole('navigation', { name: landmark }).waitFor();
-}
 
 async function run() {
   // --- data through the API: the agent escalates, Atención Usuaria sends an opportunity

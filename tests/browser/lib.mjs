@@ -14,8 +14,8 @@ export const LARGE = { width: 1920, height: 1080 };
 const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** `base`: the service; `token`: the default bearer token; `shots`: the screenshot folder;
- *  `prefix`: of every screenshot's name. */
-export function harness({ base, token, shots, prefix }) {
+ *  `prefix`: of every screenshot's name; `password`: the people's, for `signIn`. */
+export function harness({ base, token, shots, prefix, password }) {
   const state = { dirs: [], contexts: [], errors: [], external: [] };
 
   async function call(method, url, body, headers = {}, as = token) {
@@ -80,6 +80,16 @@ export function harness({ base, token, shots, prefix }) {
     return page;
   }
 
+  /** Signs `email` in at /app and waits for the navigation landmark `landmark` (what that
+   *  person's first screen shows). */
+  async function signIn(page, email, landmark) {
+    await page.goto(`${base}/app`);
+    await page.getByLabel('Correo electrónico').fill(email);
+    await page.getByLabel('Contraseña').fill(password);
+    await page.getByRole('button', { name: 'Ingresar' }).click();
+    await page.getByRole('navigation', { name: landmark }).waitFor();
+  }
+
   /** Runs `test` within `limitMs`, then closes every browser; prints `ok` on success. */
   async function main(test, ok, limitMs = 240_000) {
     const timer = setTimeout(() => { console.error(`${prefix} test timed out`); process.exit(1); }, limitMs);
@@ -99,5 +109,5 @@ export function harness({ base, token, shots, prefix }) {
     }
   }
 
-  return { state, call, ok, shot, axe, browser, main };
+  return { state, call, ok, shot, axe, browser, signIn, main };
 }

@@ -20,15 +20,8 @@ if (!base || !admin || !shots || !emailSupervisor || !emailAdmin || !emailAgent 
   console.error('usage: node management.mjs <base-url> <admin-token> <screenshot-dir> <supervisor> <admin> <agent> <password>');
   process.exit(2);
 }
-const { ok, axe, shot, browser, main } = harness({ base, token: admin, shots, prefix: 'gestion' });
+const { ok, axe, shot, browser, main, signIn } = harness({ base, token: admin, shots, password, prefix: 'gestion' });
 
-async function signIn(page, email) {
-  await page.goto(`${base}/app`);
-  await page.getByLabel('Correo electrónico').fill(email);
-  await page.getByLabel('Contraseña').fill(password);
-  await page.getByRole('button', { name: 'Ingresar' }).click();
-  await page.getByRole('navigation', { name: 'Gestión' }).waitFor();
-}
 
 const santiagoDay = (offset = 0) => new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' }).format(new Date(Date.now() + offset * 86_400_000));
 
@@ -41,7 +34,7 @@ async function run() {
 
   // --- the supervisor's reports
   const s = await browser('supervisor');
-  await signIn(s, emailSupervisor);
+  await signIn(s, emailSupervisor, 'Gestión');
   await s.getByRole('link', { name: 'Informes' }).click();
   await s.getByRole('heading', { name: 'Informes', level: 1 }).waitFor();
   const volume = s.getByRole('img', { name: /Volumen/ });
@@ -114,7 +107,7 @@ async function run() {
 
   // --- the administrator: a queue
   const a = await browser('admin');
-  await signIn(a, emailAdmin);
+  await signIn(a, emailAdmin, 'Gestión');
   await a.getByRole('link', { name: 'Colas', exact: true }).click();
   await a.getByRole('heading', { name: 'Colas', level: 1 }).waitFor();
   await a.getByRole('button', { name: 'Crear cola' }).click();

@@ -19,7 +19,7 @@ if (!base || !admin || !shots || !emailA || !emailB || !password) {
   console.error('usage: node workspace.mjs <base-url> <admin-token> <screenshot-dir> <email-A> <email-B> <password>');
   process.exit(2);
 }
-const { call, ok, shot, axe, browser, main } = harness({ base, token: admin, shots, prefix: 'ws' });
+const { call, ok, shot, axe, browser, main, signIn } = harness({ base, token: admin, shots, password, prefix: 'ws' });
 
 /** Both sizes of one screen; back to the small one afterwards. */
 async function shots2(page, name) {
@@ -30,13 +30,6 @@ async function shots2(page, name) {
   await page.setViewportSize(SMALL);
 }
 
-async function signIn(page, email) {
-  await page.goto(`${base}/app`);
-  await page.getByLabel('Correo electrónico').fill(email);
-  await page.getByLabel('Contraseña').fill(password);
-  await page.getByRole('button', { name: 'Ingresar' }).click();
-  await page.getByRole('navigation', { name: 'Vistas' }).waitFor();
-}
 
 async function run() {
   // --- data through the API
@@ -164,7 +157,7 @@ async function run() {
 
   // --- two agents on the same ticket
   const b = await browser('B');
-  await signIn(b, emailB);
+  await signIn(b, emailB, 'Vistas');
   await b.goto(`${base}/app/casos/${t1.number}`);
   await b.getByRole('heading', { name: t1.subject, level: 1 }).waitFor();
   await a.getByText(`${agentB.name} está viendo este caso`).waitFor();
