@@ -2,7 +2,7 @@
 // probador. Cada formulario muestra los errores de la API junto a su campo.
 // Rutas: /app/admin/agentes, /app/admin/colas, /app/admin/reglas.
 
-import { h, $, api, get, announce, state, CHANNEL, PRIORITY } from './app.js';
+import { h, $, api, get, announce, state, showFieldErrors, CHANNEL, PRIORITY } from './app.js';
 
 const ROLE = { agent: 'Agente', supervisor: 'Supervisor', admin: 'Administrador', department: 'Departamento', integration: 'Integración' };
 const STRATEGY = { manual: 'Manual (los agentes toman)', round_robin: 'Rotativa (round robin)', least_loaded: 'Al menos cargado' };
@@ -47,14 +47,8 @@ function apiForm(title, id, build, { submit, send, done }) {
       // Its role=status announces it.
       ok.textContent = await done(result);
     } catch (e) {
-      const fields = e.problem?.errors || [];
-      let shown = false;
-      for (const f of fields) {
-        const el = form.errors.get(f.field) || form.errors.get(f.field.replace(/\[\d+\]$/, ''));
-        if (el) { el.textContent = f.message; shown = true; }
-      }
-      general.textContent = shown ? 'Revise los campos marcados.' : e.message;
-      const first = fields.map((f) => form.errors.get(f.field)).find(Boolean);
+      const first = showFieldErrors(e, form.errors, general);
+      if (first) general.textContent = 'Revise los campos marcados.';
       first?.parentElement?.querySelector('input, select, textarea')?.focus();
     } finally {
       button.disabled = false;

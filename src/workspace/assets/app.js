@@ -123,6 +123,20 @@ function problemText(p) {
   return [p.detail || p.title, fields].filter(Boolean).join(' ');
 }
 
+/** The API's field errors of `e`, each in its element of `errors` (a Map or an object: field →
+ *  element; the others emptied); what no field names goes to `general`. Returns the first element
+ *  that got one (to focus its control). */
+export function showFieldErrors(e, errors, general) {
+  const map = errors instanceof Map ? errors : new Map(Object.entries(errors));
+  for (const el of map.values()) el.textContent = '';
+  const shown = (e.problem?.errors || [])
+    .map((f) => [map.get(f.field) || map.get(f.field.replace(/\[\d+\]$/, '')), f.message])
+    .filter(([el]) => el);
+  for (const [el, message] of shown) el.textContent = message;
+  general.textContent = shown.length ? '' : e.message;
+  return shown[0]?.[0];
+}
+
 /** Llama a la API; los métodos que cambian algo llevan X-CSRF-Token. */
 export async function api(method, path, body, { keepalive = false } = {}) {
   const headers = { accept: 'application/json' };

@@ -2,7 +2,7 @@
 // de mejora y el resumen mensual. Clientes de la API /api/v1 como el resto del espacio de trabajo.
 // Rutas: /app/bandeja, /app/derivaciones/<id>, /app/oportunidades/<id>, /app/resumen.
 
-import { h, $, api, get, fmtDate, timeEl, relative, announce, state, signOut, ESCALATION_MODE, ESCALATION_STATUS, PRIORITY, SEGMENT } from './app.js';
+import { h, $, api, get, fmtDate, timeEl, relative, announce, state, signOut, showFieldErrors, ESCALATION_MODE, ESCALATION_STATUS, PRIORITY, SEGMENT } from './app.js';
 import { barChart } from './charts.js';
 
 const OPPORTUNITY_STATUS = {
@@ -77,20 +77,6 @@ function clockCell(clocks, metric) {
   return h(`span.sla.sla-${tone}`, { title: `Vence ${fmtDate(c.due_at)} (hora de Santiago)` }, `${word} · ${detail}`);
 }
 
-/** Los errores de campo del problem+json, cada uno junto a su campo (`errores[campo]`). */
-function showFieldErrors(e, errors, general) {
-  for (const el of Object.values(errors)) el.textContent = '';
-  general.textContent = '';
-  const fields = e.problem?.errors || [];
-  let shown = false;
-  for (const f of fields) {
-    const el = errors[f.field];
-    if (el) { el.textContent = f.message; shown = true; }
-  }
-  if (!shown) general.textContent = e.message;
-  const first = fields.map((f) => errors[f.field]).find(Boolean);
-  first?.previousElementSibling?.focus?.();
-}
 function fieldError(id) {
   return h(`p.error-campo#${id}`, { role: 'alert' });
 }
@@ -250,7 +236,7 @@ function answerForm(e) {
       $('#respondida').setAttribute('tabindex', '-1');
       $('#respondida').focus();
     } catch (err) {
-      showFieldErrors(err, errors, general);
+      showFieldErrors(err, errors, general)?.previousElementSibling?.focus?.();
       button.disabled = false;
     }
   });
@@ -333,7 +319,7 @@ function transitionForm(o, pending) {
       $('#estado-oportunidad')?.setAttribute('tabindex', '-1');
       $('#estado-oportunidad')?.focus();
     } catch (err) {
-      showFieldErrors(err, errors, general);
+      showFieldErrors(err, errors, general)?.previousElementSibling?.focus?.();
       button.disabled = false;
     }
   });
@@ -385,7 +371,7 @@ async function summaryScreen() {
       general.textContent = '';
       holder.replaceChildren(summaryChart(data.months), summaryTable(data.months));
     } catch (err) {
-      showFieldErrors(err, errors, general);
+      showFieldErrors(err, errors, general)?.previousElementSibling?.focus?.();
       holder.replaceChildren();
     } finally {
       holder.removeAttribute('aria-busy');

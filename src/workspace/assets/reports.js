@@ -2,7 +2,7 @@
 // y /api/v1/quality/csat como gráfico SVG, con su tabla y su descarga en CSV, para un rango de
 // días en hora de Santiago. Se imprime bien (hoja de estilo de impresión) para la reunión mensual.
 
-import { h, $, api, get, CHANNEL } from './app.js';
+import { h, $, api, get, showFieldErrors, CHANNEL } from './app.js';
 import { barChart, lineChart } from './charts.js';
 
 const API = '/api/v1';
@@ -84,16 +84,11 @@ async function reportsScreen() {
         callsSection(calls, labels, range, q),
         csatSection(csat, range, q));
     } catch (e) {
-      showErrors(e);
+      showFieldErrors(e, errors, general);
       holder.replaceChildren();
     } finally {
       holder.removeAttribute('aria-busy');
     }
-  }
-  function showErrors(e) {
-    const fields = e.problem?.errors || [];
-    for (const f of fields) if (errors[f.field]) errors[f.field].textContent = f.message;
-    if (!fields.some((f) => errors[f.field])) general.textContent = e.message;
   }
   await load(from, to);
 }
@@ -222,11 +217,7 @@ async function staffingScreen() {
   const form = h('form.filtros', { 'aria-label': 'Día y objetivos', novalidate: true },
     dayField, targetField, answerField, occupancyField, shrinkageField, h('button', { type: 'submit' }, 'Calcular'), general);
   const holder = h('div#dotacion');
-  const showErrors = (e) => {
-    const fields = e.problem?.errors || [];
-    for (const f of fields) errors.get(f.field) && (errors.get(f.field).textContent = f.message);
-    general.textContent = fields.some((f) => errors.get(f.field)) ? '' : e.message;
-  };
+  const showErrors = (e) => showFieldErrors(e, errors, general);
   const targets = () => ({
     target_service_level: percent(target), answer_secs: Number(answer.value), max_occupancy: percent(occupancy), shrinkage: percent(shrinkage),
   });
