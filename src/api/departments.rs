@@ -1,7 +1,7 @@
 //! Escalations to departments: from a ticket, and each department's own list and answers; its
 //! queue (inbox, delivery log and webhook).
 
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 
 use super::audited;
 use super::extract::{Json, Query};
@@ -12,7 +12,7 @@ use crate::db::DbConnection;
 use crate::departments::delivery::{self, AckRequest, AckResult, DeliveryLogPage, FeedQuery, InboxPage};
 use crate::departments::escalations::{self, AnswerRequest, EscalateRequest, EscalationFilter, EscalationView};
 use crate::departments::opportunities::{
-    self, LinkTickets, OpportunityFilter, OpportunityInput, OpportunityView, TransitionRequest,
+    self, LinkTickets, OpportunityFilter, OpportunityInput, OpportunityPatch, OpportunityView, TransitionRequest,
 };
 use crate::departments::sla::{self, DepartmentItem, DepartmentSla, DepartmentSlaInput, ItemsFilter};
 use crate::departments::summary::{self, DepartmentSummary};
@@ -280,6 +280,32 @@ pub async fn transition_opportunity(
             // 404 for those who may not see it, whatever the body.
             opportunities::get(c, who, id)?;
             changed(opportunities::transition(c, who, id, req?)?)
+        })
+        .await?,
+    ))
+}
+
+/// Edit a draft before sending it (Atención Usuaria): title, description, department. A sent
+/// opportunity belongs to its department: 409.
+#[utoipa::path(tag = "departments", params(("id" = i64, Path)), request_body = OpportunityPatch,
+    responses((status = 200, body = OpportunityView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[patch("/opportunities/{id}")]
+pub async fn update_opportunity(
+    state: web::Data<AppState>,
+    who: Principal,
+    origin: Origin,
+    id: web::Path<i64>,
+    body: Json<OpportunityPatch>,
+) -> Result<web::Json<OpportunityView>, AppError> {
+    let (id, patch) = (id.into_inner(), body.into_value());
+    Ok(web::Json(
+        audited(&state, who, origin, move |c, who| {
+            opportunities::get(c, who, id)?;
+            changed(opportunities::update_draft(c, who, id, patch?)?)
         })
         .await?,
     ))

@@ -12,7 +12,7 @@ use crate::error::{AppError, Problem};
 use crate::routing::assign::{
     self, AgentRouting, AgentRoutingPatch, PresenceRequest, QueueRouting, QueueRoutingPatch, WaitingQuery,
 };
-use crate::routing::rotation::{self, RotationInput, RotationLogEntry, RotationView};
+use crate::routing::rotation::{self, RotationInput, RotationLogEntry, RotationPreview, RotationView};
 use crate::routing::rules::{self, RuleInput, RuleView, TestTicket};
 use crate::startup::AppState;
 use crate::tickets::model::TicketView;
@@ -251,6 +251,21 @@ pub async fn create_rotation(
 ) -> Result<HttpResponse, AppError> {
     let input = body.into_value()?;
     Ok(HttpResponse::Created().json(state.db.write(move |c| rotation::create(c, input, Utc::now())).await?))
+}
+
+/// What an unsaved plan would do: its next four rotations (when, and who goes where), or the
+/// same field errors as creating it.
+#[utoipa::path(tag = "routing", request_body = RotationInput,
+    responses((status = 200, body = Vec<RotationPreview>), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[post("/routing/rotations/preview")]
+pub async fn preview_rotation(
+    state: web::Data<AppState>,
+    _p: Auth<perm::ManageReference>,
+    body: Json<RotationInput>,
+) -> Resp<Vec<RotationPreview>> {
+    let input = body.into_value()?;
+    Ok(web::Json(state.db.read(move |c| rotation::preview_draft(c, &input, Utc::now(), 4)).await?))
 }
 
 /// A plan with a preview of its next rotation (`next`: when, and who goes where).

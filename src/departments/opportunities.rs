@@ -36,6 +36,16 @@ pub struct OpportunityInput {
     pub ticket_ids: Vec<i64>,
 }
 
+/// A change to a draft before it is sent: the fields given are replaced.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpportunityPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// Department slug it is meant for.
+    pub department: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
@@ -337,13 +347,7 @@ pub fn create(conn: &mut DbConnection, who: &Principal, input: OpportunityInput)
     let title = line(&mut errors, "title", &input.title, 200);
     let description = body_text(&mut errors, "description", &input.description);
     errors.finish()?;
-    let department: i64 = departments::table
-        .filter(departments::slug.eq(&input.department))
-        .filter(departments::active.eq(true))
-        .select(departments::id)
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::field("department", format!("no existe el departamento «{}»", input.department)))?;
+    let department = department_id(conn, &input.department)?;
     let category = match &input.category {
         Some(slug) => Some(
             categories::table
@@ -373,6 +377,45 @@ pub fn create(conn: &mut DbConnection, who: &Principal, input: OpportunityInput)
         .get_result(conn)?;
     link(conn, id, &input.ticket_ids)?;
     log(conn, id, Some(who.agent_id), None, OpportunityStatus::Draft, None)?;
+    get(conn, who, id)
+}
+
+/// An active department by slug, or a 422 naming `department`.
+fn department_id(conn: &mut DbConnection, slug: &str) -> Result<i64, AppError> {
+    departments::table
+        .filter(departments::slug.eq(slug))
+        .filter(departments::active.eq(true))
+        .select(departments::id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::field("department", format!("no existe el departamento «{slug}»")))
+}
+
+/// Edits a draft (Atención Usuaria), e.g. one that trend detection proposed, before sending it:
+/// once sent, the department owns it and it is a 409.
+pub fn update_draft(
+    conn: &mut DbConnection,
+    who: &Principal,
+    id: i64,
+    patch: OpportunityPatch,
+) -> Result<OpportunityView, AppError> {
+    staff(who)?;
+    if get(conn, who, id)?.status != OpportunityStatus::Draft {
+        return Err(AppError::Conflict("Solo se edita un borrador: esta oportunidad ya fue enviada.".into()));
+    }
+    let mut errors = Errors::default();
+    let title = patch.title.as_deref().map(|t| line(&mut errors, "title", t, 200));
+    let description = patch.description.as_deref().map(|d| body_text(&mut errors, "description", d));
+    errors.finish()?;
+    let department = patch.department.as_deref().map(|slug| department_id(conn, slug)).transpose()?;
+    diesel::update(opportunities::table.find(id))
+        .set((
+            title.map(|t| opportunities::title.eq(t)),
+            description.map(|d| opportunities::description.eq(d)),
+            department.map(|d| opportunities::department_id.eq(d)),
+            opportunities::updated_at.eq(UtcTime::now()),
+        ))
+        .execute(conn)?;
     get(conn, who, id)
 }
 

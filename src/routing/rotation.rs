@@ -86,9 +86,14 @@ fn preview(plan: &RotationPlan, k: u32) -> RotationPreview {
     RotationPreview { period_index: k, starts_at: plan.boundary(k), memberships }
 }
 
+/// The first period that starts after `now`.
+fn next_index(plan: &RotationPlan, now: DateTime<Utc>) -> u32 {
+    plan.period_index(now).map_or(0, |k| k + 1)
+}
+
 fn view(row: PlanRow, now: DateTime<Utc>) -> Result<RotationView, AppError> {
     let plan = plan_of(&row)?;
-    let next = plan.period_index(now).map_or(0, |k| k + 1);
+    let next = next_index(&plan, now);
     Ok(RotationView {
         id: row.0,
         name: row.1,
@@ -131,7 +136,8 @@ pub fn get(conn: &mut DbConnection, id: i64, now: DateTime<Utc>) -> Result<Rotat
     rows(conn)?.into_iter().find(|r| r.0 == id).map(|r| view(r, now)).transpose()?.ok_or(AppError::NotFound("el plan"))
 }
 
-pub fn create(conn: &mut DbConnection, input: RotationInput, now: DateTime<Utc>) -> Result<RotationView, AppError> {
+/// The plan `input` describes, or every field error it has (as creating it would answer).
+fn validate(conn: &mut DbConnection, input: &RotationInput) -> Result<RotationPlan, AppError> {
     let mut errors: Vec<FieldError> = match assignment::validate_plan(&input.agents, &input.queues) {
         Ok(()) => Vec::new(),
         Err(found) => found.into_iter().map(|(f, m)| FieldError::new(f, m)).collect(),
@@ -151,11 +157,12 @@ pub fn create(conn: &mut DbConnection, input: RotationInput, now: DateTime<Utc>)
         }),
         (Period::Daily, None) => Weekday::Mon,
     };
-    if NaiveTime::parse_from_str(&input.at, "%H:%M").is_err() {
+    let at = NaiveTime::parse_from_str(&input.at, "%H:%M").ok();
+    if at.is_none() {
         errors.push(FieldError::new("at", "use HH:MM, p. ej. 09:00"));
     }
-    let timezone = input.timezone.clone().unwrap_or_else(|| "America/Santiago".into());
-    if timezone.parse::<Tz>().is_err() {
+    let timezone = input.timezone.as_deref().unwrap_or("America/Santiago").parse::<Tz>().ok();
+    if timezone.is_none() {
         errors.push(FieldError::new("timezone", "no es una zona horaria IANA"));
     }
     for agent in &input.agents {
@@ -170,9 +177,35 @@ pub fn create(conn: &mut DbConnection, input: RotationInput, now: DateTime<Utc>)
             errors.push(FieldError::new("queues", format!("no existe la cola «{slug}»")));
         }
     }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
+    match (at, timezone) {
+        (Some(at), Some(timezone)) if errors.is_empty() => Ok(RotationPlan {
+            agents: input.agents.clone(),
+            queues: input.queues.clone(),
+            period: input.period,
+            weekday,
+            at,
+            timezone,
+            start: input.start,
+        }),
+        _ => Err(AppError::Validation(errors)),
     }
+}
+
+/// The next `count` rotations of an unsaved plan, from now: what saving it would do.
+pub fn preview_draft(
+    conn: &mut DbConnection,
+    input: &RotationInput,
+    now: DateTime<Utc>,
+    count: u32,
+) -> Result<Vec<RotationPreview>, AppError> {
+    let plan = validate(conn, input)?;
+    let next = next_index(&plan, now);
+    Ok((next..next + count).map(|k| preview(&plan, k)).collect())
+}
+
+pub fn create(conn: &mut DbConnection, input: RotationInput, now: DateTime<Utc>) -> Result<RotationView, AppError> {
+    let plan = validate(conn, &input)?;
+    let name = input.name.trim().to_owned();
     let at = UtcTime::now();
     let id: i64 = diesel::insert_into(rotation_plans::table)
         .values((
@@ -180,9 +213,9 @@ pub fn create(conn: &mut DbConnection, input: RotationInput, now: DateTime<Utc>)
             rotation_plans::agents.eq(JsonValue(json!(input.agents))),
             rotation_plans::queues.eq(JsonValue(json!(input.queues))),
             rotation_plans::period.eq(input.period.as_str()),
-            rotation_plans::weekday.eq(weekday.to_string()),
+            rotation_plans::weekday.eq(plan.weekday.to_string()),
             rotation_plans::at_time.eq(&input.at),
-            rotation_plans::timezone.eq(timezone),
+            rotation_plans::timezone.eq(plan.timezone.name()),
             rotation_plans::start_date.eq(input.start.to_string()),
             rotation_plans::created_at.eq(at),
             rotation_plans::updated_at.eq(at),

@@ -167,9 +167,24 @@ on_all_backends! {
             let (app, token, path) = (&app, token.to_owned(), format!("/api/v1/opportunities/{id}/transitions"));
             async move { as_user(app, Method::POST, &path, &token, Some(body)).await }
         };
+        // A draft is edited before it is sent (by Atención Usuaria only), as creating validates.
+        let path = format!("/api/v1/opportunities/{id}");
+        let edit = |token: &str, body: Value| {
+            let (app, token, path) = (&app, token.to_owned(), path.clone());
+            async move { as_user(app, Method::PATCH, &path, &token, Some(body)).await }
+        };
+        assert_eq!(assert_problem(&edit(&agent, json!({"title": " ", "department": "no-existe"})).await, 422), ["title"]);
+        assert_eq!(assert_problem(&edit(&agent, json!({"department": "no-existe"})).await, 422), ["department"]);
+        assert_problem(&edit(&dept, json!({"title": "Otro"})).await, 403);
+        let edited = edit(&agent, json!({"title": "Botón de ofertar difícil de encontrar"})).await;
+        assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+        assert_eq!((edited.body["title"].as_str(), edited.body["description"].as_str(), edited.body["ticket_count"].as_u64()),
+            (Some("Botón de ofertar difícil de encontrar"), Some("Varios proveedores no encuentran dónde ofertar."), Some(3)));
         // The department does not see drafts' steps that are not theirs, nor skip ahead.
         assert_problem(&step(&dept, "sent", json!({})).await, 409);
         assert_eq!(step(&agent, "sent", json!({"comment": "Enviada a Diseño"})).await.body["status"], "sent");
+        // Sent, it is the department's: no more edits.
+        assert_problem(&edit(&agent, json!({"title": "Otro"})).await, 409);
         assert_problem(&step(&agent, "acknowledged", json!({})).await, 409);
         // Another department cannot see it at all.
         assert_problem(&as_user(&app, Method::GET, &format!("/api/v1/opportunities/{id}"), &other, None).await, 404);

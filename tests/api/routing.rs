@@ -317,10 +317,26 @@ on_all_backends! {
         assert!(preview["next"]["period_index"].as_u64().unwrap() >= 2, "{preview}");
 
         let bad = json!({"name": "", "agents": [a, a], "queues": [], "period": "weekly", "at": "9am", "timezone": "Marte/Olympus", "start": "2026-08-31"});
-        let mut fields = assert_problem(&app.post("/api/v1/routing/rotations", bad).await, 422);
+        let mut fields = assert_problem(&app.post("/api/v1/routing/rotations", bad.clone()).await, 422);
         fields.sort();
         fields.dedup();
         assert_eq!(fields, ["agents", "at", "name", "queues", "timezone", "weekday"]);
+        // The draft preview answers as creating would, and stores nothing.
+        let mut fields = assert_problem(&app.post("/api/v1/routing/rotations/preview", bad).await, 422);
+        fields.sort();
+        fields.dedup();
+        assert_eq!(fields, ["agents", "at", "name", "queues", "timezone", "weekday"]);
+        let draft = json!({"name": "Diaria", "agents": [a, b], "queues": ["rot-a", "rot-b"], "period": "daily",
+                           "at": "08:30", "start": "2040-01-02"});
+        let preview = app.post("/api/v1/routing/rotations/preview", draft).await;
+        assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+        let next = preview.body.as_array().unwrap();
+        assert_eq!(next.iter().map(|p| p["period_index"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        // 08:30 in Santiago in January (UTC−3), one day apart; agents take turns.
+        assert_eq!(next[0]["starts_at"], "2040-01-02T11:30:00Z");
+        assert_eq!(next[1]["starts_at"], "2040-01-03T11:30:00Z");
+        assert_eq!(next[1]["memberships"], json!([{"agent_id": a, "queue": "rot-b"}, {"agent_id": b, "queue": "rot-a"}]));
+        assert_eq!(app.get("/api/v1/routing/rotations").await.body.as_array().unwrap().len(), 1);
     }
 }
 
