@@ -187,6 +187,7 @@ pub struct EvaluationView {
     pub id: i64,
     pub ticket_id: i64,
     pub ticket_number: String,
+    pub ticket_subject: String,
     /// The agent evaluated.
     pub agent_id: i64,
     pub queue_id: Option<i64>,
@@ -242,7 +243,7 @@ fn evaluation_view(
     conn: &mut DbConnection,
     cards: &mut HashMap<i64, Vec<Criterion>>,
     row: EvaluationRow,
-    number: String,
+    (number, subject): (String, String),
 ) -> Result<EvaluationView, AppError> {
     let marks: Option<Vec<Mark>> = row
         .marks
@@ -262,6 +263,7 @@ fn evaluation_view(
         id: row.id,
         ticket_id: row.ticket_id,
         ticket_number: number,
+        ticket_subject: subject,
         agent_id: row.agent_id,
         queue_id: row.queue_id,
         channel: row.channel,
@@ -295,8 +297,8 @@ fn load(conn: &mut DbConnection, id: i64) -> Result<EvaluationRow, AppError> {
 }
 
 fn view_of(conn: &mut DbConnection, row: EvaluationRow) -> Result<EvaluationView, AppError> {
-    let number: String = tickets::table.find(row.ticket_id).select(tickets::number).first(conn)?;
-    evaluation_view(conn, &mut HashMap::new(), row, number)
+    let ticket = tickets::table.find(row.ticket_id).select((tickets::number, tickets::subject)).first(conn)?;
+    evaluation_view(conn, &mut HashMap::new(), row, ticket)
 }
 
 fn reload(conn: &mut DbConnection, id: i64) -> Result<EvaluationView, AppError> {
@@ -351,7 +353,7 @@ pub fn list_evaluations(
     let limit = page_limit(filter.limit)?;
     let mut query = qa_evaluations::table
         .inner_join(tickets::table)
-        .select((EvaluationRow::as_select(), tickets::number))
+        .select((EvaluationRow::as_select(), (tickets::number, tickets::subject)))
         .into_boxed();
     let staff = matches!(who.role, Role::Admin | Role::Supervisor);
     if !staff {
@@ -379,14 +381,15 @@ pub fn list_evaluations(
     if let Some(cursor) = &filter.cursor {
         query = query.filter(qa_evaluations::id.lt(decode_cursor(cursor)?));
     }
-    let mut rows: Vec<(EvaluationRow, String)> = query.order(qa_evaluations::id.desc()).limit(limit + 1).load(conn)?;
+    let mut rows: Vec<(EvaluationRow, (String, String))> =
+        query.order(qa_evaluations::id.desc()).limit(limit + 1).load(conn)?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = more.then(|| encode_cursor(rows.last().expect("more implies rows").0.id));
     let mut cards = HashMap::new();
     let items = rows
         .into_iter()
-        .map(|(row, number)| evaluation_view(conn, &mut cards, row, number))
+        .map(|(row, ticket)| evaluation_view(conn, &mut cards, row, ticket))
         .collect::<Result<_, _>>()?;
     Ok(EvaluationPage { items, next_cursor })
 }
@@ -517,16 +520,16 @@ pub fn run_sampling(conn: &mut DbConnection, req: SampleRequest) -> Result<Sampl
         created += 1;
         ids.push(id);
     }
-    let rows: Vec<(EvaluationRow, String)> = qa_evaluations::table
+    let rows: Vec<(EvaluationRow, (String, String))> = qa_evaluations::table
         .inner_join(tickets::table)
         .filter(qa_evaluations::id.eq_any(&ids))
         .order((qa_evaluations::agent_id, qa_evaluations::id))
-        .select((EvaluationRow::as_select(), tickets::number))
+        .select((EvaluationRow::as_select(), (tickets::number, tickets::subject)))
         .load(conn)?;
     let mut cards = HashMap::new();
     let evaluations = rows
         .into_iter()
-        .map(|(row, number)| evaluation_view(conn, &mut cards, row, number))
+        .map(|(row, ticket)| evaluation_view(conn, &mut cards, row, ticket))
         .collect::<Result<_, _>>()?;
     Ok(SampleResult { period, seed, created, already_sampled: already, evaluations })
 }

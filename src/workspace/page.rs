@@ -8,15 +8,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP_CSS: &str = include_str!("assets/app.css");
-/// The modules: the agents' workspace and its shell, the departments' screens, the charts, the
-/// reports, the administration and the supervisors' team view.
-const SCRIPTS: [(&str, Asset); 6] = [
+/// The modules: the agents' workspace and its shell (first), then what the other roles load on
+/// first use: the departments' screens, the charts, the reports, the administration, the
+/// supervisors' team view, quality and the administration's reference data.
+const SCRIPTS: [(&str, Asset); 8] = [
     ("app.js", Asset::script(include_str!("assets/app.js"))),
     ("departments.js", Asset::script(include_str!("assets/departments.js"))),
     ("charts.js", Asset::script(include_str!("assets/charts.js"))),
     ("reports.js", Asset::script(include_str!("assets/reports.js"))),
     ("admin.js", Asset::script(include_str!("assets/admin.js"))),
     ("team.js", Asset::script(include_str!("assets/team.js"))),
+    ("quality.js", Asset::script(include_str!("assets/quality.js"))),
+    ("settings.js", Asset::script(include_str!("assets/settings.js"))),
 ];
 
 /// No inline script or style, nothing from another origin.
@@ -54,7 +57,11 @@ impl Asset {
     }
 }
 
-/// The whole workspace's JavaScript and CSS, in bytes (the budget is 150 KB).
+/// What an agent's workspace downloads, in bytes: the stylesheet and `app.js` (the budget is
+/// 150 KB). The other roles' modules load only when one of their screens opens.
+pub const AGENT_ASSET_BYTES: usize = APP_CSS.len() + SCRIPTS[0].1.body.len();
+
+/// Every screen's JavaScript and CSS together, in bytes (the budget is 300 KB).
 pub const ASSET_BYTES: usize = {
     let mut total = APP_CSS.len();
     let mut i = 0;
@@ -64,8 +71,9 @@ pub const ASSET_BYTES: usize = {
     }
     total
 };
-// Over the budget, the build fails.
-const _: () = assert!(ASSET_BYTES <= 150 * 1024, "the workspace's JavaScript + CSS exceed 150 KB");
+// Over a budget, the build fails.
+const _: () = assert!(AGENT_ASSET_BYTES <= 150 * 1024, "the agents' JavaScript + CSS exceed 150 KB");
+const _: () = assert!(ASSET_BYTES <= 300 * 1024, "the workspace's JavaScript + CSS exceed 300 KB");
 
 /// `/app` and every address under it: the single page.
 pub async fn page(req: HttpRequest) -> HttpResponse {

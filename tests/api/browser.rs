@@ -113,6 +113,45 @@ async fn management_screens_in_headless_chromium() {
         .await;
 }
 
+/// The administrators' reference data (`tests/browser/settings.mjs`): SLA policies, calendars and
+/// holidays, rotation plans with their preview, canned responses, and a department whose webhook
+/// a receiver's HTTP 500 disabled (one failure disables it here), re-enabled from the screen.
+#[tokio::test]
+async fn settings_screens_in_headless_chromium() {
+    let Some(dir) = scripts() else { return };
+    let backend = if postgres_url().is_some() { Backend::Postgres } else { Backend::Sqlite };
+    let (app, _) = crate::delivery::start(backend, 1).await;
+    let password = "caracola-azul-2026";
+    let (marta, javier, camila) =
+        ("marta.lagos@chilecompra.cl", "javier.rojas@chilecompra.cl", "camila.soto@chilecompra.cl");
+    person(&app, "Marta Lagos", marta, password, Role::Admin, None).await;
+    person(&app, "Javier Rojas", javier, password, Role::Agent, None).await;
+    person(&app, "Camila Soto", camila, password, Role::Agent, None).await;
+    let hook = crate::delivery::webhook_receiver(&[500], 204);
+    let extra = [marta, password, hook.as_str()];
+    run(dir, "settings.mjs", &app, &app.admin, &extra, "browser settings test: ok", "ajustes-sla-1366.png").await;
+}
+
+/// Quality (`tests/browser/quality.mjs`): the QA sample, an evaluation filled in on its scorecard,
+/// the agent's dispute and the supervisor's resolution; a trend alert (eight calm weeks and a spike
+/// two hours ago, scanned by the script) with its history chart and its draft sent to a department.
+#[tokio::test]
+async fn quality_screens_in_headless_chromium() {
+    let Some(dir) = scripts() else { return };
+    let backend = if postgres_url().is_some() { Backend::Postgres } else { Backend::Sqlite };
+    let app = spawn(backend, |_| {}).await;
+    let password = "caracola-azul-2026";
+    let (rosa, javier) = ("rosa.munoz@chilecompra.cl", "javier.rojas@chilecompra.cl");
+    person(&app, "Rosa Muñoz", rosa, password, Role::Supervisor, None).await;
+    person(&app, "Javier Rojas", javier, password, Role::Agent, None).await;
+    let now = chrono::DurationRound::duration_trunc(chrono::Utc::now(), chrono::TimeDelta::hours(1)).unwrap();
+    let hour = now - chrono::TimeDelta::hours(2);
+    crate::trends::spike_series_at(&app, hour).await;
+    let scan_at = (hour + chrono::TimeDelta::minutes(65)).to_rfc3339();
+    let extra = [rosa, javier, password, scan_at.as_str()];
+    run(dir, "quality.mjs", &app, &app.admin, &extra, "browser quality test: ok", "calidad-evaluacion-1366.png").await;
+}
+
 /// A person who signs in with `password`; returns nothing (the script finds them by email).
 async fn person(app: &TestApp, name: &str, email: &str, password: &str, role: Role, department_id: Option<i64>) {
     let (name, email) = (name.to_owned(), email.to_owned());

@@ -40,7 +40,7 @@ macro_rules! eventually {
 }
 
 /// An app whose delivery workers run every few milliseconds, with its settings.
-async fn start(backend: Backend, max_failures: i32) -> (TestApp, Settings) {
+pub(crate) async fn start(backend: Backend, max_failures: i32) -> (TestApp, Settings) {
     let seen = Arc::new(Mutex::new(None));
     let keep = seen.clone();
     let app = spawn(backend, move |s| {
@@ -364,6 +364,11 @@ fn serve(listener: std::net::TcpListener, rx: web::Data<Receiver>) -> String {
             .run();
     tokio::spawn(server);
     format!("http://127.0.0.1:{port}/hooks/atencion")
+}
+
+/// A receiver answering `answers`, then `then`, served on a port of its own: its webhook URL.
+pub(crate) fn webhook_receiver(answers: &[u16], then: u16) -> String {
+    serve(local_listener(), receiver(answers, Some(then)))
 }
 
 fn receiver(answers: &[u16], then: Option<u16>) -> web::Data<Receiver> {

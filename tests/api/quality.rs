@@ -412,6 +412,7 @@ on_all_backends! {
         assert_eq!(sample.status, StatusCode::CREATED, "{}", sample.body);
         assert_eq!((sample.body["created"].as_u64(), sample.body["already_sampled"].as_u64()), (Some(6), Some(0)));
         let drawn = sample.body["evaluations"].as_array().unwrap().clone();
+        assert!(drawn.iter().all(|e| e["ticket_subject"].as_str().is_some_and(|s| !s.is_empty())), "{drawn:?}");
         let count = |agent: i64, reason: &str, channel: &str| drawn.iter()
             .filter(|e| e["agent_id"] == agent && e["reason"] == reason && (channel.is_empty() || e["channel"] == channel)).count();
         // 3 at random for Ana, stratified (4 email : 2 phone → 2 + 1), plus the low CSAT one.

@@ -81,8 +81,12 @@ async fn tickets_at(app: &TestApp, category: i64, subject: &str, start: DateTime
 /// Eight calm weeks (Compra Ágil per [`HISTORY`], Acceso 2 a week) and the spike hour: 20
 /// tickets about one problem in Compra Ágil, 2 ordinary ones in Acceso. Returns the spike's ids.
 async fn spike_series(app: &TestApp) -> Vec<i64> {
+    spike_series_at(app, at(SPIKE_HOUR)).await
+}
+
+/// The same series with its spike in the hour starting at `hour` (the browser test's is recent).
+pub(crate) async fn spike_series_at(app: &TestApp, hour: DateTime<Utc>) -> Vec<i64> {
     let (agil, acceso) = (category(app, "compra-agil").await, category(app, "acceso-clave").await);
-    let hour = at(SPIKE_HOUR);
     let subjects = ["Cómo cotizar en Compra Ágil", "Plazo de cotización", "Estado de mi cotización"];
     for (i, n) in HISTORY.iter().enumerate() {
         let week = hour - Duration::weeks(8 - i as i64) + Duration::minutes(5);

@@ -20,7 +20,7 @@ export function adminRoute(section) {
 // ------------------------------------------------------------------ formularios
 
 /** Un campo con su etiqueta y su lugar para el error de la API (`field` como lo nombra la API). */
-function field(form, name, label, control, help) {
+export function field(form, name, label, control, help) {
   const id = control.id;
   const error = h(`p.error-campo#error-${id}`, { role: 'alert' });
   control.setAttribute('aria-describedby', [help ? `ayuda-${id}` : null, `error-${id}`].filter(Boolean).join(' '));
@@ -29,7 +29,7 @@ function field(form, name, label, control, help) {
 }
 
 /** Un formulario que envía `collect()` con `send` y muestra cada error junto a su campo. */
-function apiForm(title, id, build, { submit, send, done }) {
+export function apiForm(title, id, build, { submit, send, done }) {
   const form = h(`form.tarjeta.formulario#${id}`, { novalidate: true, 'aria-labelledby': `${id}-titulo` });
   form.errors = new Map();
   const general = h('p.error', { role: 'alert' });
@@ -57,8 +57,8 @@ function apiForm(title, id, build, { submit, send, done }) {
   return form;
 }
 
-const list = (text) => text.split(',').map((x) => x.trim()).filter(Boolean);
-const options = (entries, value) => entries.map(([v, t]) => h('option', { value: v, selected: String(v) === String(value ?? '') }, t));
+export const list = (text) => text.split(',').map((x) => x.trim()).filter(Boolean);
+export const options = (entries, value) => entries.map(([v, t]) => h('option', { value: v, selected: String(v) === String(value ?? '') }, t));
 
 // ------------------------------------------------------------------ agentes
 
@@ -129,7 +129,7 @@ async function agentsScreen() {
   render(agents);
 }
 
-const STAFF = ['agent', 'supervisor', 'admin'];
+export const STAFF = ['agent', 'supervisor', 'admin'];
 
 /** Habilidades, capacidad por canal y colas de un agente (`PATCH /agents/{id}/routing` y los
  *  miembros de cada cola que cambia). */

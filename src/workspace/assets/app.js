@@ -8,7 +8,12 @@ const departments = () => import('./departments.js');
 const reports = () => import('./reports.js');
 const admin = () => import('./admin.js');
 const team = () => import('./team.js');
+const quality = () => import('./quality.js');
+const settings = () => import('./settings.js');
 const ADMIN_SECTIONS = [['agentes', 'Agentes'], ['colas', 'Colas'], ['reglas', 'Reglas de enrutamiento']];
+// The administration's reference data (SLA, calendars, rotations, canned responses, webhooks): settings.js.
+const SETTINGS_SECTIONS = [['sla', 'Políticas de SLA'], ['calendarios', 'Calendarios y feriados'], ['rotaciones', 'Rotaciones'],
+  ['respuestas', 'Respuestas predefinidas'], ['departamentos', 'Departamentos']];
 
 const API = '/api/v1';
 const TZ = 'America/Santiago';
@@ -123,6 +128,16 @@ function problemText(p) {
   return [p.detail || p.title, fields].filter(Boolean).join(' ');
 }
 
+/** The element of `field` in `map` or, failing that, of the nearest field that encloses it
+ *  (`week[5][0].start` → `week[5][0]` → `week[5]` → `week`). */
+function placeOf(map, field) {
+  for (let f = field, up = ''; f; [f, up] = [f.replace(/(\.[^.[\]]+|\[\d+\])$/, ''), f]) {
+    if (f === up) return undefined;
+    if (map.has(f)) return map.get(f);
+  }
+  return undefined;
+}
+
 /** The API's field errors of `e`, each in its element of `errors` (a Map or an object: field →
  *  element; the others emptied); what no field names goes to `general`. Returns the first element
  *  that got one (to focus its control). */
@@ -130,7 +145,7 @@ export function showFieldErrors(e, errors, general) {
   const map = errors instanceof Map ? errors : new Map(Object.entries(errors));
   for (const el of map.values()) el.textContent = '';
   const shown = (e.problem?.errors || [])
-    .map((f) => [map.get(f.field) || map.get(f.field.replace(/\[\d+\]$/, '')), f.message])
+    .map((f) => [placeOf(map, f.field), f.message])
     .filter(([el]) => el);
   for (const [el, message] of shown) el.textContent = message;
   general.textContent = shown.length ? '' : e.message;
@@ -207,10 +222,17 @@ async function route() {
     renderViews();
     return (await team()).teamScreen();
   }
-  const adminMatch = path.match(/^\/app\/admin\/([a-z-]+)$/);
+  const qualityMatch = path.match(/^\/app\/calidad(\/.*)?$/);
+  if (qualityMatch) {
+    state.route = { type: 'quality' };
+    renderViews();
+    return (await quality()).qualityRoute(qualityMatch[1] || '');
+  }
+  const adminMatch = path.match(/^\/app\/admin\/([a-z-]+)(\/.*)?$/);
   if (adminMatch && state.me.role === 'admin') {
     state.route = { type: 'admin' };
     renderViews();
+    if (SETTINGS_SECTIONS.some(([key]) => key === adminMatch[1])) return (await settings()).settingsRoute(adminMatch[1], adminMatch[2] || '');
     return (await admin()).adminRoute(adminMatch[1]);
   }
   const caseMatch = path.match(/^\/app\/casos\/([^/]+)$/);
@@ -382,17 +404,19 @@ function shell() {
 
 const manages = () => state.me.role === 'supervisor' || state.me.role === 'admin';
 
-/** Informes (supervisores y administradores) y administración (administradores). */
+/** Informes (supervisores y administradores) y administración (administradores); los agentes,
+ *  sus evaluaciones de calidad. */
 function managementNav() {
-  if (!manages()) return null;
-  const links = [['/app/equipo', 'Equipo y colas'], ['/app/informes', 'Informes'], ['/app/dotacion', 'Dotación']];
-  if (state.me.role === 'admin') links.push(...ADMIN_SECTIONS.map(([key, name]) => [`/app/admin/${key}`, name]));
-  return h('nav.vistas.gestion', { 'aria-label': 'Gestión' }, h('h2', 'Gestión'),
+  const title = manages() ? 'Gestión' : 'Calidad';
+  const links = manages() ? [['/app/equipo', 'Equipo y colas'], ['/app/informes', 'Informes'], ['/app/dotacion', 'Dotación'], ['/app/calidad', 'Calidad']] : [['/app/calidad', 'Mis evaluaciones']];
+  if (state.me.role === 'admin') links.push(...[...ADMIN_SECTIONS, ...SETTINGS_SECTIONS].map(([key, name]) => [`/app/admin/${key}`, name]));
+  return h('nav.vistas.gestion', { 'aria-label': title }, h('h2', title),
     h('ul', links.map(([href, name]) => h('li', h('a', { href, 'data-gestion': href }, h('span', name))))));
 }
 
 function markManagement(path) {
-  for (const a of $$('[data-gestion]')) a.setAttribute('aria-current', a.dataset.gestion === path ? 'page' : 'false');
+  const current = (href) => path === href || path.startsWith(`${href}/`);
+  for (const a of $$('[data-gestion]')) a.setAttribute('aria-current', current(a.dataset.gestion) ? 'page' : 'false');
 }
 
 async function loadViews() {

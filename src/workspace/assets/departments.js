@@ -5,7 +5,7 @@
 import { h, $, api, get, fmtDate, timeEl, relative, announce, state, signOut, showFieldErrors, ESCALATION_MODE, ESCALATION_STATUS, PRIORITY, SEGMENT } from './app.js';
 import { barChart } from './charts.js';
 
-const OPPORTUNITY_STATUS = {
+export const OPPORTUNITY_STATUS = {
   draft: 'Borrador', sent: 'Enviada', acknowledged: 'Recibida', in_progress: 'En curso',
   implemented: 'Implementada', rejected: 'Rechazada', duplicate: 'Duplicada',
 };

@@ -18,10 +18,10 @@ const hours = (secs) => (secs == null ? null : Math.round(secs / 360) / 10);
 const hoursText = (v) => (v == null ? '—' : `${v.toLocaleString('es-CL')} h`);
 
 /** Hoy en Santiago, `YYYY-MM-DD`. */
-function today() {
+export function today() {
   return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' }).format(new Date());
 }
-function addDays(iso, n) {
+export function addDays(iso, n) {
   return new Date(new Date(`${iso}T00:00:00Z`).getTime() + n * DAY_MS).toISOString().slice(0, 10);
 }
 function days(from, to) {

@@ -1,0 +1,187 @@
+// Browser test of the Quality screens in /app (`/app/calidad`).
+//
+// Usage: node quality.mjs <base-url> <admin-token> <screenshot-dir> <supervisor> <agent> <password> <scan-at>
+//
+// Set up through the API: a scorecard and three tickets the agent solved today. The supervisor
+// opens "Calidad", draws the sample (a reversed period first: the API's error next to "Hasta"),
+// opens an evaluation and sends it incomplete (the API names the missing criteria next to each),
+// then fills it in: the score. The agent, in a browser of their own, finds it under "Mis
+// evaluaciones" and disputes it (an empty reason first); the supervisor corrects a mark in the
+// resolution; the API agrees. Then a trend alert (the Rust side wrote eight calm weeks and a spike;
+// the scan runs as of <scan-at>): its history chart (an image named "Historia…") has a point per
+// week and one for the alert; the supervisor edits the draft opportunity (an empty title first)
+// and sends it to the department, which the API shows with the alert's evidence tickets. Every
+// screen passes axe-core at both sizes and is screenshotted (calidad-<screen>-<width>.png).
+// Prints `browser quality test: ok`.
+
+import assert from 'node:assert/strict';
+import { harness } from './lib.mjs';
+
+const [base, admin, shots, emailSupervisor, emailAgent, password, scanAt] = process.argv.slice(2);
+if (!base || !admin || !shots || !emailSupervisor || !emailAgent || !password || !scanAt) {
+  console.error('usage: node quality.mjs <base-url> <admin-token> <screenshot-dir> <supervisor> <agent> <password> <scan-at>');
+  process.exit(2);
+}
+const { ok, axe, browser, main, signIn } = harness({ base, token: admin, shots, password, prefix: 'calidad' });
+
+const santiagoDay = (offset = 0) => new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' }).format(new Date(Date.now() + offset * 86_400_000));
+const SCORECARD = {
+  name: 'Pauta de atención 2026',
+  description: 'Correo y formulario web',
+  criteria: [
+    { key: 'saludo', name: 'Saludo y presentación', weight: 10 },
+    { key: 'exactitud', name: 'Exactitud de la información', weight: 40, critical: true, max: 4 },
+    { key: 'normativa', name: 'Cumple la normativa de compras', weight: 20, critical: true },
+    { key: 'empatia', name: 'Empatía', weight: 20, max: 4 },
+    { key: 'cierre', name: 'Cierre', weight: 10 },
+  ],
+};
+
+/** Marks criterion `name` (its group) with the option `option`. */
+async function mark(page, name, option) {
+  await page.getByRole('group', { name }).getByRole('radio', { name: option, exact: true }).check();
+}
+
+async function run() {
+  const javier = (await ok('GET', '/agents')).find((a) => a.email === emailAgent);
+  await ok('POST', '/quality/scorecards', SCORECARD);
+  const requester = { name: 'Luis Araya', email: 'luis.araya@proveedor.cl' };
+  for (const [subject, channel] of [['No puedo publicar la licitación', 'email'], ['Consulta por garantía de seriedad', 'web'], ['Orden de compra rechazada', 'email']]) {
+    const t = await ok('POST', '/tickets', { subject, body: `Detalle: ${subject}`, requester, channel, assignee_id: javier.id });
+    await ok('PATCH', `/tickets/${t.id}`, { status: 'solved' });
+  }
+
+  // --- the supervisor draws the sample
+  const s = await browser('supervisor');
+  await signIn(s, emailSupervisor, 'Gestión');
+  await s.getByRole('navigation', { name: 'Gestión' }).getByRole('link', { name: 'Calidad', exact: true }).click();
+  await s.getByRole('heading', { name: 'Calidad', level: 1 }).waitFor();
+  await s.getByText('No hay evaluaciones con estos filtros.').waitFor();
+  assert.equal(await s.getByRole('link', { name: 'Calidad', exact: true }).getAttribute('aria-current'), 'page');
+  await s.getByLabel('Desde').fill(santiagoDay());
+  await s.getByLabel('Hasta').fill(santiagoDay(-2));
+  await s.getByRole('button', { name: 'Sortear muestra' }).click();
+  await s.locator('#error-m-hasta').filter({ hasText: 'posterior' }).waitFor();
+  await axe(s, 'muestra con errores');
+  await s.getByLabel('Desde').fill(santiagoDay(-6));
+  await s.getByLabel('Hasta').fill(santiagoDay());
+  await s.getByLabel('Casos al azar por agente').fill('2');
+  await s.getByLabel('Pauta de evaluación').selectOption({ label: SCORECARD.name });
+  await s.getByRole('button', { name: 'Sortear muestra' }).click();
+  await s.locator('#sorteo .exito').filter({ hasText: '2 evaluaciones nuevas' }).waitFor();
+  assert.equal(await s.locator('#error-m-hasta').textContent(), '');
+  const pending = (await ok('GET', '/quality/evaluations?status=pending')).items;
+  assert.equal(pending.length, 2);
+  assert.equal(await s.locator('tr[data-evaluacion]').count(), 2);
+  const first = pending[0];
+  const row = s.locator(`tr[data-evaluacion="${first.id}"]`);
+  for (const text of ['Javier Rojas', 'Pendiente', SCORECARD.name]) await row.getByText(text, { exact: true }).waitFor();
+  await row.getByRole('link', { name: `${first.ticket_number} ${first.ticket_subject}` }).waitFor();
+  await axe(s, 'muestra');
+
+  // --- the evaluation: incomplete first, then filled in
+  await row.getByRole('link', { name: `Evaluación n.º ${first.id}` }).click();
+  await s.getByRole('heading', { name: `Evaluación n.º ${first.id}`, level: 1 }).waitFor();
+  assert.equal(await s.getByRole('link', { name: 'Calidad', exact: true }).getAttribute('aria-current'), 'page', 'a subpage marks Calidad');
+  await mark(s, /^Saludo y presentación/, 'Cumple');
+  await s.getByRole('button', { name: 'Enviar evaluación' }).click();
+  await s.getByRole('group', { name: /^Exactitud de la información/ }).getByText('falta el criterio «exactitud»: marque una nota o «No aplica»').waitFor();
+  await s.getByRole('group', { name: /^Cierre/ }).getByText(/falta el criterio «cierre»/).waitFor();
+  assert.equal(await s.locator('#error-nota-saludo').textContent(), '', 'the marked criterion has no error');
+  await axe(s, 'evaluacion con errores');
+  await mark(s, /^Exactitud de la información/, '3');
+  await s.getByRole('group', { name: /^Exactitud de la información/ }).getByLabel('Observación (opcional)').fill('Faltó indicar el plazo de reclamo.');
+  await mark(s, /^Cumple la normativa de compras/, 'Cumple');
+  await mark(s, /^Empatía/, '4');
+  await mark(s, /^Cierre/, 'No aplica');
+  await s.getByLabel('Comentario general (opcional)').fill('Buena atención; revisar los plazos.');
+  await s.getByRole('button', { name: 'Enviar evaluación' }).click();
+  await s.getByRole('heading', { name: 'Resultado' }).waitFor();
+  // (10 + 40·3/4 + 20 + 20) / 90: Cierre does not apply.
+  assert.equal(await s.locator('#puntaje').textContent(), '88,9 de 100');
+  await s.getByRole('row', { name: /Exactitud de la información/ }).getByText('3 de 4').waitFor();
+  await axe(s, 'evaluacion');
+
+  // --- the agent finds it under "Mis evaluaciones" and disputes it
+  const g = await browser('agente');
+  await signIn(g, emailAgent, 'Vistas');
+  await g.getByRole('navigation', { name: 'Calidad' }).getByRole('link', { name: 'Mis evaluaciones' }).click();
+  await g.getByRole('heading', { name: 'Mis evaluaciones', level: 1 }).waitFor();
+  await g.locator(`tr[data-evaluacion="${first.id}"]`).getByText('88,9 de 100').waitFor();
+  assert.equal(await g.locator('tr[data-evaluacion]').count(), 1, 'pending evaluations are not the agent\'s yet');
+  await axe(g, 'mis evaluaciones');
+  await g.getByRole('link', { name: `Evaluación n.º ${first.id}` }).click();
+  await g.getByRole('heading', { name: 'Resultado' }).waitFor();
+  await g.getByRole('button', { name: 'Disputar' }).click();
+  await g.locator('#error-d-motivo').filter({ hasText: 'es obligatorio' }).waitFor();
+  await g.getByLabel('Motivo de la disputa').fill('Sí indiqué el plazo de reclamo en mi segunda respuesta.');
+  await g.getByRole('button', { name: 'Disputar' }).click();
+  await g.getByRole('heading', { name: 'Disputa del agente' }).waitFor();
+  assert.equal(await g.locator('#estado-evaluacion').textContent(), 'Disputada');
+  await g.getByText('Un supervisor revisará su disputa').waitFor();
+  await axe(g, 'evaluacion disputada');
+
+  // --- the supervisor corrects a mark in the resolution
+  await s.reload();
+  await s.getByText('Sí indiqué el plazo de reclamo en mi segunda respuesta.').waitFor();
+  await s.getByRole('radio', { name: 'Corregir las notas' }).check();
+  await mark(s, /^Exactitud de la información/, '4');
+  await s.getByLabel('Resolución').fill('Revisado el caso: el plazo sí se indicó. Se corrige la exactitud.');
+  await axe(s, 'resolucion');
+  await s.getByRole('button', { name: 'Resolver la disputa' }).click();
+  await s.getByRole('heading', { name: 'Resolución del supervisor' }).waitFor();
+  assert.equal(await s.locator('#puntaje').textContent(), '100,0 de 100');
+  assert.equal(await s.locator('#estado-evaluacion').textContent(), 'Resuelta');
+  const resolved = await ok('GET', `/quality/evaluations/${first.id}`);
+  assert.equal(resolved.status, 'resolved');
+  assert.equal(resolved.score, 100);
+  assert.equal(resolved.dispute_reason, 'Sí indiqué el plazo de reclamo en mi segunda respuesta.');
+  assert.equal(resolved.resolution, 'Revisado el caso: el plazo sí se indicó. Se corrige la exactitud.');
+  assert.deepEqual(resolved.marks.map((m) => [m.key, m.mark]), [['saludo', 1], ['exactitud', 4], ['normativa', 1], ['empatia', 4], ['cierre', null]]);
+  await g.reload();
+  await g.getByText('Revisado el caso: el plazo sí se indicó.', { exact: false }).waitFor();
+
+  // --- a trend alert: its history, and its draft opportunity edited and sent
+  const scan = await ok('POST', '/quality/trends/scan', { at: scanAt });
+  const alert = scan.raised.find((a) => a.granularity === 'hour');
+  assert.ok(alert, JSON.stringify(scan));
+  const draft = await ok('GET', `/opportunities/${alert.opportunity_id}`);
+  assert.equal(draft.status, 'draft');
+  await s.getByRole('navigation', { name: 'Gestión' }).getByRole('link', { name: 'Calidad', exact: true }).click();
+  await s.getByRole('link', { name: 'Alertas de tendencia' }).click();
+  await s.getByRole('heading', { name: 'Alertas de tendencia', level: 1 }).waitFor();
+  const card = s.locator(`#alerta-${alert.id}`);
+  const chart = card.getByRole('img', { name: /^Historia/ });
+  await chart.waitFor();
+  assert.equal(await chart.locator('g[data-serie="Casos"] circle').count(), alert.history.length + 1, 'a point per week and the alert');
+  const last = await chart.locator('g[data-serie="Casos"] circle').last().locator('title').textContent();
+  assert.equal(last, `Alerta, Casos: ${alert.observed}`);
+  await card.getByText(alert.explanation).waitFor();
+  assert.equal(await card.locator('.lista-evidencia a').count(), draft.evidence.length);
+  await axe(s, 'tendencias');
+  await card.getByLabel('Título').fill('');
+  await card.getByRole('button', { name: 'Enviar a departamento' }).click();
+  await card.getByText('es obligatorio').waitFor();
+  await card.getByLabel('Descripción').scrollIntoViewIfNeeded();
+  await axe(s, 'oportunidad con errores');
+  const title = 'Alza de casos por error al emitir órdenes de compra en Compra Ágil';
+  await card.getByLabel('Título').fill(title);
+  await card.getByRole('button', { name: 'Enviar a departamento' }).click();
+  await card.getByText('Enviada', { exact: true }).waitFor();
+  await card.getByText(`«${title}»`, { exact: false }).waitFor();
+  await card.locator('.oportunidad-alerta').scrollIntoViewIfNeeded();
+  await axe(s, 'tendencia enviada');
+  const sent = await ok('GET', `/opportunities/${draft.id}`);
+  assert.deepEqual([sent.status, sent.title], ['sent', title], 'the draft itself, edited and sent');
+  assert.equal(sent.department, draft.department);
+  assert.equal(sent.description, draft.description);
+  assert.deepEqual(sent.ticket_ids, draft.ticket_ids, 'with the alert\'s evidence');
+  assert.ok(sent.ticket_ids.every((id) => alert.ticket_ids.includes(id)) && sent.ticket_ids.length > 0);
+  assert.equal((await ok('GET', '/opportunities?status=sent')).items.length, 1, 'no second opportunity');
+  // Seen again later: sent, no form.
+  await s.reload();
+  await card.getByText(`«${title}»`, { exact: false }).waitFor();
+  assert.equal(await card.getByRole('button', { name: 'Enviar a departamento' }).count(), 0);
+}
+
+await main(run, 'browser quality test: ok');
