@@ -156,7 +156,7 @@ async function run() {
   await a.getByRole('button', { name: 'Crear agente' }).click();
   await a.getByText('Agente creado: Paula Soto.', { exact: false }).waitFor();
   await a.getByRole('button', { name: 'Enviar invitación a Paula Soto' }).click();
-  await a.getByText('Invitación enviada a paula.soto@chilecompra.cl').waitFor();
+  await a.locator('#tabla-agentes span.exito').filter({ hasText: 'Invitación enviada a paula.soto@chilecompra.cl' }).waitFor();
   const created = (await ok('GET', '/agents')).find((x) => x.email === 'paula.soto@chilecompra.cl');
   assert.equal(created.role, 'agent');
   // Her skills, capacity and queues (a bad skill first: the error next to the field).
