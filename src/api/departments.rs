@@ -296,18 +296,15 @@ pub async fn transition_opportunity(
 #[patch("/opportunities/{id}")]
 pub async fn update_opportunity(
     state: web::Data<AppState>,
-    who: Principal,
+    p: Auth<perm::WorkTickets>,
     origin: Origin,
     id: web::Path<i64>,
     body: Json<OpportunityPatch>,
 ) -> Result<web::Json<OpportunityView>, AppError> {
-    let (id, patch) = (id.into_inner(), body.into_value());
+    let (id, patch) = (id.into_inner(), body.into_value()?);
     Ok(web::Json(
-        audited(&state, who, origin, move |c, who| {
-            opportunities::get(c, who, id)?;
-            changed(opportunities::update_draft(c, who, id, patch?)?)
-        })
-        .await?,
+        audited(&state, p.principal, origin, move |c, who| changed(opportunities::update_draft(c, who, id, patch)?))
+            .await?,
     ))
 }
 

@@ -186,6 +186,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(routing::queue_waiting)
         .service(routing::patch_queue_routing)
         .service(routing::next_ticket)
+        .service(routing::team_routing)
         .service(routing::get_agent_routing)
         .service(routing::patch_agent_routing)
         .service(routing::set_presence)

@@ -48,7 +48,7 @@ use crate::channels::web;
         audit::list,
         routing::list_rules, routing::create_rule, routing::get_rule, routing::update_rule, routing::delete_rule,
         routing::test_rules, routing::get_queue_routing, routing::queue_waiting, routing::patch_queue_routing, routing::next_ticket,
-        routing::get_agent_routing, routing::patch_agent_routing, routing::set_presence,
+        routing::team_routing, routing::get_agent_routing, routing::patch_agent_routing, routing::set_presence,
         routing::list_rotations, routing::create_rotation, routing::preview_rotation, routing::get_rotation, routing::rotation_history,
         routing::delete_rotation,
         quality::csat_figures, quality::answer_survey, quality::requester_surveys, quality::create_scorecard, quality::list_scorecards,

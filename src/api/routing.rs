@@ -185,6 +185,16 @@ fn self_or_supervisor(p: &crate::auth::Principal, agent: i64) -> Result<(), AppE
     }
 }
 
+/// The team at a glance (supervisors): every active agent's presence and since when, skills,
+/// capacity, open work per channel and queues, ordered by name.
+#[utoipa::path(tag = "routing", responses((status = 200, body = Vec<AgentRouting>),
+        (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+#[get("/routing/agents")]
+pub async fn team_routing(state: web::Data<AppState>, _p: Auth<perm::MonitorService>) -> Resp<Vec<AgentRouting>> {
+    Ok(web::Json(state.db.read(assign::team_routing).await?))
+}
+
 /// An agent's presence, skills, capacity, open work per channel and queues.
 #[utoipa::path(tag = "routing", params(("id" = i64, Path)),
     responses((status = 200, body = AgentRouting), (status = 404, body = Problem, content_type = "application/problem+json")),

@@ -1,5 +1,5 @@
 //! `/wallboard`: the supervisors' screen. One self-contained page (no CDN): it reads the KPI
-//! stream with the supervisor's token, taken from the address's fragment (`#token=…`, never sent
+//! stream and, every 15 s, each agent's state (`GET /routing/agents`) with the supervisor's token, taken from the address's fragment (`#token=…`, never sent
 //! to the server or its logs) or typed in, and keeps it for the browser session only.
 
 use actix_web::HttpResponse;
@@ -39,6 +39,11 @@ const PAGE: &str = r##"<!doctype html>
   dt { color:var(--muted); } dd { margin:0; font-weight:700; text-align:right; }
   .alerta { color:var(--red); }
   form { padding:2rem; font-size:1.4rem; } input { font-size:1.2rem; width:30rem; max-width:100%; }
+  #agentes { padding:0 2rem 2rem; } #agentes h2 { font-size:1.8rem; margin:0 0 .6rem; }
+  #agentes table { width:100%; border-collapse:collapse; font-size:1.4rem; background:var(--tile); border-radius:1rem; }
+  #agentes th, #agentes td { text-align:left; padding:.45rem 1rem; border-bottom:1px solid var(--bg); }
+  #agentes thead th { color:var(--muted); font-weight:600; }
+  .p-available { color:#68d391; } .p-busy, .p-after_call_work { color:#f6c453; } .p-away, .p-offline { color:var(--muted); }
 </style>
 </head>
 <body>
@@ -48,6 +53,10 @@ const PAGE: &str = r##"<!doctype html>
   <button>Ver panel</button>
 </form>
 <main id="paneles"></main>
+<section id="agentes" aria-labelledby="t-agentes" hidden>
+  <h2 id="t-agentes">Agentes</h2>
+  <table><thead><tr><th scope="col">Agente</th><th scope="col">Estado</th><th scope="col">Desde hace</th><th scope="col">Trabajo abierto</th><th scope="col">Colas</th></tr></thead><tbody></tbody></table>
+</section>
 <script>
 "use strict";
 const state = document.getElementById("estado");
@@ -132,10 +141,46 @@ async function listen() {
   state.textContent = "Reconectando…"; state.className = "desactualizado";
   setTimeout(listen, 2000);
 }
+// Each agent's state: connected ones first, then by name.
+const PRESENCE = { available: "Disponible", busy: "Ocupado", after_call_work: "Post-llamada", away: "Ausente", offline: "Desconectado" };
+const CHANNEL = { email: "Correo", web: "Web", phone: "Teléfono", api: "API" };
+const since = iso => {
+  if (!iso) return "—";
+  const m = Math.max(0, Math.floor((Date.now() - new Date(iso)) / 60000));
+  return m < 60 ? m + " min" : Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+};
+function row(cells, presence) {
+  const tr = document.createElement("tr");
+  cells.forEach((text, i) => {
+    const td = document.createElement(i ? "td" : "th");
+    if (!i) td.scope = "row";
+    if (i === 1) td.className = "p-" + presence;
+    td.textContent = text; tr.append(td);
+  });
+  return tr;
+}
+async function agents() {
+  if (!token) return;
+  try {
+    const auth = { headers: { Authorization: "Bearer " + token } };
+    const [people, team] = await Promise.all(["/api/v1/agents", "/api/v1/routing/agents"].map(u =>
+      fetch(u, auth).then(r => r.ok ? r.json() : Promise.reject(r.status))));
+    const name = id => (people.find(a => a.id === id) || {}).name || "n.º " + id;
+    const order = Object.keys(PRESENCE);
+    team.sort((a, b) => order.indexOf(a.presence) - order.indexOf(b.presence));
+    const work = r => Object.entries(CHANNEL).filter(([k]) => r.load[k]).map(([k, n]) => n + " " + r.load[k]).join(" · ") || "—";
+    const panel = document.getElementById("agentes");
+    panel.querySelector("tbody").replaceChildren(...team.map(r =>
+      row([name(r.agent_id), PRESENCE[r.presence] || r.presence, since(r.presence_since), work(r), r.queues.join(", ") || "—"], r.presence)));
+    panel.hidden = false;
+  } catch (e) { /* next round */ }
+  setTimeout(agents, 15000);
+}
+agents();
 form.addEventListener("submit", ev => {
   ev.preventDefault();
   token = document.getElementById("token").value.trim();
-  sessionStorage.setItem("token", token); form.hidden = true; listen();
+  sessionStorage.setItem("token", token); form.hidden = true; listen(); agents();
 });
 listen();
 </script>

@@ -16,7 +16,7 @@ use crate::db::schema::{agent_presence_log, agent_skills, agents, queue_members,
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{backend, DbConnection};
 use crate::domain::assignment::{self, Candidate, Capacity, Load, Presence, Strategy};
-use crate::domain::{Channel, EventKind, Status};
+use crate::domain::{Channel, EventKind, Role, Status};
 use crate::error::AppError;
 use crate::tickets::model::TicketView;
 use crate::tickets::store;
@@ -283,6 +283,18 @@ pub fn agent_routing(conn: &mut DbConnection, agent: i64) -> Result<AgentRouting
         load,
         queues,
     })
+}
+
+/// Every active agent, supervisor and admin: what a supervisor watches (presence and since when,
+/// open work per channel, queues), by name.
+pub fn team_routing(conn: &mut DbConnection) -> Result<Vec<AgentRouting>, AppError> {
+    let staff: Vec<i64> = agents::table
+        .filter(agents::active.eq(true))
+        .filter(agents::role.eq_any([Role::Agent.as_str(), Role::Supervisor.as_str(), Role::Admin.as_str()]))
+        .order((agents::name, agents::id))
+        .select(agents::id)
+        .load(conn)?;
+    staff.into_iter().map(|id| agent_routing(conn, id)).collect()
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

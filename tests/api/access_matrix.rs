@@ -47,7 +47,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/opportunities", "yyynnnn"),
     ("GET", "/api/v1/opportunities", "yyyyynn"),
     ("GET", "/api/v1/opportunities/{id}", "yyyyhhn"),
-    ("PATCH", "/api/v1/opportunities/{id}", "yyynhhn"),
+    ("PATCH", "/api/v1/opportunities/{id}", "yyynnnn"),
     ("POST", "/api/v1/opportunities/{id}/transitions", "yyyyhhn"),
     ("POST", "/api/v1/opportunities/{id}/tickets", "yyynnnn"),
     ("GET", "/api/v1/departments/{id}/inbox", "yyhyhhn"),
@@ -152,6 +152,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("PATCH", "/api/v1/queues/{id}/routing", "yynnnnn"),
     ("POST", "/api/v1/queues/{id}/next", "yyynnnn"),
     // Another agent's routing and presence: agents only reach their own.
+    ("GET", "/api/v1/routing/agents", "yynnnnn"),
     ("GET", "/api/v1/agents/{id}/routing", "yynnnnn"),
     ("PATCH", "/api/v1/agents/{id}/routing", "yynnnnn"),
     ("PUT", "/api/v1/agents/{id}/presence", "yynnnnn"),

@@ -61,6 +61,15 @@ async fn wallboard_in_headless_chromium() {
     let backend = if postgres_url().is_some() { Backend::Postgres } else { Backend::Sqlite };
     let app = spawn(backend, |_| {}).await;
     let supervisor = app.token(atencion::domain::Role::Supervisor).await;
+    // An agent at work, for the panel of agents.
+    person(&app, "Javier Rojas", "javier.rojas@chilecompra.cl", "caracola-azul-2026", Role::Agent, None).await;
+    let agents = app.get("/api/v1/agents").await.body;
+    let javier = agents.as_array().unwrap().iter().find(|a| a["name"] == "Javier Rojas").unwrap()["id"].clone();
+    let presence = serde_json::json!({"presence": "available"});
+    let set = app
+        .call(reqwest::Method::PUT, &format!("/api/v1/agents/{javier}/presence"), Some(&app.admin), Some(&presence))
+        .await;
+    assert_eq!(set.status, reqwest::StatusCode::OK, "{}", set.body);
     run(dir, "wallboard.mjs", &app, &supervisor, &[], "browser wallboard test: ok", "wallboard.png").await;
 }
 

@@ -404,3 +404,33 @@ on_all_backends! {
         assert_problem(&app.get("/api/v1/queues/999999/waiting").await, 404);
     }
 }
+
+on_all_backends! {
+    async fn the_team_view_lists_every_active_agent_with_presence_and_open_work(app) {
+        let q = queue(&app, "equipo").await;
+        let (zoe, zoe_token) = agent(&app, "Zoe Valdés").await;
+        let (bruno, _) = agent(&app, "Bruno Díaz").await;
+        let (gone, _) = agent(&app, "Aurora Ida").await;
+        routing(&app, q, json!({"members": [zoe, bruno]})).await;
+        presence(&app, zoe, "available").await;
+        app.post("/api/v1/tickets", json!({"subject": "Abierto", "body": "x", "queue": "equipo", "assignee_id": zoe, "channel": "email",
+            "requester": {"name": "X", "email": "x@example.cl"}})).await;
+        assert_eq!(app.call(Method::DELETE, &format!("/api/v1/agents/{gone}"), Some(&app.admin), None).await.status, StatusCode::NO_CONTENT);
+
+        let team = app.get("/api/v1/routing/agents").await;
+        assert_eq!(team.status, StatusCode::OK, "{}", team.body);
+        let rows = team.body.as_array().unwrap();
+        let ids: Vec<i64> = rows.iter().map(|r| r["agent_id"].as_i64().unwrap()).collect();
+        // By name; the deactivated agent is not there.
+        let (b, z) = (ids.iter().position(|&i| i == bruno).unwrap(), ids.iter().position(|&i| i == zoe).unwrap());
+        assert!(b < z && !ids.contains(&gone), "{ids:?}");
+        let zoe_row = &rows[z];
+        assert_eq!((zoe_row["presence"].as_str(), zoe_row["load"]["email"].as_u64()), (Some("available"), Some(1)));
+        assert!(zoe_row["presence_since"].is_string() && zoe_row["queues"] == json!(["equipo"]), "{zoe_row}");
+        assert_eq!(rows[b]["presence"], "offline");
+        // Supervisors watch the team; an agent does not.
+        let supervisor = app.token(Role::Supervisor).await;
+        assert_eq!(app.call(Method::GET, "/api/v1/routing/agents", Some(&supervisor), None).await.status, StatusCode::OK);
+        assert_problem(&app.call(Method::GET, "/api/v1/routing/agents", Some(&zoe_token), None).await, 403);
+    }
+}

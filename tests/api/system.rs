@@ -109,6 +109,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/queues/{id}/waiting"),
     ("patch", "/api/v1/queues/{id}/routing"),
     ("post", "/api/v1/queues/{id}/next"),
+    ("get", "/api/v1/routing/agents"),
     ("get", "/api/v1/agents/{id}/routing"),
     ("patch", "/api/v1/agents/{id}/routing"),
     ("put", "/api/v1/agents/{id}/presence"),

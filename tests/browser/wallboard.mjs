@@ -4,7 +4,8 @@
 //
 // Opens the wallboard in headless Chromium (/usr/bin/chromium, via playwright-core) with the
 // token in the address's fragment, waits for the live tiles, creates a ticket in the
-// "Mesa de Ayuda" queue through the API and checks that its tile shows it within 2 s. Saves
+// "Mesa de Ayuda" queue through the API and checks that its tile shows it within 2 s, and that
+// the panel of agents shows the one at work ("Disponible") first. Saves
 // wallboard.png in the screenshot dir. Prints `browser wallboard test: ok` on success.
 
 import assert from 'node:assert/strict';
@@ -80,6 +81,11 @@ async function run(state) {
   const elapsed = Date.now() - started;
   console.log(`new ticket shown after ${elapsed} ms`);
   assert.equal(await tileValue(page, 'Mesa de Ayuda', 'Tickets abiertos'), String(before + 1));
+  // Each agent's state, by the supervisor's token too: the agent at work, connected ones first.
+  const javier = page.getByRole('row', { name: /Javier Rojas/ });
+  await javier.waitFor();
+  assert.match(await javier.textContent(), /Javier Rojas\s*Disponible\s*\d+ min/);
+  assert.equal(await page.locator('#agentes tbody th').first().textContent(), 'Javier Rojas');
   const status = await page.textContent('#estado');
   assert.ok(status.startsWith('Actualizado'), `status line: ${status}`);
   await page.screenshot({ path: path.join(shots, 'wallboard.png'), fullPage: true });

@@ -5,30 +5,25 @@
 import { h, $, get, fmtDate, relative, CHANNEL, PRESENCE, PRIORITY } from './app.js';
 
 const STRATEGY = { manual: 'Manual', round_robin: 'Rotativa', least_loaded: 'Al menos cargado' };
-const STAFF = ['agent', 'supervisor', 'admin'];
 
 export async function teamScreen() {
   document.title = 'Equipo y colas · Atención Usuaria';
   const main = $('#principal');
   main.replaceChildren(h('h1', 'Equipo y colas'), h('p.cargando', { role: 'status' }, 'Cargando…'));
-  const [agents, queues] = await Promise.all([get('/agents'), get('/queues')]);
-  const staff = agents.filter((a) => a.active && STAFF.includes(a.role));
-  const [routing, queueRouting] = await Promise.all([
-    Promise.all(staff.map((a) => get(`/agents/${a.id}/routing`).catch(() => null))),
-    Promise.all(queues.map((q) => get(`/queues/${q.id}/routing`).catch(() => null))),
-  ]);
+  const [agents, routing, queues] = await Promise.all([get('/agents'), get('/routing/agents'), get('/queues')]);
+  const name = (id) => agents.find((a) => a.id === id)?.name || `n.º ${id}`;
+  const queueRouting = await Promise.all(queues.map((q) => get(`/queues/${q.id}/routing`).catch(() => null)));
   const now = Date.now();
   const people = h('section.tarjeta', { 'aria-labelledby': 'titulo-equipo' }, h('h2#titulo-equipo', 'Agentes'),
     h('table.casos.equipo', h('caption.oculto', 'Estado de cada agente'),
       h('thead', h('tr', ['Agente', 'Estado', 'En ese estado', 'Trabajo abierto', 'Colas'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', staff.map((a, i) => {
-        const r = routing[i];
-        const load = Object.entries(CHANNEL).map(([k, name]) => `${name} ${r?.load?.[k] ?? 0}`).join(' · ');
-        return h('tr', { 'data-agente': a.id },
-          h('th', { scope: 'row' }, a.name),
-          h('td', h(`span.presencia-${r?.presence || 'offline'}`, PRESENCE[r?.presence] || '—')),
-          h('td', r?.presence_since ? h('span', { title: fmtDate(r.presence_since) }, relative(r.presence_since, now).replace(/^hace /, '')) : '—'),
-          h('td', load), h('td', (r?.queues || []).join(', ') || '—'));
+      h('tbody', routing.map((r) => {
+        const load = Object.entries(CHANNEL).map(([k, channel]) => `${channel} ${r.load[k] ?? 0}`).join(' · ');
+        return h('tr', { 'data-agente': r.agent_id },
+          h('th', { scope: 'row' }, name(r.agent_id)),
+          h('td', h(`span.presencia-${r.presence}`, PRESENCE[r.presence] || r.presence)),
+          h('td', r.presence_since ? h('span', { title: fmtDate(r.presence_since) }, relative(r.presence_since, now).replace(/^hace /, '')) : '—'),
+          h('td', load), h('td', r.queues.join(', ') || '—'));
       }))));
   const waiting = h('div#espera');
   const lanes = h('section.tarjeta', { 'aria-labelledby': 'titulo-colas' }, h('h2#titulo-colas', 'Colas'),
