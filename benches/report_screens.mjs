@@ -48,6 +48,11 @@ async function drawn(page, holder, charts) {
 async function measure(name, page, url, holder, charts, button) {
   await page.goto(url);
   const load = await drawn(page, holder, charts);
+  // BENCH_TRACE=1: what the page load waited for, request by request (start → end, ms).
+  if (process.env.BENCH_TRACE === '1') {
+    const entries = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => [e.name.replace(location.origin, ''), e.startTime, e.responseEnd]));
+    for (const [name, start, end] of entries) console.log(`  ${start.toFixed(0).padStart(5)} → ${end.toFixed(0).padStart(5)}  ${name}`);
+  }
   const times = [];
   for (let i = 0; i < runs + 2; i++) {
     // Empty the charts first, so that the wait sees the new ones.

@@ -10,6 +10,16 @@ const admin = () => import('./admin.js');
 const team = () => import('./team.js');
 const quality = () => import('./quality.js');
 const settings = () => import('./settings.js');
+const charts = () => import('./charts.js');
+/** The modules of the screen being opened, fetched with the page instead of after the session
+ *  and the reference data (and charts.js beside the module that imports it, not after it). */
+const PREFETCH = [
+  [/^\/app\/(informes|dotacion)\b/, [reports, charts]],
+  [/^\/app\/equipo\b/, [team]],
+  [/^\/app\/calidad\b/, [quality, charts]],
+  [/^\/app\/admin\//, [admin, settings]],
+  [/^\/app\/(bandeja|derivaciones|oportunidades|resumen)\b/, [departments, charts]],
+];
 const ADMIN_SECTIONS = [['agentes', 'Agentes'], ['colas', 'Colas'], ['reglas', 'Reglas de enrutamiento']];
 // The administration's reference data (SLA, calendars, rotations, canned responses, webhooks): settings.js.
 const SETTINGS_SECTIONS = [['sla', 'Políticas de SLA'], ['calendarios', 'Calendarios y feriados'], ['rotaciones', 'Rotaciones'],
@@ -222,6 +232,8 @@ async function route() {
     renderViews();
     return (await team()).teamScreen();
   }
+  // The other screens name queues, categories and agents.
+  await state.loadReference();
   const qualityMatch = path.match(/^\/app\/calidad(\/.*)?$/);
   if (qualityMatch) {
     state.route = { type: 'quality' };
@@ -246,6 +258,7 @@ async function route() {
 
 async function start() {
   if (location.pathname.replace(/\/+$/, '') === '/app/clave') return passwordScreen();
+  for (const [pattern, modules] of PREFETCH) if (pattern.test(location.pathname)) for (const load of modules) load().catch(() => {});
   try {
     const session = await get('/session');
     await signedIn(session);
@@ -342,10 +355,23 @@ async function signedIn(session) {
     return route();
   }
   shell();
-  await Promise.all([loadReference(), loadViews(), loadNotifications(), loadPresence()]);
+  // The views (their counts run over every ticket) and the reference data load when a screen
+  // needs them, or after the first screen is shown: a report does not wait, nor compete, for them.
+  state.loadViews = once(loadViews);
+  state.loadReference = once(loadReference);
+  loadNotifications();
+  loadPresence();
   connectStream();
   if (location.pathname === '/app/clave') history.replaceState(null, '', '/app');
   await route();
+  state.loadViews();
+  state.loadReference();
+}
+
+/** `load` runs on the first call; every call answers its one promise. */
+function once(load) {
+  let started;
+  return () => (started ||= load());
 }
 
 function signedOut(message) {
@@ -365,11 +391,12 @@ export async function signOut() {
 }
 
 async function loadReference() {
-  const [queues, categories] = await Promise.all([get('/queues').catch(() => []), get('/categories').catch(() => [])]);
+  const manager = state.me.role === 'admin' || state.me.role === 'supervisor';
+  const [queues, categories, agents] = await Promise.all([get('/queues').catch(() => []), get('/categories').catch(() => []),
+    manager ? get('/agents').catch(() => null) : null]);
   state.queues = Array.isArray(queues) ? queues : queues?.items || [];
   state.categories = Array.isArray(categories) ? categories : categories?.items || [];
-  if (state.me.role === 'admin' || state.me.role === 'supervisor') {
-    const agents = await get('/agents').catch(() => null);
+  if (manager) {
     for (const a of (Array.isArray(agents) ? agents : agents?.items || [])) state.agents.set(a.id, a.name);
     state.agentList = Array.isArray(agents) ? agents : agents?.items || [];
   }
@@ -585,6 +612,7 @@ function viewByKey(key) {
 }
 
 async function listScreen(key) {
+  await state.loadViews();
   const view = viewByKey(key);
   state.route = { type: 'list', key: view.key };
   renderViews();
