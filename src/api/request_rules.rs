@@ -334,6 +334,10 @@ fn bodies(d: &mut Doc) {
             ("ticket_ids", json!({"type": "array", "items": r("Id")})),
         ],
     );
+    d.props(
+        "OpportunityPatch",
+        &[("title", nullable(r("Line200"))), ("description", nullable(r("Text"))), ("department", nullable(r("Slug")))],
+    );
     d.props("LinkTickets", &[("ticket_ids", json!({"type": "array", "items": r("Id")}))]);
     d.props(
         "TransitionRequest",
