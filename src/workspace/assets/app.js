@@ -240,11 +240,11 @@ async function route() {
     renderViews();
     return (await quality()).qualityRoute(qualityMatch[1] || '');
   }
-  const adminMatch = path.match(/^\/app\/admin\/([a-z-]+)(\/.*)?$/);
+  const adminMatch = path.match(/^\/app\/admin\/([a-z-]+)$/);
   if (adminMatch && state.me.role === 'admin') {
     state.route = { type: 'admin' };
     renderViews();
-    if (SETTINGS_SECTIONS.some(([key]) => key === adminMatch[1])) return (await settings()).settingsRoute(adminMatch[1], adminMatch[2] || '');
+    if (SETTINGS_SECTIONS.some(([key]) => key === adminMatch[1])) return (await settings()).settingsRoute(adminMatch[1]);
     return (await admin()).adminRoute(adminMatch[1]);
   }
   const caseMatch = path.match(/^\/app\/casos\/([^/]+)$/);

@@ -3,7 +3,7 @@
 // Rutas: /app/calidad (supervisores: la muestra; agentes: «Mis evaluaciones»),
 // /app/calidad/evaluaciones/<id> y /app/calidad/tendencias (supervisores y administradores).
 
-import { h, $, api, get, announce, state, fmtDate, timeEl, CHANNEL } from './app.js';
+import { h, $, api, get, announce, state, fmtDate, timeEl, showFieldErrors, CHANNEL } from './app.js';
 import { field, apiForm, options } from './admin.js';
 import { lineChart } from './charts.js';
 import { OPPORTUNITY_STATUS } from './departments.js';
@@ -397,8 +397,7 @@ async function trendsScreen() {
         ? alerts.map((a, i) => alertCard(a, drafts[i], departments))
         : [h('p.vacio', 'No hay alertas de tendencia desde esa fecha.')]));
     } catch (e) {
-      const first = showErrors(e, filters.errors, general);
-      if (!first) general.textContent = e.message;
+      showFieldErrors(e, filters.errors, general);
       holder.replaceChildren();
     } finally {
       holder.removeAttribute('aria-busy');
@@ -427,14 +426,6 @@ async function trendsScreen() {
       h('p.tenue', 'Alzas inusuales de casos por categoría o palabra clave frente a las mismas horas y días de las semanas anteriores.')),
     sections('/app/calidad/tendencias'), form, holder);
   await load();
-}
-
-/** Los errores de la consulta (`since`, `granularity`) junto a su filtro. */
-function showErrors(e, errors, general) {
-  const shown = (e.problem?.errors || []).filter((f) => errors.has(f.field));
-  for (const f of shown) errors.get(f.field).textContent = f.message;
-  if (shown.length) general.textContent = '';
-  return shown[0];
 }
 
 /** La oportunidad que propuso una alerta (`null` si ya no está disponible). */
