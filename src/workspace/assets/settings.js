@@ -114,7 +114,7 @@ function policyForm(policy, calendars, queues, done) {
   const priorities = checkboxes('Prioridades (ninguna marcada: todas)', `${key}-prioridades`, Object.entries(PRIORITY), c.priorities);
   const inQueues = checkboxes('Colas (ninguna marcada: todas)', `${key}-colas`, queues.map((q) => [q.slug, q.name]), c.queues);
   // One row per metric, one box per priority: empty means no target.
-  const targets = Object.fromEntries(['first_reply', 'resolution', 'next_reply'].map((metric) => [metric, Object.fromEntries(Object.keys(PRIORITY).map((p) =>
+  const targets = Object.fromEntries(Object.keys(METRIC).map((metric) => [metric, Object.fromEntries(Object.keys(PRIORITY).map((p) =>
     [p, h(`input#${key}-meta-${metric}-${p}`, { type: 'number', min: 1, inputmode: 'numeric', 'aria-label': `${METRIC[metric]}, ${PRIORITY[p].toLowerCase()}`, value: policy?.targets?.[metric]?.[p] ?? '' })]))]));
   const collectTargets = () => Object.fromEntries(Object.entries(targets).map(([metric, by]) =>
     [metric, Object.fromEntries(Object.entries(by).filter(([, el]) => el.value !== '').map(([p, el]) => [p, Number(el.value)]))])
