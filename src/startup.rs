@@ -33,6 +33,8 @@ pub struct AppState {
     pub signer: std::sync::Arc<Signer>,
     /// The workspace's live feed of this replica, read by the agents' streams.
     pub feed: std::sync::Arc<crate::workspace::feed::Feed>,
+    /// Shares the report rollup's refreshes between the reports asked for at once.
+    pub reports: std::sync::Arc<crate::reports::rollup::Freshness>,
 }
 
 /// This process's view of the live KPIs: in Redis when configured (shared by replicas), else in
@@ -143,6 +145,7 @@ impl Application {
             settings,
             redis,
             signer: signer.clone(),
+            reports: Default::default(),
         });
         crate::metrics::handle();
         let mut openapi = api::openapi::document();

@@ -19,13 +19,14 @@ use crate::startup::AppState;
 type Supervisors = perm::ReadAgents;
 
 /// Runs a report that reads the daily rollup: brings the rollup up to date (usually nothing to
-/// do: a background task keeps it fresh), then reads on a reader connection.
+/// do: a background task keeps it fresh; reports asked for together share one refresh), then
+/// reads on a reader connection.
 async fn fresh<R, F>(state: &AppState, report: F) -> Result<R, AppError>
 where
     F: FnOnce(&mut DbConnection) -> Result<R, AppError> + Send + 'static,
     R: Send + 'static,
 {
-    state.db.write(reports::rollup::refresh).await?;
+    state.reports.ensure(&state.db).await?;
     state.db.read(report).await
 }
 

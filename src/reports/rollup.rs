@@ -735,6 +735,39 @@ fn requester_days(
     Ok(())
 }
 
+/// Brings the rollup up to date for the reports of one process, sharing refreshes between the
+/// reports that arrive together: a screen asks for six at once, and six refreshes would queue
+/// behind the rollup's lock one after another. A report waits for a refresh that started after
+/// it arrived (which sees everything committed before), and runs one only if none did.
+#[derive(Default)]
+pub struct Freshness {
+    /// When the last refresh that succeeded started.
+    last_started: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Freshness {
+    pub async fn ensure(&self, db: &crate::db::Db) -> Result<(), AppError> {
+        self.share(|| db.write(refresh)).await.map(drop)
+    }
+
+    /// Runs `refresh` unless one that started after this call already succeeded; says whether
+    /// it ran.
+    async fn share<T, F>(&self, refresh: impl FnOnce() -> F) -> Result<bool, AppError>
+    where
+        F: std::future::Future<Output = Result<T, AppError>>,
+    {
+        let arrived = std::time::Instant::now();
+        let mut last_started = self.last_started.lock().await;
+        if last_started.is_some_and(|started| started >= arrived) {
+            return Ok(false);
+        }
+        let started = std::time::Instant::now();
+        refresh().await?;
+        *last_started = Some(started);
+        Ok(true)
+    }
+}
+
 /// Keeps the rollup fresh in the background, so a report rarely has days to recompute first.
 pub async fn run(db: crate::db::Db, interval: std::time::Duration) {
     let mut tick = tokio::time::interval(interval);
@@ -755,6 +788,33 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn reports_asked_for_together_share_refreshes() {
+        let freshness = Freshness::default();
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let refresh = || async {
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok::<_, AppError>(())
+        };
+        let ran = futures_util::future::join_all((0..6).map(|_| freshness.share(refresh))).await;
+        // The first runs one; those that arrived during it share a second one (which sees what
+        // committed before they arrived).
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(ran.iter().filter(|r| matches!(r, Ok(true))).count(), 2);
+        // One that arrives afterwards runs its own.
+        assert!(freshness.share(refresh).await.unwrap());
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_is_not_shared() {
+        let freshness = Freshness::default();
+        let failed = freshness.share(|| async { Err::<(), _>(AppError::Internal(anyhow::anyhow!("caída"))) });
+        assert!(failed.await.is_err());
+        assert!(freshness.share(|| async { Ok::<_, AppError>(()) }).await.unwrap());
     }
 
     #[test]
