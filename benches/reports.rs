@@ -175,7 +175,7 @@ fn load(conn: &mut PgConnection) -> anyhow::Result<()> {
     step(
         conn,
         "VACUUM ANALYZE",
-        "VACUUM ANALYZE agents, queues, requesters, tickets, messages, ticket_events, sla_deadlines, calls",
+        "VACUUM ANALYZE agents, queues, requesters, tickets, ticket_search, messages, ticket_events, sla_deadlines, calls",
     )?;
     Ok(())
 }

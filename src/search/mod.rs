@@ -134,10 +134,6 @@ struct Ranked {
     rank: f64,
 }
 
-fn is_pg(conn: &DbConnection) -> bool {
-    matches!(conn, DbConnection::Pg(_))
-}
-
 /// SQL conditions on `t` (tickets) and `{id}` (the matched ticket's id) for the filters and the
 /// scope. Only checked values are inlined: statuses parsed from the enum, ids, timestamps.
 fn conditions(conn: &DbConnection, id: &str, f: &Filters, scope: Scope) -> (bool, String) {
@@ -301,10 +297,16 @@ fn texts_of(conn: &mut DbConnection, ids: &[i64], scope: Scope) -> Result<Vec<(i
     Ok(texts)
 }
 
+/// Matches the ticket list looks up by id rather than through the index of its sort: up to this
+/// many. Postgres estimates a full-text condition as a fixed share of the table, so for a rare
+/// word (a ticket number, a surname) it walks the newest tickets until enough match, which is
+/// the whole table when one does (1 s at 1M tickets). Given the ids, the walk goes through them.
+const FEW_MATCHES: usize = 5_000;
+
 /// The `tickets.id IN (…)` condition of the ticket list's `q` (the list is for staff: every
 /// word, internal notes included); `None` for a blank `q` (no filter).
 pub fn list_condition(
-    conn: &DbConnection,
+    conn: &mut DbConnection,
     q: &str,
 ) -> Result<Option<diesel::expression::SqlLiteral<diesel::sql_types::Bool>>, AppError> {
     if q.trim().is_empty() {
@@ -316,14 +318,30 @@ pub fn list_condition(
     }
     // Terms are [a-z0-9]+ (and FTS5 quotes): safe to inline, which keeps the list's boxed query
     // free of a bind whose placeholder differs per backend.
-    Ok(Some(diesel::dsl::sql(&if is_pg(conn) {
-        format!(
-            "tickets.id IN (SELECT ticket_id FROM ticket_search WHERE doc @@ to_tsquery('spanish', '{}'))",
-            query.tsquery(false, None)
-        )
-    } else {
-        format!("tickets.id IN (SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH '{}')", query.fts5(false, None))
+    let DbConnection::Pg(pg) = conn else {
+        let fts = query.fts5(false, None);
+        return Ok(Some(diesel::dsl::sql(&format!(
+            "tickets.id IN (SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH '{fts}')"
+        ))));
+    };
+    let matching = format!(
+        "SELECT ticket_id AS id FROM ticket_search WHERE doc @@ to_tsquery('spanish', '{}')",
+        query.tsquery(false, None)
+    );
+    let few: Vec<Id> = diesel::sql_query(format!("{matching} LIMIT {}", FEW_MATCHES + 1)).load(pg)?;
+    Ok(Some(diesel::dsl::sql(&match few.len() {
+        0 => "1 = 0".to_owned(),
+        n if n <= FEW_MATCHES => {
+            format!("tickets.id IN ({})", few.iter().map(|m| m.id.to_string()).collect::<Vec<_>>().join(","))
+        }
+        _ => format!("tickets.id IN ({matching})"),
     })))
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
