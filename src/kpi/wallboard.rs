@@ -1,6 +1,8 @@
 //! `/wallboard`: the supervisors' screen. One self-contained page (no CDN): it reads the KPI
-//! stream and, every 15 s, each agent's state (`GET /routing/agents`) with the supervisor's token, taken from the address's fragment (`#token=…`, never sent
-//! to the server or its logs) or typed in, and keeps it for the browser session only.
+//! stream and, every 15 s, each agent's state (`GET /routing/agents`) and the waiting list of the
+//! queue the supervisor opened (`GET /queues/{id}/waiting`), with the supervisor's token, taken
+//! from the address's fragment (`#token=…`, never sent to the server or its logs) or typed in,
+//! and keeps it for the browser session only.
 
 use actix_web::HttpResponse;
 
@@ -38,11 +40,17 @@ const PAGE: &str = r##"<!doctype html>
   dl { display:grid; grid-template-columns:1fr auto; gap:.3rem 1rem; font-size:1.5rem; margin:.8rem 0 0; }
   dt { color:var(--muted); } dd { margin:0; font-weight:700; text-align:right; }
   .alerta { color:var(--red); }
+  .oculto { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
   form { padding:2rem; font-size:1.4rem; } input { font-size:1.2rem; width:30rem; max-width:100%; }
   #agentes { padding:0 2rem 2rem; } #agentes h2 { font-size:1.8rem; margin:0 0 .6rem; }
   #agentes table { width:100%; border-collapse:collapse; font-size:1.4rem; background:var(--tile); border-radius:1rem; }
   #agentes th, #agentes td { text-align:left; padding:.45rem 1rem; border-bottom:1px solid var(--bg); }
   #agentes thead th { color:var(--muted); font-weight:600; }
+  .tile button { margin-top:1rem; font-size:1.2rem; padding:.4rem 1rem; border-radius:.5rem; border:1px solid var(--muted); background:transparent; color:var(--text); cursor:pointer; }
+  .tile button[aria-expanded="true"] { background:var(--text); color:var(--bg); }
+  #espera { padding:0 2rem 2rem; } #espera h2 { font-size:1.8rem; margin:0 0 .6rem; }
+  #espera ol { margin:0; padding:.6rem 1rem .6rem 3.5rem; background:var(--tile); border-radius:1rem; font-size:1.4rem; }
+  #espera li { padding:.3rem 0; } #espera a { color:var(--text); } #espera .tenue { color:var(--muted); }
   .p-available { color:#68d391; } .p-busy, .p-after_call_work { color:#f6c453; } .p-away, .p-offline { color:var(--muted); }
 </style>
 </head>
@@ -53,6 +61,7 @@ const PAGE: &str = r##"<!doctype html>
   <button>Ver panel</button>
 </form>
 <main id="paneles"></main>
+<section id="espera" aria-labelledby="t-espera" hidden><h2 id="t-espera" tabindex="-1"></h2><ol></ol><p></p></section>
 <section id="agentes" aria-labelledby="t-agentes" hidden>
   <h2 id="t-agentes">Agentes</h2>
   <table><thead><tr><th scope="col">Agente</th><th scope="col">Estado</th><th scope="col">Desde hace</th><th scope="col">Trabajo abierto</th><th scope="col">Colas</th></tr></thead><tbody></tbody></table>
@@ -105,7 +114,51 @@ function tile(s, data) {
   cell(dl, "Abandono", pct(w.abandonment_rate));
   cell(dl, "SLA vencidos / en riesgo", s.breached + " / " + s.at_risk, s.breached > 0 ? "alerta" : "");
   t.append(h, level, dl);
+  if (s.scope.startsWith("q:")) {
+    // The queue drill-down: its waiting tickets in the order assignment will take them.
+    const open = document.createElement("button");
+    open.type = "button";
+    open.setAttribute("aria-expanded", String(drill && drill.scope === s.scope));
+    open.setAttribute("aria-controls", "espera");
+    open.textContent = "Ver la espera";
+    const which = document.createElement("span"); which.className = "oculto"; which.textContent = " de " + (s.label || s.scope);
+    open.append(which);
+    open.addEventListener("click", () => {
+      drill = drill && drill.scope === s.scope ? null : { scope: s.scope, label: s.label || s.scope };
+      board.querySelectorAll(".tile button").forEach(b => b.setAttribute("aria-expanded", String(b === open && !!drill)));
+      waiting(true);
+    });
+    t.append(open);
+  }
   return t;
+}
+// The queue whose waiting list is open, if any.
+let drill = null;
+const PRIORITY = { low: "baja", normal: "normal", high: "alta", urgent: "urgente" };
+async function waiting(focus) {
+  const panel = document.getElementById("espera");
+  if (!drill) { panel.hidden = true; return; }
+  const [title, list, note] = [panel.querySelector("h2"), panel.querySelector("ol"), panel.querySelector("p")];
+  title.textContent = "En espera en " + drill.label + ", en el orden en que se asignarán";
+  try {
+    const res = await fetch("/api/v1/queues/" + drill.scope.slice(2) + "/waiting?limit=20", { headers: { Authorization: "Bearer " + token } });
+    if (!res.ok) throw new Error(res.status);
+    const items = await res.json();
+    list.replaceChildren(...items.map(t => {
+      const li = document.createElement("li");
+      const a = document.createElement("a"); a.href = "/app/casos/" + encodeURIComponent(t.number); a.textContent = t.number + " " + t.subject;
+      const due = t.next_due_at ? " · vence a las " + new Date(t.next_due_at).toLocaleTimeString("es-CL", { timeZone: "America/Santiago", hour: "2-digit", minute: "2-digit" }) : " · sin plazo";
+      const tail = document.createElement("span"); tail.className = "tenue";
+      tail.textContent = " · prioridad " + (PRIORITY[t.priority] || t.priority) + due + " · esperando " + since(t.created_at);
+      li.append(a, tail); return li;
+    }));
+    list.hidden = !items.length;
+    note.textContent = items.length ? "" : "No hay casos esperando en esta cola.";
+  } catch (e) {
+    list.replaceChildren(); note.textContent = "No se pudo leer la espera de la cola.";
+  }
+  panel.hidden = false;
+  if (focus) title.focus();
 }
 function render(data) {
   const shown = data.scopes.filter(s => s.scope === "all" || s.scope.startsWith("q:"));
@@ -174,6 +227,7 @@ async function agents() {
       row([name(r.agent_id), PRESENCE[r.presence] || r.presence, since(r.presence_since), work(r), r.queues.join(", ") || "—"], r.presence)));
     panel.hidden = false;
   } catch (e) { /* next round */ }
+  if (drill) waiting(false);
   setTimeout(agents, 15000);
 }
 agents();

@@ -4,8 +4,9 @@
 //
 // Opens the wallboard in headless Chromium (/usr/bin/chromium, via playwright-core) with the
 // token in the address's fragment, waits for the live tiles, creates a ticket in the
-// "Mesa de Ayuda" queue through the API and checks that its tile shows it within 2 s, and that
-// the panel of agents shows the one at work ("Disponible") first. Saves
+// "Mesa de Ayuda" queue through the API and checks that its tile shows it within 2 s, that the
+// queue's drill-down lists it among the waiting tickets, and that the panel of agents shows the
+// one at work ("Disponible") first. Saves
 // wallboard.png in the screenshot dir. Prints `browser wallboard test: ok` on success.
 
 import assert from 'node:assert/strict';
@@ -68,7 +69,9 @@ async function run(state) {
     body: JSON.stringify({ subject: 'Consulta desde la prueba del panel', body: 'Detalle', queue: 'mesa-de-ayuda',
       requester: { name: 'Pedro', email: 'panel@example.cl' } }),
   });
-  assert.equal(created.status, 201, await created.text());
+  const createdBody = await created.text();
+  assert.equal(created.status, 201, createdBody);
+  const ticket = JSON.parse(createdBody);
   await page.waitForFunction(
     ([before]) => {
       const tile = [...document.querySelectorAll('section.tile')].find((t) => t.querySelector('h2').textContent === 'Mesa de Ayuda');
@@ -81,6 +84,15 @@ async function run(state) {
   const elapsed = Date.now() - started;
   console.log(`new ticket shown after ${elapsed} ms`);
   assert.equal(await tileValue(page, 'Mesa de Ayuda', 'Tickets abiertos'), String(before + 1));
+  // The queue drill-down: the new ticket waits in Mesa de Ayuda, listed by number and subject.
+  const drill = page.getByRole('button', { name: 'Ver la espera de Mesa de Ayuda' });
+  await drill.click();
+  const waiting = page.getByRole('region', { name: 'En espera en Mesa de Ayuda, en el orden en que se asignarán' });
+  const item = waiting.getByRole('link', { name: `${ticket.number} Consulta desde la prueba del panel` });
+  await item.waitFor();
+  assert.equal(await item.getAttribute('href'), `/app/casos/${ticket.number}`);
+  assert.equal(await drill.getAttribute('aria-expanded'), 'true');
+  assert.match(await waiting.textContent(), /prioridad normal/);
   // Each agent's state, by the supervisor's token too: the agent at work, connected ones first.
   const javier = page.getByRole('row', { name: /Javier Rojas/ });
   await javier.waitFor();
