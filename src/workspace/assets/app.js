@@ -189,6 +189,24 @@ function debounce(fn, ms) {
   return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
 }
 
+/** Runs `fn` at once, then at most once every `ms` and never twice at the same time: calls
+ * meanwhile make one more run afterwards. For refreshes that events trigger, which on a busy
+ * floor arrive faster than a debounce would ever let through, or than the server answers. */
+function throttle(fn, ms) {
+  let busy = false;
+  let again = false;
+  const run = async () => {
+    if (busy) { again = true; return; }
+    busy = true;
+    try { await fn(); } catch { /* the next call retries */ }
+    setTimeout(() => {
+      busy = false;
+      if (again) { again = false; run(); }
+    }, ms);
+  };
+  return run;
+}
+
 function select(label, id, options, value, attrs = {}) {
   return h('div.campo', h('label', { for: id }, label),
     h('select', { id, ...attrs }, options.map(([v, text]) => h('option', { value: v, selected: String(v) === String(value ?? '') }, text))));
@@ -453,7 +471,7 @@ async function loadViews() {
   } catch { /* sin el endpoint quedan las vistas básicas, sin cuentas */ }
   renderViews();
 }
-const refreshViews = debounce(loadViews, 400);
+const refreshViews = throttle(loadViews, 1000);
 
 function renderViews() {
   const ul = $('#lista-vistas');
@@ -681,7 +699,7 @@ async function loadList() {
     holder.removeAttribute('aria-busy');
   }
 }
-const refreshList = debounce(() => { if (state.route?.type === 'list') loadList(); }, 500);
+const refreshList = throttle(async () => { if (state.route?.type === 'list') await loadList(); }, 1000);
 
 function slaCell(t) {
   if (!t.next_due_at) return h('span.sla.sla-none', 'Sin plazo');
