@@ -58,15 +58,43 @@ async function run() {
   await s.getByRole('heading', { name: 'Calidad', level: 1 }).waitFor();
   await s.getByText('No hay evaluaciones con estos filtros.').waitFor();
   assert.equal(await s.getByRole('link', { name: 'Calidad', exact: true }).getAttribute('aria-current'), 'page');
-  await s.getByLabel('Desde').fill(santiagoDay());
-  await s.getByLabel('Hasta').fill(santiagoDay(-2));
+  // A scorecard of its own: the key follows the name; a missing weight is shown on its criterion.
+  const newCard = s.getByRole('form', { name: 'Nueva pauta de evaluación' });
+  await newCard.getByLabel('Nombre de la pauta').fill('Pauta de llamadas');
+  const c1 = newCard.getByRole('group', { name: 'Criterio 1', exact: true });
+  await c1.getByLabel('Qué se evalúa').fill('Saludo con nombre');
+  assert.equal(await c1.getByLabel('Clave').inputValue(), 'saludo-con-nombre');
+  await c1.getByLabel('Peso').fill('30');
+  await newCard.getByRole('button', { name: 'Agregar criterio' }).click();
+  const c2 = newCard.getByRole('group', { name: 'Criterio 2', exact: true });
+  await c2.getByLabel('Qué se evalúa').fill('Resuelve la consulta');
+  await c2.getByLabel('Peso').fill('');
+  await c2.getByLabel('Nota').selectOption({ label: 'De 0 a 5' });
+  await c2.getByLabel(/Crítico/).check();
+  await newCard.getByRole('button', { name: 'Crear pauta' }).click();
+  await c2.getByText('debe estar entre 1 y 100').waitFor();
+  assert.equal(await c1.locator('.error-campo').allTextContents().then((t) => t.join('')), '', 'the first criterion is fine');
+  await axe(s, 'pauta con errores');
+  await c2.getByLabel('Peso').fill('70');
+  await newCard.getByRole('button', { name: 'Crear pauta' }).click();
+  await newCard.getByText('Pauta «Pauta de llamadas» creada con 2 criterios.').waitFor();
+  const made = (await ok('GET', '/quality/scorecards')).find((c) => c.name === 'Pauta de llamadas');
+  assert.deepEqual(made.criteria, [
+    { key: 'saludo-con-nombre', name: 'Saludo con nombre', weight: 30, critical: false, max: 1 },
+    { key: 'resuelve-la-consulta', name: 'Resuelve la consulta', weight: 70, critical: true, max: 5 },
+  ]);
+  await s.getByLabel('Pauta de evaluación', { exact: true }).locator('option', { hasText: 'Pauta de llamadas' }).waitFor({ state: 'attached' });
+  assert.equal(await newCard.getByRole('group', { name: /^Criterio \d/ }).count(), 1, 'the form starts again with one criterion');
+
+  await s.getByLabel('Desde', { exact: true }).fill(santiagoDay());
+  await s.getByLabel('Hasta', { exact: true }).fill(santiagoDay(-2));
   await s.getByRole('button', { name: 'Sortear muestra' }).click();
   await s.locator('#error-m-hasta').filter({ hasText: 'posterior' }).waitFor();
   await axe(s, 'muestra con errores');
-  await s.getByLabel('Desde').fill(santiagoDay(-6));
-  await s.getByLabel('Hasta').fill(santiagoDay());
+  await s.getByLabel('Desde', { exact: true }).fill(santiagoDay(-6));
+  await s.getByLabel('Hasta', { exact: true }).fill(santiagoDay());
   await s.getByLabel('Casos al azar por agente').fill('2');
-  await s.getByLabel('Pauta de evaluación').selectOption({ label: SCORECARD.name });
+  await s.getByLabel('Pauta de evaluación', { exact: true }).selectOption({ label: SCORECARD.name });
   await s.getByRole('button', { name: 'Sortear muestra' }).click();
   await s.locator('#sorteo .exito').filter({ hasText: '2 evaluaciones nuevas' }).waitFor();
   assert.equal(await s.locator('#error-m-hasta').textContent(), '');
@@ -140,6 +168,38 @@ async function run() {
   assert.deepEqual(resolved.marks.map((m) => [m.key, m.mark]), [['saludo', 1], ['exactitud', 4], ['normativa', 1], ['empatia', 4], ['cierre', null]]);
   await g.reload();
   await g.getByText('Revisado el caso: el plazo sí se indicó.', { exact: false }).waitFor();
+
+  // --- the evaluations of a period: none created up to yesterday, both today
+  await s.getByRole('navigation', { name: 'Gestión' }).getByRole('link', { name: 'Calidad', exact: true }).click();
+  await s.locator('tr[data-evaluacion]').first().waitFor();
+  await s.getByLabel('Creadas hasta').fill(santiagoDay(-1));
+  await s.getByText('No hay evaluaciones con estos filtros.').waitFor();
+  assert.match(s.url(), new RegExp(`hasta=${santiagoDay(-1)}`));
+  await s.getByLabel('Creadas desde').fill(santiagoDay());
+  await s.getByLabel('Creadas hasta').fill(santiagoDay());
+  await s.locator(`tr[data-evaluacion="${first.id}"]`).getByText('Resuelta').waitFor();
+  assert.equal(await s.locator('tr[data-evaluacion]').count(), 2);
+
+  // --- the quality report: this week's score (the resolution's 100), CSAT and SLA per agent
+  await s.getByRole('link', { name: 'Informe de calidad' }).click();
+  await s.getByRole('heading', { name: 'Informe de calidad', level: 1 }).waitFor();
+  const weekly = s.getByRole('img', { name: /^Calidad por semana/ });
+  await weekly.waitFor();
+  const scorePoints = weekly.locator('g[data-serie="Puntaje de calidad"] circle');
+  assert.ok(await scorePoints.count() >= 1, 'a point per week');
+  assert.match(await scorePoints.last().locator('title').textContent(), /Puntaje de calidad: 100$/);
+  const javierRow = s.getByRole('row', { name: /^Javier Rojas/ }).last();
+  assert.deepEqual((await javierRow.locator('td').allTextContents()).slice(1, 2), ['1'], 'one evaluation with a score');
+  assert.match(await javierRow.textContent(), /100,0/);
+  await s.getByLabel('Agrupar por').selectOption({ label: 'Cola' });
+  await s.getByRole('button', { name: 'Actualizar' }).click();
+  await s.getByRole('columnheader', { name: 'Cola' }).waitFor();
+  assert.match(s.url(), /por=queue/);
+  await axe(s, 'informe de calidad');
+  await s.getByLabel('Desde', { exact: true }).fill(santiagoDay(1));
+  await s.getByLabel('Hasta', { exact: true }).fill(santiagoDay(-1));
+  await s.getByRole('button', { name: 'Actualizar' }).click();
+  await s.locator('#error-i-hasta').filter({ hasText: /posterior/ }).waitFor();
 
   // --- a trend alert: its history, and its draft opportunity edited and sent
   const scan = await ok('POST', '/quality/trends/scan', { at: scanAt });

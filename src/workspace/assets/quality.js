@@ -1,7 +1,8 @@
 // Calidad: la muestra de evaluación del período, la evaluación con su pauta, la disputa del agente
 // y la resolución del supervisor; las alertas de tendencia con su historia y la oportunidad propuesta.
 // Rutas: /app/calidad (supervisores: la muestra; agentes: «Mis evaluaciones»),
-// /app/calidad/evaluaciones/<id> y /app/calidad/tendencias (supervisores y administradores).
+// /app/calidad/evaluaciones/<id>, /app/calidad/informe y /app/calidad/tendencias (supervisores y
+// administradores).
 
 import { h, $, api, get, announce, state, fmtDate, timeEl, showFieldErrors, CHANNEL } from './app.js';
 import { field, apiForm, options } from './admin.js';
@@ -28,6 +29,7 @@ export function qualityRoute(rest) {
   const evaluation = rest.match(/^\/evaluaciones\/(\d+)$/);
   if (evaluation) return evaluationScreen(Number(evaluation[1]));
   if (rest === '/tendencias' && manages()) return trendsScreen();
+  if (rest === '/informe' && manages()) return reportScreen();
   if (rest === '') return manages() ? sampleScreen() : mineScreen();
   $('#principal').replaceChildren(h('h1', 'Página no encontrada'), h('p', h('a', { href: '/app/calidad' }, 'Ir a Calidad')));
   return null;
@@ -36,7 +38,7 @@ export function qualityRoute(rest) {
 /** Las pestañas de Calidad para supervisores y administradores. */
 function sections(current) {
   if (!manages()) return null;
-  const links = [['/app/calidad', 'Muestra y evaluaciones'], ['/app/calidad/tendencias', 'Alertas de tendencia']];
+  const links = [['/app/calidad', 'Muestra y evaluaciones'], ['/app/calidad/informe', 'Informe de calidad'], ['/app/calidad/tendencias', 'Alertas de tendencia']];
   return h('nav.secciones', { 'aria-label': 'Secciones de Calidad' },
     h('ul', links.map(([href, name]) => h('li', h('a', { href, 'aria-current': href === current ? 'page' : null }, name)))));
 }
@@ -90,7 +92,7 @@ async function sampleScreen() {
   const cards = await get('/quality/scorecards');
   const active = cards.filter((c) => c.active);
   const params = new URLSearchParams(location.search);
-  const query = { status: params.get('estado') || '', agent_id: params.get('agente') || '' };
+  const query = { status: params.get('estado') || '', agent_id: params.get('agente') || '', from: params.get('desde') || '', to: params.get('hasta') || '' };
 
   // El sorteo de la muestra de un período.
   const until = addDays(today(), -1);
@@ -122,25 +124,37 @@ async function sampleScreen() {
   const status = h('select#f-estado', options([['', 'Todos'], ...Object.entries(STATUS)], query.status));
   const people = (state.agentList || []).filter((a) => a.active !== false && ['agent', 'supervisor', 'admin'].includes(a.role));
   const agent = h('select#f-agente', options([['', 'Todos'], ...people.map((a) => [a.id, a.name])], query.agent_id));
+  const createdFrom = h('input#f-desde', { type: 'date', value: query.from });
+  const createdTo = h('input#f-hasta', { type: 'date', value: query.to });
   const filters = h('form.filtros', { 'aria-label': 'Filtrar evaluaciones' },
     h('div.campo', h('label', { for: 'f-estado' }, 'Estado'), status),
-    h('div.campo', h('label', { for: 'f-agente' }, 'Agente'), agent));
+    h('div.campo', h('label', { for: 'f-agente' }, 'Agente'), agent),
+    h('div.campo', h('label', { for: 'f-desde' }, 'Creadas desde'), createdFrom),
+    h('div.campo', h('label', { for: 'f-hasta' }, 'Creadas hasta'), createdTo));
   let list = evaluationsTable('Evaluaciones de calidad, la más reciente primero', clean(query), cards);
   filters.addEventListener('submit', (ev) => ev.preventDefault());
   filters.addEventListener('change', () => {
-    const q = clean({ status: status.value, agent_id: agent.value });
-    history.replaceState(null, '', `/app/calidad${q.status || q.agent_id ? `?${new URLSearchParams({ ...(q.status && { estado: q.status }), ...(q.agent_id && { agente: q.agent_id }) })}` : ''}`);
+    const q = clean({ status: status.value, agent_id: agent.value, from: createdFrom.value, to: createdTo.value });
+    const address = clean({ estado: q.status, agente: q.agent_id, desde: q.from, hasta: q.to });
+    history.replaceState(null, '', `/app/calidad${Object.keys(address).length ? `?${new URLSearchParams(address)}` : ''}`);
     const next = evaluationsTable('Evaluaciones de calidad, la más reciente primero', q, cards);
     list.replaceWith(next);
     list = next;
     list.reload();
   });
 
+  let scorecards = scorecardsList(cards);
   $('#principal').replaceChildren(
     h('div.cabeza-lista', h('h1', 'Calidad'), h('p.tenue', 'Muestra de evaluación, disputas y alertas de tendencia.')),
     sections('/app/calidad'), form,
     h('section', { 'aria-labelledby': 'titulo-evaluaciones' }, h('h2#titulo-evaluaciones', 'Evaluaciones'), filters, list),
-    scorecardsList(cards));
+    scorecards, scorecardForm((created) => {
+      cards.push(created);
+      const next = scorecardsList(cards);
+      scorecards.replaceWith(next);
+      scorecards = next;
+      card.append(...options([[created.id, created.name]]));
+    }));
   await list.reload();
 }
 
@@ -148,10 +162,78 @@ const clean = (q) => Object.fromEntries(Object.entries(q).filter(([, v]) => v !=
 
 /** Las pautas de evaluación, con sus criterios (de solo lectura: una pauta no cambia). */
 function scorecardsList(cards) {
-  if (!cards.length) return h('p.vacio', 'No hay pautas de evaluación. Créelas con POST /api/v1/quality/scorecards.');
+  if (!cards.length) return h('p.vacio', 'No hay pautas de evaluación. Cree la primera en «Nueva pauta de evaluación».');
   return h('details.pautas', h('summary', `Pautas de evaluación (${cards.length})`),
     cards.map((c) => h('div.pauta', h('h3', c.name, c.active ? null : ' (inactiva)'), c.description ? h('p.tenue', c.description) : null,
       h('ul.lista-simple', c.criteria.map((k) => h('li', `${k.name}: peso ${k.weight}`, k.critical ? ', crítico' : '', k.max > 1 ? `, nota de 0 a ${k.max}` : ', cumple o no cumple'))))));
+}
+
+/** «Ida y vuelta» → «ida-y-vuelta»: la clave que se propone para un criterio. */
+const keyOf = (name) => name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+
+/** Una pauta nueva (`POST /quality/scorecards`) con sus criterios; una pauta no cambia después. */
+function scorecardForm(created) {
+  const name = h('input#p-nombre', { maxlength: 120, autocomplete: 'off' });
+  const description = h('textarea#p-descripcion', { rows: 2 });
+  const criteria = h('div.criterios');
+  const rows = [];
+  let form;
+  function criterionRow(values = {}) {
+    const row = { name: h('input', { value: values.name || '', autocomplete: 'off' }), key: h('input', { value: values.key || '', autocomplete: 'off' }),
+      weight: h('input', { type: 'number', min: 1, max: 100, step: 1, inputmode: 'numeric', value: values.weight ?? 10 }),
+      max: h('select', options([[1, 'Cumple o no cumple'], ...[2, 3, 4, 5, 7, 10].map((n) => [n, `De 0 a ${n}`])], values.max ?? 1)),
+      critical: h('input', { type: 'checkbox', checked: !!values.critical }) };
+    // The key follows the name until someone edits it.
+    row.key.dataset.auto = values.key ? '' : 'si';
+    row.name.addEventListener('input', () => { if (row.key.dataset.auto) row.key.value = keyOf(row.name.value); });
+    row.key.addEventListener('input', () => { row.key.dataset.auto = ''; });
+    return row;
+  }
+  /** Dibuja los criterios de nuevo (al agregar o quitar uno cambian los números y sus errores). */
+  function draw() {
+    for (const k of [...form.errors.keys()]) if (k.startsWith('criteria[')) form.errors.delete(k);
+    criteria.replaceChildren(...rows.map((row, i) => {
+      const n = i + 1;
+      const id = (part) => { row[part].id = `p-${part}-${n}`; return row[part]; };
+      const remove = h('button.secundaria', { type: 'button', disabled: rows.length === 1 }, `Quitar el criterio ${n}`);
+      remove.addEventListener('click', () => { rows.splice(i, 1); draw(); criteria.querySelector('input')?.focus(); });
+      return h('fieldset.criterio', h('legend', `Criterio ${n}`),
+        h('div.fila-campos',
+          field(form, `criteria[${i}].name`, 'Qué se evalúa', id('name')),
+          field(form, `criteria[${i}].key`, 'Clave', id('key'), 'Minúsculas, dígitos, «-» o «_».'),
+          field(form, `criteria[${i}].weight`, 'Peso', id('weight'), 'De 1 a 100.'),
+          field(form, `criteria[${i}].max`, 'Nota', id('max')),
+          h('div.campo.casilla', h('label', { for: id('critical').id }, row.critical, ' Crítico: un 0 deja la evaluación en 0'))),
+        remove);
+    }));
+  }
+  const add = h('button.secundaria', { type: 'button' }, 'Agregar criterio');
+  add.addEventListener('click', () => { rows.push(criterionRow()); draw(); rows.at(-1).name.focus(); });
+  const listError = h('p.error-campo#error-p-criterios', { role: 'alert' });
+  form = apiForm('Nueva pauta de evaluación', 'nueva-pauta', (f) => [
+    h('p.tenue', 'Una pauta no cambia una vez creada, para que las evaluaciones hechas conserven su sentido: para cambiar criterios, cree otra.'),
+    field(f, 'name', 'Nombre de la pauta', name), field(f, 'description', 'Descripción (opcional)', description),
+    h('fieldset.criterios-pauta', { 'aria-describedby': 'error-p-criterios' }, h('legend', 'Criterios'), criteria, listError, add),
+  ], {
+    submit: 'Crear pauta',
+    send: () => api('POST', '/quality/scorecards', {
+      name: name.value, description: description.value.trim() || null,
+      criteria: rows.map((r) => ({ key: r.key.value.trim(), name: r.name.value, weight: r.weight.value === '' ? 0 : Number(r.weight.value),
+        max: Number(r.max.value), critical: r.critical.checked })),
+    }),
+    done: (card) => {
+      created(card);
+      name.value = '';
+      description.value = '';
+      rows.splice(0, rows.length, criterionRow());
+      draw();
+      return `Pauta «${card.name}» creada con ${card.criteria.length} criterios.`;
+    },
+  });
+  form.errors.set('criteria', listError);
+  rows.push(criterionRow());
+  draw();
+  return form;
 }
 
 async function mineScreen() {
@@ -371,6 +453,90 @@ function resolutionForm(ev, card, cards) {
 }
 
 // ------------------------------------------------------------------ alertas de tendencia
+
+// ------------------------------------------------------------------ informe de calidad
+
+const percentText = (v) => (v == null ? '—' : `${number(v)} %`);
+/** Lunes de la semana → «dd-mm». */
+const weekLabel = (iso) => `${iso.slice(8, 10)}-${iso.slice(5, 7)}`;
+
+/** El puntaje de calidad, la CSAT y el cumplimiento de SLA por semana (`GET /quality/report`):
+ * un gráfico con las tres cifras del conjunto y la tabla por agente o cola. */
+async function reportScreen() {
+  document.title = 'Informe de calidad · Calidad';
+  const params = new URLSearchParams(location.search);
+  const to = h('input#i-hasta', { type: 'date', value: params.get('hasta') || today() });
+  const from = h('input#i-desde', { type: 'date', value: params.get('desde') || addDays(to.value, -55) });
+  const by = h('select#i-por', options([['agent', 'Agente'], ['queue', 'Cola']], params.get('por') || 'agent'));
+  const filters = { errors: new Map() };
+  const general = h('p.error', { role: 'alert' });
+  const form = h('form.filtros', { 'aria-label': 'Período del informe de calidad', novalidate: true },
+    field(filters, 'from', 'Desde', from), field(filters, 'to', 'Hasta', to, 'Incluye el día completo.'), field(filters, 'by', 'Agrupar por', by),
+    h('button', { type: 'submit' }, 'Actualizar'), general);
+  const holder = h('div#informe-calidad');
+  async function load() {
+    for (const el of filters.errors.values()) el.textContent = '';
+    general.textContent = '';
+    holder.setAttribute('aria-busy', 'true');
+    try {
+      const report = await get(`/quality/report?${new URLSearchParams({ from: from.value, to: to.value, by: by.value })}`);
+      holder.replaceChildren(...qualityReport(report, by.value === 'queue' ? 'Cola' : 'Agente', mondays(from.value, to.value)));
+    } catch (e) {
+      showFieldErrors(e, filters.errors, general);
+      holder.replaceChildren();
+    } finally {
+      holder.removeAttribute('aria-busy');
+    }
+  }
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    history.replaceState(null, '', `/app/calidad/informe?${new URLSearchParams({ desde: from.value, hasta: to.value, por: by.value })}`);
+    load();
+  });
+  $('#principal').replaceChildren(
+    h('div.cabeza-lista', h('h1', 'Informe de calidad'),
+      h('p.tenue', 'Por semana (desde el lunes, hora de Santiago): el puntaje de las evaluaciones hechas, la satisfacción de las encuestas respondidas y el SLA de los casos resueltos.')),
+    sections('/app/calidad/informe'), form, holder);
+  await load();
+}
+
+/** Los lunes de las semanas que tocan los días `from`…`to` (ISO). */
+function mondays(from, to) {
+  const weekday = new Date(`${from}T00:00:00Z`).getUTCDay();
+  const out = [];
+  for (let monday = addDays(from, -((weekday + 6) % 7)); monday <= to; monday = addDays(monday, 7)) out.push(monday);
+  return out;
+}
+
+function qualityReport(report, groupName, weeks) {
+  if (!report.rows.length) return [h('p.vacio', 'No hay evaluaciones, encuestas ni casos resueltos en ese período.')];
+  // Las cifras del conjunto por semana, ponderadas por evaluaciones, respuestas y casos.
+  const total = (week) => report.rows.filter((r) => r.week === week).reduce((t, r) => ({
+    evaluations: t.evaluations + r.evaluations,
+    points: t.points + (r.quality_score ?? 0) * r.evaluations,
+    responses: t.responses + r.csat.responses,
+    satisfied: t.satisfied + r.csat.satisfied,
+    solved: t.solved + r.solved,
+    breached: t.breached + r.sla_breached,
+  }), { evaluations: 0, points: 0, responses: 0, satisfied: 0, solved: 0, breached: 0 });
+  const share = (part, whole) => (whole ? Math.round((1000 * part) / whole) / 10 : null);
+  const totals = weeks.map(total);
+  const series = [
+    { name: 'Puntaje de calidad', values: totals.map((t) => (t.evaluations ? Math.round((10 * t.points) / t.evaluations) / 10 : null)) },
+    { name: 'CSAT', values: totals.map((t) => share(t.satisfied, t.responses)) },
+    { name: 'SLA cumplido', values: totals.map((t) => share(t.solved - t.breached, t.solved)) },
+  ];
+  const range = `del ${day(report.period.from)} al ${day(new Date(new Date(report.period.to).getTime() - 1).toISOString())}`;
+  const chart = lineChart({ id: 'grafico-calidad', title: `Calidad por semana: puntaje, CSAT y SLA cumplido (de 0 a 100), ${range}`,
+    labels: weeks.map(weekLabel), series, format: (v) => number(v, 0), max: 100 });
+  const rows = [...report.rows].sort((a, b) => a.name.localeCompare(b.name, 'es') || a.week.localeCompare(b.week));
+  const table = h('table.casos.cifras', h('caption', `${groupName === 'Cola' ? 'Por cola' : 'Por agente'} y semana, ${range}`),
+    h('thead', h('tr', [groupName, 'Semana', 'Evaluaciones', 'Puntaje', 'Encuestas', 'CSAT', 'FCR', 'Casos resueltos', 'SLA cumplido'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', rows.map((r) => h('tr', h('th', { scope: 'row' }, r.name), h('td', weekLabel(r.week)), h('td', String(r.evaluations)),
+      h('td', r.quality_score == null ? '—' : number(r.quality_score)), h('td', String(r.csat.responses)), h('td', percentText(r.csat.csat)),
+      h('td', percentText(r.csat.fcr)), h('td', String(r.solved)), h('td', percentText(r.sla_compliance))))));
+  return [h('section.tarjeta.informe', { 'aria-labelledby': 'informe-calidad-h' }, h('h2#informe-calidad-h', 'Por semana'), chart), table];
+}
 
 async function trendsScreen() {
   document.title = 'Alertas de tendencia · Calidad';
