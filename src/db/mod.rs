@@ -317,13 +317,23 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        self.refuse_if_down()?;
-        let (pool, health) = (self.writer.clone(), self.health.clone());
-        let result = run_blocking(move || on_connection(&pool, &health, |conn| conn.transaction(f))).await;
+        let result = self.write_derived(f).await;
         if result.is_ok() {
             self.commits.send_modify(|n| *n = n.wrapping_add(1));
         }
         result
+    }
+
+    /// As [`Db::write`], for derived state that no follower of [`Db::commits`] reads (the report
+    /// rollup): the followers are not woken to look for events it did not write.
+    pub async fn write_derived<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.refuse_if_down()?;
+        let (pool, health) = (self.writer.clone(), self.health.clone());
+        run_blocking(move || on_connection(&pool, &health, |conn| conn.transaction(f))).await
     }
 
     /// Changes after each write this process commits.

@@ -571,6 +571,7 @@ pub fn refresh(conn: &mut DbConnection) -> Result<usize, AppError> {
                 report_rollup::requesters_seen,
             ))
             .first(conn)?;
+    let read_up_to = (ticket_cursor, call_cursor);
     let mut dirty = BTreeSet::new();
     if built {
         ticket_cursor = ticket_days(conn, ticket_cursor, now, &mut dirty)?;
@@ -596,6 +597,11 @@ pub fn refresh(conn: &mut DbConnection) -> Result<usize, AppError> {
         }
     }
     let recomputed = dirty.len();
+    if built && recomputed == 0 && read_up_to == (ticket_cursor, call_cursor) {
+        // Nothing changed: nothing to commit (edited requesters are looked for from the same
+        // instant next time).
+        return Ok(0);
+    }
     for (from, to) in runs(&dirty) {
         rebuild_days(conn, from, to)?;
     }
@@ -747,7 +753,7 @@ pub struct Freshness {
 
 impl Freshness {
     pub async fn ensure(&self, db: &crate::db::Db) -> Result<(), AppError> {
-        self.share(|| db.write(refresh)).await.map(drop)
+        self.share(|| db.write_derived(refresh)).await.map(drop)
     }
 
     /// Runs `refresh` unless one that started after this call already succeeded; says whether
@@ -774,7 +780,7 @@ pub async fn run(db: crate::db::Db, interval: std::time::Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match db.write(refresh).await {
+        match db.write_derived(refresh).await {
             Ok(days) if days > 0 => tracing::debug!(days, "report rollup refreshed"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "report rollup refresh failed"),
