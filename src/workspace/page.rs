@@ -75,9 +75,61 @@ pub const ASSET_BYTES: usize = {
 const _: () = assert!(AGENT_ASSET_BYTES <= 150 * 1024, "the agents' JavaScript + CSS exceed 150 KB");
 const _: () = assert!(ASSET_BYTES <= 300 * 1024, "the workspace's JavaScript + CSS exceed 300 KB");
 
+/// The screens whose modules the page preloads, by the first segment of the address after
+/// `/app/`, and their entry modules (with what they import, found in their sources). Fetched
+/// with the page, a report screen's modules no longer wait for `app.js` to run and ask for them.
+const SCREENS: [(&[&str], &[&str]); 5] = [
+    (&["informes", "dotacion"], &["reports.js"]),
+    (&["equipo"], &["team.js"]),
+    (&["calidad"], &["quality.js"]),
+    (&["admin"], &["admin.js", "settings.js"]),
+    (&["bandeja", "derivaciones", "oportunidades", "resumen"], &["departments.js"]),
+];
+
+/// The files a module imports statically (`… from './x.js'`).
+fn imports(body: &str) -> impl Iterator<Item = &str> + '_ {
+    body.split("from './").skip(1).filter_map(|rest| rest.split_once('\'')).map(|(file, _)| file)
+}
+
+/// `entries` and every module they import, directly or not, but `app.js` (the page loads it).
+fn module_graph(entries: &[&'static str]) -> Vec<&'static str> {
+    let mut found: Vec<&'static str> = Vec::new();
+    let mut next: Vec<&'static str> = entries.to_vec();
+    while let Some(file) = next.pop() {
+        if file == "app.js" || found.contains(&file) {
+            continue;
+        }
+        found.push(file);
+        if let Some((_, script)) = SCRIPTS.iter().find(|(name, _)| *name == file) {
+            next.extend(imports(script.body).filter_map(|f| SCRIPTS.iter().find(|(n, _)| *n == f).map(|(n, _)| *n)));
+        }
+    }
+    found
+}
+
+/// The page that opens on the screen of `path`, with that screen's modules preloaded.
+fn page_for(path: &str) -> &'static Asset {
+    static PAGES: std::sync::LazyLock<Vec<(&'static str, Asset)>> = std::sync::LazyLock::new(|| {
+        SCREENS
+            .iter()
+            .flat_map(|(segments, entries)| {
+                let links: String = module_graph(entries)
+                    .iter()
+                    .map(|f| format!("<link rel=\"modulepreload\" href=\"/app/assets/{f}\">\n"))
+                    .collect();
+                let body: &'static str =
+                    INDEX.replacen("<script type=\"module\"", &format!("{links}<script type=\"module\""), 1).leak();
+                segments.iter().map(move |s| (*s, Asset::new(body, PAGE.content_type)))
+            })
+            .collect()
+    });
+    let segment = path.strip_prefix("/app/").and_then(|rest| rest.split('/').next()).unwrap_or("");
+    PAGES.iter().find(|(s, _)| *s == segment).map_or(&PAGE, |(_, page)| page)
+}
+
 /// `/app` and every address under it: the single page.
 pub async fn page(req: HttpRequest) -> HttpResponse {
-    serve(&req, &PAGE)
+    serve(&req, page_for(req.path()))
 }
 
 /// `/app/assets/{name}`: the scripts and the stylesheet.
@@ -121,6 +173,31 @@ mod tests {
     fn the_fingerprint_tells_contents_apart() {
         assert_ne!(fingerprint(b"a"), fingerprint(b"b"));
         assert_eq!(fingerprint(b""), 0xcbf2_9ce4_8422_2325);
+    }
+
+    #[test]
+    fn a_screen_s_page_preloads_its_modules_and_what_they_import() {
+        let preloaded = |path: &str| -> Vec<String> {
+            let body = page_for(path).body;
+            body.split("<link rel=\"modulepreload\" href=\"/app/assets/")
+                .skip(1)
+                .map(|l| l[..l.find('"').unwrap()].to_owned())
+                .collect()
+        };
+        assert_eq!(preloaded("/app/informes"), ["reports.js", "charts.js"]);
+        assert_eq!(preloaded("/app/dotacion"), ["reports.js", "charts.js"]);
+        let mut quality = preloaded("/app/calidad/informe");
+        quality.sort();
+        assert_eq!(quality, ["admin.js", "charts.js", "departments.js", "quality.js", "reports.js"]);
+        assert!(preloaded("/app/admin/colas").contains(&"settings.js".to_owned()));
+        // An agent's screens load app.js alone: the budget of issue 18.
+        for path in ["/app", "/app/", "/app/vistas/mias", "/app/casos/AU-2026-000001", "/app/informesx"] {
+            assert_eq!(preloaded(path), Vec::<String>::new(), "{path}");
+            assert_eq!(page_for(path).body, INDEX);
+        }
+        // Each page is still the one page, with its own validator.
+        assert!(page_for("/app/equipo").body.contains("<script type=\"module\" src=\"/app/assets/app.js\"></script>"));
+        assert_ne!(page_for("/app/equipo").tag, PAGE.tag);
     }
 
     #[test]

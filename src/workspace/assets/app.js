@@ -4,22 +4,13 @@
 // departamentos ven sus propias pantallas (departments.js).
 
 // The other roles' modules load on first use (dynamic import): an agent downloads none of them.
+// The page itself preloads the modules of the screen it opens on (workspace/page.rs).
 const departments = () => import('./departments.js');
 const reports = () => import('./reports.js');
 const admin = () => import('./admin.js');
 const team = () => import('./team.js');
 const quality = () => import('./quality.js');
 const settings = () => import('./settings.js');
-const charts = () => import('./charts.js');
-/** The modules of the screen being opened, fetched with the page instead of after the session
- *  and the reference data (and charts.js beside the module that imports it, not after it). */
-const PREFETCH = [
-  [/^\/app\/(informes|dotacion)\b/, [reports, charts]],
-  [/^\/app\/equipo\b/, [team]],
-  [/^\/app\/calidad\b/, [quality, charts]],
-  [/^\/app\/admin\//, [admin, settings]],
-  [/^\/app\/(bandeja|derivaciones|oportunidades|resumen)\b/, [departments, charts]],
-];
 const ADMIN_SECTIONS = [['agentes', 'Agentes'], ['colas', 'Colas'], ['reglas', 'Reglas de enrutamiento']];
 // The administration's reference data (SLA, calendars, rotations, canned responses, webhooks): settings.js.
 const SETTINGS_SECTIONS = [['sla', 'Políticas de SLA'], ['calendarios', 'Calendarios y feriados'], ['rotaciones', 'Rotaciones'],
@@ -276,7 +267,6 @@ async function route() {
 
 async function start() {
   if (location.pathname.replace(/\/+$/, '') === '/app/clave') return passwordScreen();
-  for (const [pattern, modules] of PREFETCH) if (pattern.test(location.pathname)) for (const load of modules) load().catch(() => {});
   try {
     const session = await get('/session');
     await signedIn(session);
