@@ -132,6 +132,14 @@ function tile(s, data) {
   }
   return t;
 }
+// "hoy a las 18:00" or "el 09-12 a las 10:30", in Santiago.
+const SANTIAGO = { timeZone: "America/Santiago" };
+function when(iso) {
+  const at = new Date(iso);
+  const day = d => d.toLocaleDateString("es-CL", { ...SANTIAGO, day: "2-digit", month: "2-digit" });
+  const time = at.toLocaleTimeString("es-CL", { ...SANTIAGO, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  return (day(at) === day(new Date()) ? "hoy" : "el " + day(at)) + " a las " + time;
+}
 // The queue whose waiting list is open, if any.
 let drill = null;
 const PRIORITY = { low: "baja", normal: "normal", high: "alta", urgent: "urgente" };
@@ -147,7 +155,7 @@ async function waiting(focus) {
     list.replaceChildren(...items.map(t => {
       const li = document.createElement("li");
       const a = document.createElement("a"); a.href = "/app/casos/" + encodeURIComponent(t.number); a.textContent = t.number + " " + t.subject;
-      const due = t.next_due_at ? " · vence a las " + new Date(t.next_due_at).toLocaleTimeString("es-CL", { timeZone: "America/Santiago", hour: "2-digit", minute: "2-digit" }) : " · sin plazo";
+      const due = t.next_due_at ? " · vence " + when(t.next_due_at) : " · sin plazo";
       const tail = document.createElement("span"); tail.className = "tenue";
       tail.textContent = " · prioridad " + (PRIORITY[t.priority] || t.priority) + due + " · esperando " + since(t.created_at);
       li.append(a, tail); return li;
