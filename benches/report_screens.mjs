@@ -45,9 +45,32 @@ async function drawn(page, holder, charts) {
   }, [holder, charts]);
 }
 
+/** BENCH_PROFILE=1: the page's main-thread functions by self time over the page load (CDP profiler). */
+async function profiled(page, load) {
+  if (process.env.BENCH_PROFILE !== '1') return load();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+  await cdp.send('Profiler.start');
+  const result = await load();
+  const { profile } = await cdp.send('Profiler.stop');
+  const self = new Map();
+  const gap = (i) => (profile.timeDeltas[i] || 0) / 1000;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  profile.samples.forEach((id, i) => {
+    const f = byId.get(id).callFrame;
+    const key = `${f.functionName || '(anónima)'} ${f.url.replace(/^.*\//, '')}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) || 0) + gap(i + 1));
+  });
+  for (const [key, ms] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${ms.toFixed(1).padStart(7)} ms  ${key}`);
+  return result;
+}
+
 async function measure(name, page, url, holder, charts, button) {
-  await page.goto(url);
-  const load = await drawn(page, holder, charts);
+  const load = await profiled(page, async () => {
+    await page.goto(url);
+    return drawn(page, holder, charts);
+  });
   // BENCH_TRACE=1: what the page load waited for, request by request (start → end, ms).
   if (process.env.BENCH_TRACE === '1') {
     const entries = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => [e.name.replace(location.origin, ''), e.startTime, e.responseEnd]));
