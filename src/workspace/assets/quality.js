@@ -43,6 +43,22 @@ function sections(current) {
     h('ul', links.map(([href, name]) => h('li', h('a', { href, 'aria-current': href === current ? 'page' : null }, name)))));
 }
 
+/** Draws in `holder` the elements `build()` answers, busy meanwhile; the API's errors go next to
+ *  the filters' fields (or to `general`) and leave the holder empty. */
+async function showFiltered(holder, filters, general, build) {
+  for (const el of filters.errors.values()) el.textContent = '';
+  general.textContent = '';
+  holder.setAttribute('aria-busy', 'true');
+  try {
+    holder.replaceChildren(...await build());
+  } catch (e) {
+    showFieldErrors(e, filters.errors, general);
+    holder.replaceChildren();
+  } finally {
+    holder.removeAttribute('aria-busy');
+  }
+}
+
 function loading(text) {
   $('#principal').replaceChildren(h('p.cargando', { role: 'status' }, text));
 }
@@ -474,20 +490,10 @@ async function reportScreen() {
     field(filters, 'from', 'Desde', from), field(filters, 'to', 'Hasta', to, 'Incluye el día completo.'), field(filters, 'by', 'Agrupar por', by),
     h('button', { type: 'submit' }, 'Actualizar'), general);
   const holder = h('div#informe-calidad');
-  async function load() {
-    for (const el of filters.errors.values()) el.textContent = '';
-    general.textContent = '';
-    holder.setAttribute('aria-busy', 'true');
-    try {
-      const report = await get(`/quality/report?${new URLSearchParams({ from: from.value, to: to.value, by: by.value })}`);
-      holder.replaceChildren(...qualityReport(report, by.value === 'queue' ? 'Cola' : 'Agente', mondays(from.value, to.value)));
-    } catch (e) {
-      showFieldErrors(e, filters.errors, general);
-      holder.replaceChildren();
-    } finally {
-      holder.removeAttribute('aria-busy');
-    }
-  }
+  const load = () => showFiltered(holder, filters, general, async () => {
+    const report = await get(`/quality/report?${new URLSearchParams({ from: from.value, to: to.value, by: by.value })}`);
+    return qualityReport(report, by.value === 'queue' ? 'Cola' : 'Agente', mondays(from.value, to.value));
+  });
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     history.replaceState(null, '', `/app/calidad/informe?${new URLSearchParams({ desde: from.value, hasta: to.value, por: by.value })}`);
@@ -551,24 +557,11 @@ async function trendsScreen() {
     state.me.role === 'admin' ? h('button.secundaria', { type: 'button', onclick: scanNow }, 'Revisar tendencias ahora') : null, general);
   const holder = h('div#alertas');
   const departments = (await get('/departments')).filter((d) => d.active);
-  async function load() {
-    for (const el of filters.errors.values()) el.textContent = '';
-    general.textContent = '';
-    holder.setAttribute('aria-busy', 'true');
-    const q = new URLSearchParams(clean({ since: since.value, granularity: granularity.value }));
-    try {
-      const alerts = await get(`/quality/trends?${q}`);
-      const drafts = await Promise.all(alerts.map((a) => (a.opportunity_id ? opportunityOf(a.opportunity_id) : null)));
-      holder.replaceChildren(...(alerts.length
-        ? alerts.map((a, i) => alertCard(a, drafts[i], departments))
-        : [h('p.vacio', 'No hay alertas de tendencia desde esa fecha.')]));
-    } catch (e) {
-      showFieldErrors(e, filters.errors, general);
-      holder.replaceChildren();
-    } finally {
-      holder.removeAttribute('aria-busy');
-    }
-  }
+  const load = () => showFiltered(holder, filters, general, async () => {
+    const alerts = await get(`/quality/trends?${new URLSearchParams(clean({ since: since.value, granularity: granularity.value }))}`);
+    const drafts = await Promise.all(alerts.map((a) => (a.opportunity_id ? opportunityOf(a.opportunity_id) : null)));
+    return alerts.length ? alerts.map((a, i) => alertCard(a, drafts[i], departments)) : [h('p.vacio', 'No hay alertas de tendencia desde esa fecha.')];
+  });
   async function scanNow(ev) {
     ev.target.disabled = true;
     try {
