@@ -10,7 +10,8 @@
 // wallboard.png in the screenshot dir. Prints `browser wallboard test: ok` on success.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -21,6 +22,7 @@ if (!base || !token || !shots) {
   process.exit(2);
 }
 const TIMEOUT_MS = 15_000;
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 // The number shown next to a label in the tile of a queue.
 async function tileValue(page, queueName, label) {
@@ -101,6 +103,16 @@ async function run(state) {
   const status = await page.textContent('#estado');
   assert.ok(status.startsWith('Actualizado'), `status line: ${status}`);
   await page.screenshot({ path: path.join(shots, 'wallboard.png'), fullPage: true });
+  // axe-core at both sizes, with the drill-down open.
+  for (const size of [{ width: 1366, height: 768 }, { width: 1920, height: 1080 }]) {
+    await page.setViewportSize(size);
+    await page.evaluate(`${axeSource}\n;0`);
+    const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    assert.deepEqual(bad, [], `axe on the wallboard at ${size.width}×${size.height}`);
+    await page.screenshot({ path: path.join(shots, `wallboard-${size.width}.png`), fullPage: true });
+  }
   assert.deepEqual(errors, [], 'no script errors');
   assert.deepEqual(external, [], 'no request leaves the service (no CDN)');
 }
