@@ -265,24 +265,7 @@ pub struct AgentRouting {
 }
 
 pub fn agent_routing(conn: &mut DbConnection, agent: i64) -> Result<AgentRouting, AppError> {
-    let c = candidate(conn, agent)?;
-    let since: Option<UtcTime> = agents::table.find(agent).select(agents::presence_since).first(conn)?;
-    let queues: Vec<String> = queue_members::table
-        .inner_join(queues::table)
-        .filter(queue_members::agent_id.eq(agent))
-        .order(queues::slug)
-        .select(queues::slug)
-        .load(conn)?;
-    let load = Channel::ALL.iter().map(|ch| (ch.as_str().to_owned(), c.load.of(*ch))).collect();
-    Ok(AgentRouting {
-        agent_id: agent,
-        presence: c.presence,
-        presence_since: since.map(|t| t.0),
-        skills: c.skills,
-        capacity: c.capacity,
-        load,
-        queues,
-    })
+    routings(conn, &[agent])?.pop().ok_or(AppError::NotFound("el agente"))
 }
 
 /// Every active agent, supervisor and admin: what a supervisor watches (presence and since when,
@@ -294,7 +277,44 @@ pub fn team_routing(conn: &mut DbConnection) -> Result<Vec<AgentRouting>, AppErr
         .order((agents::name, agents::id))
         .select(agents::id)
         .load(conn)?;
-    staff.into_iter().map(|id| agent_routing(conn, id)).collect()
+    routings(conn, &staff)
+}
+
+/// The routing view of the agents `ids`, in that order: the same few queries for one agent or for
+/// the whole team (a wallboard asks for the team every 15 s).
+fn routings(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<AgentRouting>, AppError> {
+    let rows: Vec<(AgentRoutingRow, Option<UtcTime>)> = agents::table
+        .filter(agents::id.eq_any(ids))
+        .select(((agents::id, agents::presence, agents::last_assigned_at, agents::capacity), agents::presence_since))
+        .load(conn)?;
+    let mut since: HashMap<i64, Option<UtcTime>> = rows.iter().map(|(r, at)| (r.0, *at)).collect();
+    let mut candidates: HashMap<i64, Candidate> = candidates_from(conn, rows.into_iter().map(|(r, _)| r).collect())?
+        .into_iter()
+        .map(|c| (c.agent_id, c))
+        .collect();
+    let mut queues_of: HashMap<i64, Vec<String>> = HashMap::new();
+    let memberships: Vec<(i64, String)> = queue_members::table
+        .inner_join(queues::table)
+        .filter(queue_members::agent_id.eq_any(ids))
+        .order(queues::slug)
+        .select((queue_members::agent_id, queues::slug))
+        .load(conn)?;
+    for (agent, slug) in memberships {
+        queues_of.entry(agent).or_default().push(slug);
+    }
+    Ok(ids
+        .iter()
+        .filter_map(|id| candidates.remove(id))
+        .map(|c| AgentRouting {
+            agent_id: c.agent_id,
+            presence: c.presence,
+            presence_since: since.remove(&c.agent_id).flatten().map(|t| t.0),
+            load: Channel::ALL.iter().map(|ch| (ch.as_str().to_owned(), c.load.of(*ch))).collect(),
+            queues: queues_of.remove(&c.agent_id).unwrap_or_default(),
+            skills: c.skills,
+            capacity: c.capacity,
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
