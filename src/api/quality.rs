@@ -15,6 +15,7 @@ use crate::quality::qa::{
 };
 use crate::quality::recurring::{self, RecurringQuery, RecurringReport};
 use crate::quality::{page, Period};
+use crate::reports;
 use crate::startup::AppState;
 
 /// CSAT (share of 6 and 7 on the 1–7 scale), average score and FCR (share of "sí" to "¿Se
@@ -259,7 +260,7 @@ pub async fn quality_report(
     let q = query.into_value()?;
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
     let by = q.by.unwrap_or(ReportBy::Agent);
-    Ok(web::Json(state.db.read(move |c| qa::report(c, period, by)).await?))
+    Ok(web::Json(state.db.read(move |c| reports::snapshot(c, |c| qa::report(c, period, by))).await?))
 }
 
 /// The top recurring problems: categories with most tickets in the period, their repeat contacts
@@ -278,5 +279,5 @@ pub async fn recurring_problems(
 ) -> Result<web::Json<RecurringReport>, AppError> {
     let q = query.into_value()?;
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
-    Ok(web::Json(state.db.read(move |c| recurring::report(c, period, q.limit)).await?))
+    Ok(web::Json(state.db.read(move |c| reports::snapshot(c, |c| recurring::report(c, period, q.limit))).await?))
 }

@@ -353,14 +353,17 @@ pub fn week_of(at: DateTime<Utc>) -> NaiveDate {
 /// A survey answer in the report: (group, when answered, score, resolved).
 pub type CsatFact = (Option<i64>, DateTime<Utc>, u8, Option<bool>);
 
+/// Solved tickets in the report: (group, an instant of the week, tickets solved, how many of them
+/// breached an SLA target).
+pub type SolvedFact = (Option<i64>, DateTime<Utc>, u64, u64);
+
 /// What the weekly report adds up, per group (agent or queue; `None` = without one) and week.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReportFacts {
     /// (group, when evaluated, score)
     pub evaluations: Vec<(Option<i64>, DateTime<Utc>, f64)>,
     pub csat: Vec<CsatFact>,
-    /// (group, when solved, whether any SLA target was breached)
-    pub solved: Vec<(Option<i64>, DateTime<Utc>, bool)>,
+    pub solved: Vec<SolvedFact>,
 }
 
 /// One row of the weekly report.
@@ -399,10 +402,10 @@ pub fn weekly_report(facts: &ReportFacts) -> Vec<ReportRow> {
     for &(g, at, score, resolved) in &facts.csat {
         acc.entry((g, week_of(at))).or_default().answers.push((score, resolved));
     }
-    for &(g, at, breached) in &facts.solved {
+    for &(g, at, solved, breached) in &facts.solved {
         let a = acc.entry((g, week_of(at))).or_default();
-        a.solved += 1;
-        a.breached += u64::from(breached);
+        a.solved += solved;
+        a.breached += breached;
     }
     acc.into_iter()
         .map(|((group, week), a)| ReportRow {
@@ -853,12 +856,7 @@ mod tests {
                 (Some(1), at("2026-12-01T15:00:00Z"), 7, Some(true)),
                 (None, at("2026-12-01T15:00:00Z"), 3, None),
             ],
-            solved: vec![
-                (Some(1), at("2026-12-01T15:00:00Z"), false),
-                (Some(1), at("2026-12-03T15:00:00Z"), true),
-                (Some(1), at("2026-12-04T15:00:00Z"), false),
-                (Some(1), at("2026-12-04T16:00:00Z"), false),
-            ],
+            solved: vec![(Some(1), at("2026-12-01T15:00:00Z"), 1, 0), (Some(1), at("2026-12-03T15:00:00Z"), 3, 1)],
         };
         let rows = weekly_report(&facts);
         assert_eq!(rows.len(), 3);

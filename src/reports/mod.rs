@@ -12,7 +12,7 @@
 //! of timestamp comparisons, the same on both backends. Each report runs in one read-only
 //! transaction.
 
-mod buckets;
+pub mod buckets;
 mod calls;
 pub mod csv;
 mod params;
@@ -68,8 +68,9 @@ impl<R> Report<R> {
     }
 }
 
-/// Runs one report in a read-only transaction, so that all its statements see one snapshot.
-fn snapshot<T>(
+/// Runs one report in a read-only transaction, so that all its statements see one snapshot (and,
+/// on Postgres, without JIT: see [`backend::prepare_report`]).
+pub fn snapshot<T>(
     conn: &mut DbConnection,
     report: impl FnOnce(&mut DbConnection) -> Result<T, AppError>,
 ) -> Result<T, AppError> {
@@ -81,7 +82,7 @@ fn snapshot<T>(
 
 /// Runs one report query. The SQL is the same on both backends (the differences are in
 /// `db::backend`); only the row decoding is per backend.
-fn load<R>(conn: &mut DbConnection, sql: &str) -> Result<Vec<R>, AppError>
+pub fn load<R>(conn: &mut DbConnection, sql: &str) -> Result<Vec<R>, AppError>
 where
     R: QueryableByName<Pg> + QueryableByName<Sqlite> + 'static,
 {
