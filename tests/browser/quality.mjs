@@ -7,7 +7,8 @@
 // opens an evaluation and sends it incomplete (the API names the missing criteria next to each),
 // then fills it in: the score. The agent, in a browser of their own, finds it under "Mis
 // evaluaciones" and disputes it (an empty reason first); the supervisor corrects a mark in the
-// resolution; the API agrees. Then a trend alert (the Rust side wrote eight calm weeks and a spike;
+// resolution; the API agrees. A ticket outside the sample is evaluated from its own screen's link
+// ("Evaluar la calidad del caso"; an unknown number first). Then a trend alert (the Rust side wrote eight calm weeks and a spike;
 // the scan runs as of <scan-at>): its history chart (an image named "Historia…") has a point per
 // week and one for the alert; the supervisor edits the draft opportunity (an empty title first)
 // and sends it to the department, which the API shows with the alert's evidence tickets. Every
@@ -46,9 +47,11 @@ async function run() {
   const javier = (await ok('GET', '/agents')).find((a) => a.email === emailAgent);
   await ok('POST', '/quality/scorecards', SCORECARD);
   const requester = { name: 'Luis Araya', email: 'luis.araya@proveedor.cl' };
+  const solved = [];
   for (const [subject, channel] of [['No puedo publicar la licitación', 'email'], ['Consulta por garantía de seriedad', 'web'], ['Orden de compra rechazada', 'email']]) {
     const t = await ok('POST', '/tickets', { subject, body: `Detalle: ${subject}`, requester, channel, assignee_id: javier.id });
     await ok('PATCH', `/tickets/${t.id}`, { status: 'solved' });
+    solved.push(t);
   }
 
   // --- the supervisor draws the sample
@@ -200,6 +203,36 @@ async function run() {
   await s.getByLabel('Hasta', { exact: true }).fill(santiagoDay(-1));
   await s.getByRole('button', { name: 'Actualizar' }).click();
   await s.locator('#error-i-hasta').filter({ hasText: /posterior/ }).waitFor();
+
+  // --- a ticket outside the sample: an unknown number first, then from the ticket's own link
+  const outside = solved.find((t) => !pending.some((e) => e.ticket_id === t.id));
+  await s.getByRole('navigation', { name: 'Gestión' }).getByRole('link', { name: 'Calidad', exact: true }).click();
+  await s.getByLabel('Número del caso').fill('AU-1999-999999');
+  await s.getByRole('button', { name: 'Evaluar el caso' }).click();
+  await s.getByRole('heading', { name: 'Caso no disponible', level: 1 }).waitFor();
+  await s.goto(`${base}/app/casos/${outside.number}`);
+  await s.getByRole('link', { name: 'Evaluar la calidad del caso' }).click();
+  await s.getByRole('heading', { name: `Evaluar el caso ${outside.number}`, level: 1 }).waitFor();
+  await s.getByRole('link', { name: `${outside.number} ${outside.subject}` }).waitFor();
+  assert.equal(await s.getByLabel('Agente evaluado').inputValue(), String(javier.id), 'the assignee by default');
+  await s.getByLabel('Pauta de evaluación').selectOption({ label: SCORECARD.name });
+  await mark(s, /^Saludo y presentación/, 'Cumple');
+  await s.getByRole('button', { name: 'Guardar evaluación' }).click();
+  await s.getByRole('group', { name: /^Empatía/ }).getByText(/falta el criterio «empatia»/).waitFor();
+  await axe(s, 'evaluar un caso con errores');
+  await mark(s, /^Exactitud de la información/, '2');
+  await mark(s, /^Cumple la normativa de compras/, 'Cumple');
+  await mark(s, /^Empatía/, '2');
+  await mark(s, /^Cierre/, 'Cumple');
+  await s.getByRole('button', { name: 'Guardar evaluación' }).click();
+  await s.getByRole('heading', { name: 'Resultado' }).waitFor();
+  // (10 + 40·2/4 + 20 + 20·2/4 + 10) / 100
+  assert.equal(await s.locator('#puntaje').textContent(), '70,0 de 100');
+  await s.getByText('Elegida por un supervisor', { exact: true }).waitFor();
+  const manual = (await ok('GET', `/quality/evaluations?agent_id=${javier.id}`)).items.filter((e) => e.reason === 'manual');
+  assert.deepEqual(manual.map((e) => [e.ticket_id, e.status, e.score, e.period_from]), [[outside.id, 'completed', 70, null]]);
+  assert.match(s.url(), new RegExp(`/app/calidad/evaluaciones/${manual[0].id}$`));
+  await axe(s, 'evaluar un caso');
 
   // --- a trend alert: its history, and its draft opportunity edited and sent
   const scan = await ok('POST', '/quality/trends/scan', { at: scanAt });

@@ -173,7 +173,30 @@ export async function api(method, path, body, { keepalive = false } = {}) {
 function safeJson(text) {
   try { return JSON.parse(text); } catch { return null; }
 }
-export const get = (path) => api('GET', path);
+
+/** GETs the first screen asked for before the session answered (see `start`): `get` hands each
+ *  out once, while fresh (a screen never reached leaves its answers behind), then asks again. */
+const early = new Map();
+const EARLY_FRESH_MS = 10_000;
+export function getEarly(path) {
+  // Too late once the session answered: the screen asks for itself.
+  if (state.me) return;
+  const answer = api('GET', path);
+  answer.catch(() => { /* whoever takes it sees the error; a page that never does, none */ });
+  early.set(path, { answer, at: performance.now() });
+}
+export function get(path) {
+  const kept = early.get(path);
+  early.delete(path);
+  return kept && performance.now() - kept.at < EARLY_FRESH_MS ? kept.answer : api('GET', path);
+}
+
+/** The screens whose data is asked for with the session, not after it: a report screen's requests
+ *  take longest, and the session's answer decides nothing about which they are. */
+const EARLY = {
+  '/app/informes': () => reports().then((m) => m.earlyRequests()),
+  '/app/calidad/informe': () => quality().then((m) => m.earlyRequests()),
+};
 
 function debounce(fn, ms) {
   let t;
@@ -268,8 +291,9 @@ async function route() {
 async function start() {
   if (location.pathname.replace(/\/+$/, '') === '/app/clave') return passwordScreen();
   try {
-    const session = await get('/session');
-    await signedIn(session);
+    const session = get('/session');
+    EARLY[location.pathname.replace(/\/+$/, '')]?.().catch(() => {});
+    await signedIn(await session);
   } catch (e) {
     if (e.status === 401) signInScreen();
     else fatal(e);
@@ -778,7 +802,8 @@ async function ticketScreen(ref) {
         h('h1#titulo-caso', data.subject),
         h('p', h(`span.marca-estado.estado-${data.status}#estado-caso`, STATUS[data.status]), ' ',
           h('span.tenue', `Canal: ${CHANNEL[data.channel] || data.channel} · Creado ${fmtDate(data.created_at)}`)),
-        h('p.presentes#presentes', { role: 'status', 'aria-live': 'polite' })),
+        h('p.presentes#presentes', { role: 'status', 'aria-live': 'polite' }),
+        manages() ? h('p', h('a', { href: `/app/calidad/evaluar/${encodeURIComponent(data.number)}` }, 'Evaluar la calidad del caso')) : null),
       h('h2.oculto', 'Conversación'),
       h('ol.mensajes#mensajes', { 'aria-label': 'Conversación, del más antiguo al más reciente' }, messages.map((m) => messageItem(m))),
       composer()),

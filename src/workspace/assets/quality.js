@@ -4,7 +4,7 @@
 // /app/calidad/evaluaciones/<id>, /app/calidad/informe y /app/calidad/tendencias (supervisores y
 // administradores).
 
-import { h, $, api, get, announce, state, fmtDate, timeEl, showFieldErrors, CHANNEL } from './app.js';
+import { h, $, api, get, getEarly, announce, navigate, state, fmtDate, timeEl, showFieldErrors, CHANNEL } from './app.js';
 import { field, apiForm, options } from './admin.js';
 import { lineChart } from './charts.js';
 import { OPPORTUNITY_STATUS } from './departments.js';
@@ -28,6 +28,8 @@ const caseLink = (e) => h('a', { href: `/app/casos/${encodeURIComponent(e.ticket
 export function qualityRoute(rest) {
   const evaluation = rest.match(/^\/evaluaciones\/(\d+)$/);
   if (evaluation) return evaluationScreen(Number(evaluation[1]));
+  const ticket = rest.match(/^\/evaluar\/([^/]+)$/);
+  if (ticket && manages()) return caseEvaluationScreen(decodeURIComponent(ticket[1]));
   if (rest === '/tendencias' && manages()) return trendsScreen();
   if (rest === '/informe' && manages()) return reportScreen();
   if (rest === '') return manages() ? sampleScreen() : mineScreen();
@@ -159,10 +161,22 @@ async function sampleScreen() {
     list.reload();
   });
 
+  // Any ticket, outside the sample.
+  const number = h('input#o-caso', { maxlength: 40, autocomplete: 'off' });
+  const other = h('form.filtros#fuera-de-muestra', { 'aria-labelledby': 'titulo-fuera' },
+    h('h2#titulo-fuera', 'Evaluar un caso fuera de la muestra'),
+    h('div.campo', h('label', { for: 'o-caso' }, 'Número del caso'), number),
+    h('button', { type: 'submit' }, 'Evaluar el caso'));
+  other.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (number.value.trim()) navigate(`/app/calidad/evaluar/${encodeURIComponent(number.value.trim())}`);
+    else number.focus();
+  });
+
   let scorecards = scorecardsList(cards);
   $('#principal').replaceChildren(
     h('div.cabeza-lista', h('h1', 'Calidad'), h('p.tenue', 'Muestra de evaluación, disputas y alertas de tendencia.')),
-    sections('/app/calidad'), form,
+    sections('/app/calidad'), form, other,
     h('section', { 'aria-labelledby': 'titulo-evaluaciones' }, h('h2#titulo-evaluaciones', 'Evaluaciones'), filters, list),
     scorecards, scorecardForm((created) => {
       cards.push(created);
@@ -379,18 +393,19 @@ function criteriaOf(form, prefix, card, marks) {
   return { sets, collect };
 }
 
-function markingForm(ev, cards) {
-  const active = cards.filter((c) => c.active || c.id === ev.scorecard_id);
-  const choose = ev.scorecard_id == null;
-  const card = h('select#e-pauta', options([['', 'Elija una pauta'], ...active.map((c) => [c.id, c.name])], ''));
+/** The marks of a scorecard: the scorecard to use (a choice unless `fixed`), a group per criterion
+ *  and a general comment. `send({ scorecard_id, marks, comment })` answers the saved evaluation,
+ *  which is then shown with its result. */
+function marksForm({ cards, fixed, chosen = '', extra = () => [], submit, send, done }) {
+  const active = cards.filter((c) => c.active || c.id === fixed);
+  const card = h('select#e-pauta', options([['', 'Elija una pauta'], ...active.map((c) => [c.id, c.name])], chosen));
   const holder = h('div.criterios');
   const comment = h('textarea#e-comentario', { rows: 4, maxlength: 2000 });
   let criteria = { sets: [], collect: () => [] };
   let form;
   const showCriteria = () => {
     for (const k of [...form.errors.keys()]) if (k.startsWith('mark.')) form.errors.delete(k);
-    const chosen = cards.find((c) => c.id === (choose ? Number(card.value) : ev.scorecard_id));
-    criteria = criteriaOf(form, 'nota', chosen);
+    criteria = criteriaOf(form, 'nota', cards.find((c) => c.id === (fixed ?? Number(card.value))));
     holder.replaceChildren(...criteria.sets);
   };
   const marksError = h('p.error-campo#error-notas', { role: 'alert' });
@@ -398,26 +413,83 @@ function markingForm(ev, cards) {
     f.errors.set('marks', marksError);
     return [
       h('p.tenue', 'Marque cada criterio; «No aplica» lo deja fuera del puntaje. Todos los criterios son obligatorios.'),
-      ...(choose ? [field(f, 'scorecard_id', 'Pauta de evaluación', card)] : []),
+      ...extra(f),
+      ...(fixed == null ? [field(f, 'scorecard_id', 'Pauta de evaluación', card)] : []),
       marksError, holder,
       field(f, 'comment', 'Comentario general (opcional)', comment),
     ];
   }, {
-    submit: 'Enviar evaluación',
+    submit,
     send: () => {
       const marks = criteria.collect();
-      return api('PUT', `/quality/evaluations/${ev.id}`, { scorecard_id: choose && card.value ? Number(card.value) : null, marks, comment: comment.value.trim() || null })
+      return send({ scorecard_id: fixed == null && card.value ? Number(card.value) : null, marks, comment: comment.value.trim() || null })
         .catch((e) => { throw markErrors(e, marks.map((m) => m.key)); });
     },
     done: (saved) => {
       renderEvaluation(saved, cards, '#titulo-resultado');
-      announce(`Evaluación enviada. Puntaje: ${scoreText(saved.score)}.`);
+      announce(`${done} Puntaje: ${scoreText(saved.score)}.`);
       return '';
     },
   });
   card.addEventListener('change', showCriteria);
   showCriteria();
   return form;
+}
+
+/** A sampled evaluation, pending: the supervisor fills it in. */
+function markingForm(ev, cards) {
+  return marksForm({
+    cards,
+    fixed: ev.scorecard_id ?? undefined,
+    submit: 'Enviar evaluación',
+    send: (body) => api('PUT', `/quality/evaluations/${ev.id}`, body),
+    done: 'Evaluación enviada.',
+  });
+}
+
+// ------------------------------------------------------------------ evaluar un caso fuera de la muestra
+
+/** /app/calidad/evaluar/<número>: a supervisor evaluates any ticket (`POST /quality/evaluations`),
+ *  by default its assignee. */
+async function caseEvaluationScreen(ref) {
+  document.title = `Evaluar el caso ${ref} · Calidad`;
+  loading('Cargando el caso…');
+  let ticket;
+  let cards;
+  try {
+    [ticket, cards] = await Promise.all([get(`/tickets/${encodeURIComponent(ref)}`), get('/quality/scorecards')]);
+  } catch (e) {
+    $('#principal').replaceChildren(h('h1', 'Caso no disponible'),
+      h('p', e.status === 404 ? `No existe el caso ${ref}.` : e.message),
+      h('p', h('a', { href: '/app/calidad' }, 'Volver a Calidad')));
+    return;
+  }
+  const people = (state.agentList || []).filter((a) => a.active !== false && ['agent', 'supervisor', 'admin'].includes(a.role));
+  const agent = h('select#e-agente', options([['', ticket.assignee_id ? 'El agente asignado' : 'Elija un agente'], ...people.map((a) => [a.id, a.name])], ticket.assignee_id ?? ''));
+  const firstCard = cards.find((c) => c.active)?.id ?? '';
+  document.title = `Evaluar ${ticket.number} · Calidad`;
+  $('#principal').replaceChildren(h('div.evaluacion',
+    h('p.volver', h('a', { href: '/app/calidad' }, '← Calidad')),
+    h('div.cabeza-lista', h('h1', `Evaluar el caso ${ticket.number}`),
+      h('p.tenue', 'Una evaluación fuera de la muestra del período: queda como «Elegida por un supervisor» y el agente la ve al guardarla.')),
+    h('dl.ficha.ficha-evaluacion',
+      h('dt', 'Caso'), h('dd', caseLink({ ticket_number: ticket.number, ticket_subject: ticket.subject })),
+      h('dt', 'Canal'), h('dd', CHANNEL[ticket.channel] || ticket.channel),
+      h('dt', 'Asignado a'), h('dd', ticket.assignee_name || 'Nadie')),
+    marksForm({
+      cards,
+      chosen: firstCard,
+      extra: (f) => [field(f, 'agent_id', 'Agente evaluado', agent)],
+      submit: 'Guardar evaluación',
+      send: ({ scorecard_id: card, marks, comment }) => api('POST', '/quality/evaluations', {
+        ticket_id: ticket.id, agent_id: agent.value ? Number(agent.value) : null, scorecard_id: card, marks, comment,
+      }).then((saved) => {
+        history.replaceState(null, '', `/app/calidad/evaluaciones/${saved.id}`);
+        document.title = `Evaluación n.º ${saved.id} · Calidad`;
+        return saved;
+      }),
+      done: 'Evaluación guardada.',
+    })));
 }
 
 function disputeForm(ev, cards) {
@@ -478,12 +550,25 @@ const weekLabel = (iso) => `${iso.slice(8, 10)}-${iso.slice(5, 7)}`;
 
 /** El puntaje de calidad, la CSAT y el cumplimiento de SLA por semana (`GET /quality/report`):
  * un gráfico con las tres cifras del conjunto y la tabla por agente o cola. */
+/** The report's address (`?desde=&hasta=&por=`), by default the last eight weeks by agent. */
+function reportParams() {
+  const params = new URLSearchParams(location.search);
+  const to = params.get('hasta') || today();
+  return { from: params.get('desde') || addDays(to, -55), to, by: params.get('por') || 'agent' };
+}
+const reportPath = ({ from, to, by }) => `/quality/report?${new URLSearchParams({ from, to, by })}`;
+
+/** Asks for the report of the address while the session is still being checked. */
+export function earlyRequests() {
+  getEarly(reportPath(reportParams()));
+}
+
 async function reportScreen() {
   document.title = 'Informe de calidad · Calidad';
-  const params = new URLSearchParams(location.search);
-  const to = h('input#i-hasta', { type: 'date', value: params.get('hasta') || today() });
-  const from = h('input#i-desde', { type: 'date', value: params.get('desde') || addDays(to.value, -55) });
-  const by = h('select#i-por', options([['agent', 'Agente'], ['queue', 'Cola']], params.get('por') || 'agent'));
+  const initial = reportParams();
+  const to = h('input#i-hasta', { type: 'date', value: initial.to });
+  const from = h('input#i-desde', { type: 'date', value: initial.from });
+  const by = h('select#i-por', options([['agent', 'Agente'], ['queue', 'Cola']], initial.by));
   const filters = { errors: new Map() };
   const general = h('p.error', { role: 'alert' });
   const form = h('form.filtros', { 'aria-label': 'Período del informe de calidad', novalidate: true },
@@ -491,7 +576,7 @@ async function reportScreen() {
     h('button', { type: 'submit' }, 'Actualizar'), general);
   const holder = h('div#informe-calidad');
   const load = () => showFiltered(holder, filters, general, async () => {
-    const report = await get(`/quality/report?${new URLSearchParams({ from: from.value, to: to.value, by: by.value })}`);
+    const report = await get(reportPath({ from: from.value, to: to.value, by: by.value }));
     return qualityReport(report, by.value === 'queue' ? 'Cola' : 'Agente', mondays(from.value, to.value));
   });
   form.addEventListener('submit', (ev) => {

@@ -2,7 +2,7 @@
 // y /api/v1/quality/csat como gráfico SVG, con su tabla y su descarga en CSV, para un rango de
 // días en hora de Santiago. Se imprime bien (hoja de estilo de impresión) para la reunión mensual.
 
-import { h, $, api, get, showFieldErrors, CHANNEL } from './app.js';
+import { h, $, api, get, getEarly, showFieldErrors, CHANNEL } from './app.js';
 import { barChart, lineChart } from './charts.js';
 
 const API = '/api/v1';
@@ -13,9 +13,11 @@ const dayFormat = new Intl.DateTimeFormat('es-CL', { day: '2-digit', month: '2-d
 const longFormat = new Intl.DateTimeFormat('es-CL', { day: '2-digit', month: '2-digit', year: 'numeric', timeZone: 'UTC' });
 const short = (iso) => dayFormat.format(new Date(`${iso}T00:00:00Z`));
 const long = (iso) => longFormat.format(new Date(`${iso}T00:00:00Z`)).replaceAll('/', '-');
-const pct = (v) => (v == null ? '—' : `${Number(v).toLocaleString('es-CL', { maximumFractionDigits: 1 })} %`);
+// One formatter each: `toLocaleString` with options builds a new one per number.
+const oneDecimal = new Intl.NumberFormat('es-CL', { maximumFractionDigits: 1 });
+const pct = (v) => (v == null ? '—' : `${oneDecimal.format(Number(v))} %`);
 const hours = (secs) => (secs == null ? null : Math.round(secs / 360) / 10);
-const hoursText = (v) => (v == null ? '—' : `${v.toLocaleString('es-CL')} h`);
+const hoursText = (v) => (v == null ? '—' : `${oneDecimal.format(v)} h`);
 
 /** Hoy en Santiago, `YYYY-MM-DD`. */
 export function today() {
@@ -38,11 +40,34 @@ export function staffingRoute() {
   return staffingScreen();
 }
 
-async function reportsScreen() {
-  document.title = 'Informes · Atención Usuaria';
+/** The period in the address (`?desde=&hasta=`), by default the last 30 days. */
+function addressRange() {
   const params = new URLSearchParams(location.search);
   const to = params.get('hasta') || today();
-  const from = params.get('desde') || addDays(to, -29);
+  return [params.get('desde') || addDays(to, -29), to];
+}
+
+/** The six reports of a period, in the order they are drawn. */
+function reportPaths(from, to) {
+  const q = new URLSearchParams({ from, to }).toString();
+  return [
+    `/reports/volume?${q}&interval=day&by=channel`,
+    `/reports/response-times?${q}&by=channel`,
+    `/reports/sla?${q}&by=channel`,
+    `/reports/backlog?${q}&by=channel`,
+    `/reports/abandonment?${q}&interval=day`,
+    `/quality/csat?${q}&by=channel`,
+  ];
+}
+
+/** Asks for the reports of the address's period while the session is still being checked. */
+export function earlyRequests() {
+  for (const path of reportPaths(...addressRange())) getEarly(path);
+}
+
+async function reportsScreen() {
+  document.title = 'Informes · Atención Usuaria';
+  const [from, to] = addressRange();
   const errors = { from: h('p.error-campo#error-r-desde', { role: 'alert' }), to: h('p.error-campo#error-r-hasta', { role: 'alert' }) };
   const general = h('p.error', { role: 'alert' });
   const fromInput = h('input#r-desde', { type: 'date', value: from, required: true, 'aria-describedby': 'error-r-desde' });
@@ -64,25 +89,18 @@ async function reportsScreen() {
     for (const el of Object.values(errors)) el.textContent = '';
     general.textContent = '';
     holder.setAttribute('aria-busy', 'true');
-    const q = new URLSearchParams({ from: a, to: b }).toString();
+    const paths = reportPaths(a, b);
     try {
-      const [volume, times, sla, backlog, calls, csat] = await Promise.all([
-        get(`/reports/volume?${q}&interval=day&by=channel`),
-        get(`/reports/response-times?${q}&by=channel`),
-        get(`/reports/sla?${q}&by=channel`),
-        get(`/reports/backlog?${q}&by=channel`),
-        get(`/reports/abandonment?${q}&interval=day`),
-        get(`/quality/csat?${q}&by=channel`),
-      ]);
+      const [volume, times, sla, backlog, calls, csat] = await Promise.all(paths.map(get));
       const range = `del ${long(volume.from)} al ${long(volume.to)}`;
       const labels = days(volume.from, volume.to);
       holder.replaceChildren(
-        volumeSection(volume, labels, range, q),
-        timesSection(times, range, q),
-        slaSection(sla, range, q),
-        backlogSection(backlog, labels, range, q),
-        callsSection(calls, labels, range, q),
-        csatSection(csat, range, q));
+        volumeSection(volume, labels, range, paths[0]),
+        timesSection(times, range, paths[1]),
+        slaSection(sla, range, paths[2]),
+        backlogSection(backlog, labels, range, paths[3]),
+        callsSection(calls, labels, range, paths[4]),
+        csatSection(csat, range, paths[5]));
     } catch (e) {
       showFieldErrors(e, errors, general);
       holder.replaceChildren();
@@ -113,7 +131,7 @@ function channelName(key) {
   return CHANNEL[key] || key || 'Sin canal';
 }
 
-function volumeSection(report, labels, range, q) {
+function volumeSection(report, labels, range, path) {
   const count = new Map(report.rows.map((r) => [`${r.period}|${r.group}`, r.tickets]));
   const present = CHANNELS.filter((c) => report.rows.some((r) => r.group === c));
   const series = (present.length ? present : CHANNELS.slice(0, 1)).map((c) => ({ name: channelName(c), values: labels.map((d) => count.get(`${d}|${c}`) || 0) }));
@@ -121,10 +139,10 @@ function volumeSection(report, labels, range, q) {
   const chart = lineChart({ id: 'grafico-volumen', title: `Volumen de casos por día y canal, ${range}`, labels: labels.map(short), series: [total, ...series] });
   return section('informe-volumen', 'Volumen por día y canal', chart,
     table('casos creados por día y canal', ['Día', 'Total', ...series.map((s) => s.name)], labels.map((d, i) => [long(d), total.values[i], ...series.map((s) => s.values[i])])),
-    `/reports/volume?${q}&interval=day&by=channel`);
+    path);
 }
 
-function timesSection(report, range, q) {
+function timesSection(report, range, path) {
   const rows = report.rows;
   const labels = rows.map((r) => channelName(r.group));
   const pick = (k) => rows.map((r) => hours(r[k]));
@@ -137,10 +155,10 @@ function timesSection(report, range, q) {
   const chart = barChart({ id: 'grafico-tiempos', title: `Tiempos de primera respuesta y de resolución por canal (horas, mediana y percentil 90), ${range}`, labels, series, format: hoursText });
   return section('informe-tiempos', 'Primera respuesta y resolución', chart,
     table('percentiles por canal, en horas', ['Canal', 'Casos', ...series.map((s) => s.name)], rows.map((r, i) => [labels[i], r.tickets, ...series.map((s) => hoursText(s.values[i]))])),
-    `/reports/response-times?${q}&by=channel`);
+    path);
 }
 
-function slaSection(report, range, q) {
+function slaSection(report, range, path) {
   const groups = [...new Set(report.rows.map((r) => r.group))];
   const of = (g, metric) => report.rows.find((r) => r.group === g && r.metric === metric);
   const series = [['first_reply', 'Primera respuesta'], ['resolution', 'Resolución']].map(([m, name]) => ({ name, values: groups.map((g) => of(g, m)?.compliance ?? null) }));
@@ -148,19 +166,19 @@ function slaSection(report, range, q) {
   return section('informe-sla', 'Cumplimiento de SLA', chart,
     table('cumplimiento por canal y plazo', ['Canal', 'Plazo', 'Casos', 'Cumplidos', 'Vencidos', 'En curso', 'Cumplimiento'],
       report.rows.map((r) => [channelName(r.group), r.metric === 'first_reply' ? 'Primera respuesta' : 'Resolución', r.tickets, r.met, r.breached, r.running, pct(r.compliance)])),
-    `/reports/sla?${q}&by=channel`);
+    path);
 }
 
-function backlogSection(report, labels, range, q) {
+function backlogSection(report, labels, range, path) {
   const sum = (k) => labels.map((d) => report.rows.filter((r) => r.date === d).reduce((s, r) => s + r[k], 0));
   const series = [{ name: 'Pendientes al cierre', values: sum('open_at_end') }, { name: 'Creados', values: sum('created') }, { name: 'Resueltos', values: sum('resolved') }];
   const chart = lineChart({ id: 'grafico-pendientes', title: `Casos pendientes al cierre de cada día, creados y resueltos, ${range}`, labels: labels.map(short), series });
   return section('informe-pendientes', 'Pendientes (backlog)', chart,
     table('pendientes por día', ['Día', ...series.map((s) => s.name)], labels.map((d, i) => [long(d), ...series.map((s) => s.values[i])])),
-    `/reports/backlog?${q}&by=channel`);
+    path);
 }
 
-function callsSection(report, labels, range, q) {
+function callsSection(report, labels, range, path) {
   const day = labels.map((d) => report.rows.filter((r) => r.period === d).reduce((s, r) => ({
     offered: s.offered + r.offered, answered: s.answered + r.answered, within: s.within + r.answered_within_target,
     abandoned: s.abandoned + r.abandoned, short: s.short + r.short_abandoned,
@@ -174,10 +192,10 @@ function callsSection(report, labels, range, q) {
   return section('informe-llamadas', 'Abandono y nivel de servicio', chart,
     table('llamadas por día', ['Día', 'Ofrecidas', 'Atendidas', 'Abandonadas', 'Nivel de servicio', 'Abandono'],
       labels.map((d, i) => [long(d), day[i].offered, day[i].answered, day[i].abandoned, pct(series[0].values[i]), pct(series[1].values[i])])),
-    `/reports/abandonment?${q}&interval=day`);
+    path);
 }
 
-function csatSection(report, range, q) {
+function csatSection(report, range, path) {
   const t = report.total;
   const groups = report.groups || [];
   const series = [{ name: 'CSAT', values: groups.map((g) => g.csat) }, { name: 'FCR', values: groups.map((g) => g.fcr) }];
@@ -188,7 +206,7 @@ function csatSection(report, range, q) {
     h('div', h('dt', 'Respuestas'), h('dd', String(t.responses))));
   return section('informe-csat', 'Satisfacción (CSAT) y resolución al primer contacto (FCR)', h('div', figures, chart),
     table('encuestas por canal', ['Canal', 'Respuestas', 'CSAT', 'FCR', 'Nota media'], groups.map((g) => [channelName(g.key), g.responses, pct(g.csat), pct(g.fcr), g.average_score ?? '—'])),
-    `/quality/csat?${q}&by=channel`);
+    path);
 }
 
 // ------------------------------------------------------------------ dotación (Erlang C)
