@@ -1,5 +1,6 @@
-// The report screens over December 2025 of the `reports` bench's data (1M tickets in 2025),
-// measured in headless Chromium (playwright-core from tests/browser). Run through
+// The report screens over December 2025 of the `reports` bench's data (1M tickets in 2025): the
+// supervisors' "Informes", "Dotación" (a day) and "Informe de calidad", and a department's "Resumen
+// mensual" (the year), measured in headless Chromium (playwright-core from tests/browser). Run through
 // benches/report_screens.sh.
 // Usage: node benches/report_screens.mjs <base> <supervisor-email> <department-email> <password> [runs]
 //
@@ -81,7 +82,7 @@ async function measure(name, page, url, holder, charts, button) {
     // Empty the charts first, so that the wait sees the new ones.
     await page.evaluate((sel) => { const el = document.querySelector(sel); el.replaceChildren(); el.setAttribute('aria-busy', 'true'); }, holder);
     const started = await page.evaluate(() => performance.now());
-    await page.getByRole('button', { name: button }).click();
+    await page.getByRole('button', { name: button, exact: true }).click();
     const shown = await drawn(page, holder, charts);
     if (i >= 2) times.push(shown - started);
   }
@@ -92,6 +93,8 @@ async function measure(name, page, url, holder, charts, button) {
 
 const s = await signIn(supervisor, 'Gestión');
 await measure('Informes (6 reports, 2025-12-01..2025-12-31)', s, `${base}/app/informes?desde=2025-12-01&hasta=2025-12-31`, '#informes', 6, 'Actualizar');
+await measure('Dotación (2025-12-15)', s, `${base}/app/dotacion?dia=2025-12-15`, '#dotacion', 1, 'Calcular');
+await measure('Informe de calidad (2025-12-01..2025-12-31)', s, `${base}/app/calidad/informe?desde=2025-12-01&hasta=2025-12-31`, '#informe-calidad', 1, 'Actualizar');
 const d = await signIn(department, 'Secciones del departamento');
 await measure('Resumen mensual (2025-01..2025-12)', d, `${base}/app/resumen?desde=2025-01&hasta=2025-12`, '#resumen', 1, 'Ver resumen');
 await browser.close();

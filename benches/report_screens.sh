@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The report screens in the browser over a month of 1M tickets: the supervisors' "Informes" (six
-# report endpoints, six SVG charts) and a department's "Resumen mensual", in headless Chromium on
+# report endpoints, six SVG charts), "Dotación" and "Informe de calidad", and a department's
+# "Resumen mensual", in headless Chromium on
 # loopback. Runs the release binary on the schema `cargo bench --bench reports` loads (a year of
 # 1M tickets, 2025) and kept:
 #
