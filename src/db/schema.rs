@@ -736,6 +736,7 @@ diesel::table! {
         calls_abandoned -> BigInt,
         calls_short -> BigInt,
         call_wait_secs -> Binary,
+        solved_breached -> BigInt,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use crate::db::{backend, DbConnection};
 use crate::domain::quality::{self, Candidate, Criterion, Mark, ReportFacts, ReportRow, SampleReason, SolvedFact};
 use crate::domain::{EventKind, Role, Status};
 use crate::error::{AppError, FieldError};
+use crate::reports::rollup::{self, Dim, Samples};
 use crate::reports::{self, buckets};
 use crate::tickets::model::{line, Errors};
 
@@ -773,6 +774,52 @@ pub struct QualityReport {
 type EvaluatedRow = (i64, Option<i64>, Option<UtcTime>, Option<f64>);
 /// (agent, queue, answered at, score, resolved)
 type AnswerRow = (Option<i64>, Option<i64>, UtcTime, i32, Option<bool>);
+/// The solved tickets of the period per group, from the daily rollup when the period is whole
+/// Santiago days (as the screens ask), else counted in SQL per week.
+fn solved_facts(conn: &mut DbConnection, period: &Period, by: ReportBy) -> Result<Vec<SolvedFact>, AppError> {
+    let local = |t: DateTime<Utc>| t.with_timezone(&buckets::TIME_ZONE).date_naive();
+    let (first, last) = (local(period.from), local(period.to - TimeDelta::microseconds(1)));
+    if buckets::day_start(first) == period.from && buckets::day_start(last + Days::new(1)) == period.to {
+        solved_per_day(conn, first, last, by)
+    } else {
+        solved_per_week(conn, period, first, last, by)
+    }
+}
+
+/// From the rollup: each day's solved and breached tickets per queue, or per agent (whose rows
+/// leave out the unassigned: the day's total, by channel, less the agents').
+fn solved_per_day(
+    conn: &mut DbConnection,
+    first: NaiveDate,
+    last: NaiveDate,
+    by: ReportBy,
+) -> Result<Vec<SolvedFact>, AppError> {
+    let start = |day: &str| NaiveDate::parse_from_str(day, "%Y-%m-%d").map(buckets::day_start).ok();
+    let dim = if by == ReportBy::Agent { Dim::Agent } else { Dim::Queue };
+    let mut out = Vec::new();
+    let mut assigned: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (day, group, f) in rollup::read(conn, dim, first, last, Samples::Without)? {
+        let (Some(at), true) = (start(&day), f.solved > 0) else { continue };
+        out.push((group.and_then(|g| g.parse().ok()), at, f.solved as u64, f.solved_breached as u64));
+        let sum = assigned.entry(day).or_default();
+        *sum = (sum.0 + f.solved, sum.1 + f.solved_breached);
+    }
+    if by == ReportBy::Agent {
+        let mut total: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for (day, _, f) in rollup::read(conn, Dim::Channel, first, last, Samples::Without)? {
+            let sum = total.entry(day).or_default();
+            *sum = (sum.0 + f.solved, sum.1 + f.solved_breached);
+        }
+        for (day, (solved, breached)) in total {
+            let (by_agents, breached_by_agents) = assigned.get(&day).copied().unwrap_or_default();
+            if let (Some(at), true) = (start(&day), solved > by_agents) {
+                out.push((None, at, (solved - by_agents) as u64, (breached - breached_by_agents) as u64));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Tickets solved in a week of the period by one agent or queue, and how many breached an SLA.
 #[derive(QueryableByName)]
 struct SolvedWeek {
@@ -786,11 +833,16 @@ struct SolvedWeek {
     breached: i64,
 }
 
-/// The solved tickets of the period counted in SQL per group and Santiago week (a month holds
-/// ~75,000 at 1M tickets a year); a breach is any `sla_breached` event (a partial index).
-fn solved_per_week(conn: &mut DbConnection, period: &Period, by: ReportBy) -> Result<Vec<SolvedFact>, AppError> {
-    let local = |t: DateTime<Utc>| t.with_timezone(&buckets::TIME_ZONE).date_naive();
-    let weeks = buckets::weeks(local(period.from), local(period.to - TimeDelta::microseconds(1)));
+/// Counted in SQL per group and Santiago week (a month holds ~75,000 solved tickets at 1M a
+/// year); a breach is any `sla_breached` event (a partial index).
+fn solved_per_week(
+    conn: &mut DbConnection,
+    period: &Period,
+    first: NaiveDate,
+    last: NaiveDate,
+    by: ReportBy,
+) -> Result<Vec<SolvedFact>, AppError> {
+    let weeks = buckets::weeks(first, last);
     let group = match by {
         ReportBy::Agent => "tickets.assignee_id",
         ReportBy::Queue => "tickets.queue_id",
@@ -839,7 +891,7 @@ pub fn report(conn: &mut DbConnection, period: Period, by: ReportBy) -> Result<Q
             csat_responses::resolved,
         ))
         .load(conn)?;
-    let solved = solved_per_week(conn, &period, by)?;
+    let solved = solved_facts(conn, &period, by)?;
     let pick = |agent: Option<i64>, queue: Option<i64>| if by == ReportBy::Agent { agent } else { queue };
     let facts = ReportFacts {
         evaluations: evaluations.into_iter().filter_map(|(a, q, at, s)| Some((pick(Some(a), q), at?.0, s?))).collect(),

@@ -61,6 +61,8 @@ pub struct DayFacts {
     pub created: i64,
     pub resolved: i64,
     pub solved: i64,
+    /// Of the tickets solved, those that breached an SLA target (any `sla_breached` event).
+    pub solved_breached: i64,
     pub replies: i64,
     pub calls_handled: i64,
     pub handle_secs: i64,
@@ -90,6 +92,7 @@ impl DayFacts {
         self.created += o.created;
         self.resolved += o.resolved;
         self.solved += o.solved;
+        self.solved_breached += o.solved_breached;
         self.replies += o.replies;
         self.calls_handled += o.calls_handled;
         self.handle_secs += o.handle_secs;
@@ -133,9 +136,14 @@ fn secs_between(from: DateTime<Utc>, to: DateTime<Utc>) -> u32 {
 
 type Row = (String, Option<String>, DayFacts);
 
-/// Counts of a stored row: (day, group, 7 ticket counts, 6 SLA outcomes, 4 call counts).
-type StoredCounts =
-    (String, Option<String>, (i64, i64, i64, i64, i64, i64, i64), (i64, i64, i64, i64, i64, i64), (i64, i64, i64, i64));
+/// Counts of a stored row: (day, group, 8 ticket counts, 6 SLA outcomes, 4 call counts).
+type StoredCounts = (
+    String,
+    Option<String>,
+    (i64, i64, i64, i64, i64, i64, i64, i64),
+    (i64, i64, i64, i64, i64, i64),
+    (i64, i64, i64, i64),
+);
 
 /// The samples of a stored row: first-reply, resolution and call wait times, encoded.
 type StoredSamples = (Vec<u8>, Vec<u8>, Vec<u8>);
@@ -173,6 +181,7 @@ pub fn read(
             report_days::calls_handled,
             report_days::handle_secs,
             report_days::sla_tickets,
+            report_days::solved_breached,
         ),
         (
             report_days::fr_met,
@@ -212,6 +221,7 @@ pub fn read(
                 calls_handled: a.4,
                 handle_secs: a.5,
                 sla_tickets: a.6,
+                solved_breached: a.7,
                 fr_met: b.0,
                 fr_breached: b.1,
                 fr_running: b.2,
@@ -311,12 +321,24 @@ pub fn compute(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate) -> Resul
     let mut facts = Facts::new();
     let created = load_tickets(conn, created_in)?;
     add_created(conn, &created, &mut facts)?;
+    // The resolved tickets that ever breached, through the partial index on those events.
+    let breached: BTreeSet<i64> = ticket_events::table
+        .inner_join(tickets::table)
+        .filter(ticket_events::kind.eq("sla_breached"))
+        .filter(sql::<Bool>(&resolved_in))
+        .select(ticket_events::ticket_id)
+        .distinct()
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
     for t in load_tickets(conn, resolved_in)? {
         let Some(resolved_at) = t.solved_at.or(t.closed_at) else { continue };
+        let solved = t.solved_at.is_some();
         for key in t.keys(day_of(resolved_at)) {
             let row = facts.entry(key).or_default();
             row.resolved += 1;
-            row.solved += i64::from(t.solved_at.is_some());
+            row.solved += i64::from(solved);
+            row.solved_breached += i64::from(solved && breached.contains(&t.id));
         }
     }
     add_agent_work(conn, start, end, &mut facts)?;
@@ -473,6 +495,7 @@ struct NewDay {
     created: i64,
     resolved: i64,
     solved: i64,
+    solved_breached: i64,
     replies: i64,
     calls_handled: i64,
     handle_secs: i64,
@@ -509,6 +532,7 @@ fn rebuild_days(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate) -> Resu
             created: f.created,
             resolved: f.resolved,
             solved: f.solved,
+            solved_breached: f.solved_breached,
             replies: f.replies,
             calls_handled: f.calls_handled,
             handle_secs: f.handle_secs,

@@ -496,10 +496,30 @@ on_all_backends! {
         assert_eq!((ana_row["solved"].as_u64(), ana_row["sla_breached"].as_u64(), ana_row["sla_compliance"].as_f64()), (Some(7), Some(1), Some(85.7)));
         let beto_row = rows.iter().find(|r| r["group"] == beto).unwrap();
         assert_eq!((beto_row["quality_score"].as_f64(), beto_row["sla_compliance"].as_f64()), (Some(100.0), Some(100.0)));
+        // Whole days (as the screens ask): the solved tickets come from the daily rollup, the same.
+        let days = format!("/api/v1/quality/report?by=agent&from={}&to={}", &from[..10], &to[..10]);
+        let by_days = app.call(Method::GET, &days, Some(&supervisor), None).await;
+        assert_eq!(by_days.status, StatusCode::OK, "{}", by_days.body);
+        let solved = |rows: &Value| {
+            let mut found: Vec<(Value, Value, Value, Value)> = rows.as_array().unwrap().iter()
+                .map(|r| (r["group"].clone(), r["week"].clone(), r["solved"].clone(), r["sla_breached"].clone())).collect();
+            found.sort_by_key(|r| r.0.to_string());
+            found
+        };
+        assert_eq!(solved(&by_days.body["rows"]), solved(&report.body["rows"]));
         let by_queue = app.get("/api/v1/quality/report?by=queue").await.body;
         let queue_rows = by_queue["rows"].as_array().unwrap();
         assert_eq!(queue_rows.len(), 1);
         assert_eq!((queue_rows[0]["name"].as_str(), queue_rows[0]["evaluations"].as_u64(), queue_rows[0]["solved"].as_u64()), (Some("Mesa de Ayuda"), Some(3), Some(9)));
+
+        // A ticket solved without an agent: "(sin asignar)" in both ways of counting.
+        let nobody = ticket(&app, "Sin agente", Some("nadie@x.cl"), None, "web").await;
+        set_status(&app, nobody, "solved").await;
+        let instants = app.call(Method::GET, &format!("/api/v1/quality/report?by=agent&from={}", &from[..10]), Some(&supervisor), None).await;
+        let by_days = app.call(Method::GET, &days, Some(&supervisor), None).await;
+        assert_eq!(solved(&by_days.body["rows"]), solved(&instants.body["rows"]));
+        let unassigned = by_days.body["rows"].as_array().unwrap().iter().find(|r| r["group"].is_null()).expect("an unassigned row");
+        assert_eq!((unassigned["name"].as_str(), unassigned["solved"].as_u64()), (Some("(sin asignar)"), Some(1)));
     }
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE report_days DROP COLUMN solved_breached;
