@@ -16,7 +16,14 @@ const GRANULARITY = { hour: 'Por hora', day: 'Por día' };
 const METHOD = { seasonal: 'Banda estacional (promedio + k·σ)', seasonal_poisson: 'Banda estacional y cola de Poisson' };
 
 const manages = () => state.me.role === 'supervisor' || state.me.role === 'admin';
-const number = (v, digits = 1) => Number(v).toLocaleString('es-CL', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+// One formatter per number of decimals and one collator: built per call, they cost more than the
+// rest of drawing a report of a hundred agents.
+const formats = new Map();
+const number = (v, digits = 1) => {
+  if (!formats.has(digits)) formats.set(digits, new Intl.NumberFormat('es-CL', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+  return formats.get(digits).format(Number(v));
+};
+const byName = new Intl.Collator('es');
 const scoreText = (v) => (v == null ? '—' : `${number(v)} de 100`);
 const agentName = (id) => (id === state.me.id ? state.me.name : state.agents.get(id)) || `Agente n.º ${id}`;
 const day = (iso) => fmtDate(iso).slice(0, 10);
@@ -620,7 +627,7 @@ function qualityReport(report, groupName, weeks) {
   const range = `del ${day(report.period.from)} al ${day(new Date(new Date(report.period.to).getTime() - 1).toISOString())}`;
   const chart = lineChart({ id: 'grafico-calidad', title: `Calidad por semana: puntaje, CSAT y SLA cumplido (de 0 a 100), ${range}`,
     labels: weeks.map(weekLabel), series, format: (v) => number(v, 0), max: 100 });
-  const rows = [...report.rows].sort((a, b) => a.name.localeCompare(b.name, 'es') || a.week.localeCompare(b.week));
+  const rows = [...report.rows].sort((a, b) => byName.compare(a.name, b.name) || a.week.localeCompare(b.week));
   const table = h('table.casos.cifras', h('caption', `${groupName === 'Cola' ? 'Por cola' : 'Por agente'} y semana, ${range}`),
     h('thead', h('tr', [groupName, 'Semana', 'Evaluaciones', 'Puntaje', 'Encuestas', 'CSAT', 'FCR', 'Casos resueltos', 'SLA cumplido'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', rows.map((r) => h('tr', h('th', { scope: 'row' }, r.name), h('td', weekLabel(r.week)), h('td', String(r.evaluations)),
