@@ -82,8 +82,9 @@ export function harness({ base, token, shots, prefix, password }) {
 
   /** Signs `email` in at /app and waits for the navigation landmark `landmark` (what that
    *  person's first screen shows). */
-  async function signIn(page, email, landmark) {
-    await page.goto(`${base}/app`);
+  /** Signs in on the sign-in screen that `path` shows without a session. */
+  async function signIn(page, email, landmark, path = '/app') {
+    await page.goto(`${base}${path}`);
     await page.getByLabel('Correo electrónico').fill(email);
     await page.getByLabel('Contraseña').fill(password);
     await page.getByRole('button', { name: 'Ingresar' }).click();

@@ -2,7 +2,7 @@
 //
 // Usage: node management.mjs <base-url> <admin-token> <screenshot-dir> <supervisor> <admin> <agent> <password>
 //
-// The supervisor opens "Informes": the volume chart (an image named "Volumen…") has one point per
+// The supervisor signs in at "Informes": the volume chart (an image named "Volumen…") has one point per
 // day of the range; they change the range (a reversed one first: the API's error next to the
 // field), download the CSV of the range and print. Then staffing (a measured day and the Erlang C
 // calculator), and the team: each agent's state and a queue's waiting tickets in the order
@@ -34,9 +34,11 @@ async function run() {
 
   // --- the supervisor's reports
   const s = await browser('supervisor');
-  await signIn(s, emailSupervisor, 'Gestión');
-  await s.getByRole('link', { name: 'Informes' }).click();
+  // Signed in at the reports' address: they are asked for again with the session, not taken
+  // from the refusals asked for before it.
+  await signIn(s, emailSupervisor, 'Gestión', '/app/informes');
   await s.getByRole('heading', { name: 'Informes', level: 1 }).waitFor();
+  assert.equal(await s.getByRole('link', { name: 'Informes' }).getAttribute('aria-current'), 'page');
   const volume = s.getByRole('img', { name: /Volumen/ });
   await volume.waitFor();
   const totalPoints = () => volume.locator('g[data-serie="Total"] circle').count();

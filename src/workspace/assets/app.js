@@ -178,9 +178,10 @@ function safeJson(text) {
  *  out once, while fresh (a screen never reached leaves its answers behind), then asks again. */
 const early = new Map();
 const EARLY_FRESH_MS = 10_000;
+let sessionAnswered = false;
 export function getEarly(path) {
-  // Too late once the session answered: the screen asks for itself.
-  if (state.me) return;
+  // Too late once the session answered: the screen asks for itself (or there is no session).
+  if (sessionAnswered) return;
   const answer = api('GET', path);
   answer.catch(() => { /* whoever takes it sees the error; a page that never does, none */ });
   early.set(path, { answer, at: performance.now() });
@@ -291,10 +292,12 @@ async function route() {
 async function start() {
   if (location.pathname.replace(/\/+$/, '') === '/app/clave') return passwordScreen();
   try {
-    const session = get('/session');
+    const session = get('/session').finally(() => { sessionAnswered = true; });
     EARLY[location.pathname.replace(/\/+$/, '')]?.().catch(() => {});
     await signedIn(await session);
   } catch (e) {
+    // Asked without a session: the answers are refusals, not the screen's data after signing in.
+    early.clear();
     if (e.status === 401) signInScreen();
     else fatal(e);
   }
