@@ -24,6 +24,7 @@ use crate::db::schema::{
 use crate::db::types::UtcTime;
 use crate::db::{backend, DbConnection};
 use crate::domain::calendar::DEFAULT_TIME_ZONE as SANTIAGO;
+use crate::domain::EventKind;
 use crate::error::AppError;
 use crate::kpi::projector::advance;
 
@@ -324,7 +325,7 @@ pub fn compute(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate) -> Resul
     // The resolved tickets that ever breached, through the partial index on those events.
     let breached: BTreeSet<i64> = ticket_events::table
         .inner_join(tickets::table)
-        .filter(ticket_events::kind.eq("sla_breached"))
+        .filter(ticket_events::kind.eq(EventKind::SlaBreached.as_str()))
         .filter(sql::<Bool>(&resolved_in))
         .select(ticket_events::ticket_id)
         .distinct()

@@ -290,10 +290,11 @@ async function route() {
 // ------------------------------------------------------------------ inicio de sesión
 
 async function start() {
-  if (location.pathname.replace(/\/+$/, '') === '/app/clave') return passwordScreen();
+  const path = location.pathname.replace(/\/+$/, '');
+  if (path === '/app/clave') return passwordScreen();
   try {
     const session = get('/session').finally(() => { sessionAnswered = true; });
-    EARLY[location.pathname.replace(/\/+$/, '')]?.().catch(() => {});
+    EARLY[path]?.().catch(() => {});
     await signedIn(await session);
   } catch (e) {
     // Asked without a session: the answers are refusals, not the screen's data after signing in.
