@@ -211,6 +211,8 @@ async function run() {
   await s.getByRole('button', { name: 'Evaluar el caso' }).click();
   await s.getByRole('heading', { name: 'Caso no disponible', level: 1 }).waitFor();
   await s.goto(`${base}/app/casos/${outside.number}`);
+  await s.getByRole('link', { name: 'Evaluar la calidad del caso' }).waitFor();
+  await axe(s, 'caso del supervisor');
   await s.getByRole('link', { name: 'Evaluar la calidad del caso' }).click();
   await s.getByRole('heading', { name: `Evaluar el caso ${outside.number}`, level: 1 }).waitFor();
   await s.getByRole('link', { name: `${outside.number} ${outside.subject}` }).waitFor();
