@@ -176,6 +176,7 @@ impl Application {
                 .route("/encuesta/{token}", web::post().to(crate::quality::page::survey_submit))
                 .route("/app", web::get().to(crate::workspace::page::page))
                 .route("/app/assets/{name}", web::get().to(crate::workspace::page::asset))
+                .route("/app/assets/{version}/{name}", web::get().to(crate::workspace::page::versioned_asset))
                 .route("/app/{tail:.*}", web::get().to(crate::workspace::page::page))
                 .default_service(web::to(unrouted))
         })

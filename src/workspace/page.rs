@@ -26,9 +26,14 @@ const SCRIPTS: [(&str, Asset); 8] = [
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
 /// FNV-1a, computed at compile time: the assets' validators change exactly when their bytes do.
 const fn fingerprint(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    fingerprint_from(FNV_OFFSET, bytes)
+}
+
+const fn fingerprint_from(mut hash: u64, bytes: &[u8]) -> u64 {
     let mut i = 0;
     while i < bytes.len() {
         hash ^= bytes[i] as u64;
@@ -38,13 +43,30 @@ const fn fingerprint(bytes: &[u8]) -> u64 {
     hash
 }
 
+/// The version of the stylesheet and the modules together. The page names them under
+/// `/app/assets/<version>/`, so a browser keeps them without asking again until one changes; the
+/// modules' relative imports stay within that version.
+const VERSION: u64 = {
+    let mut hash = fingerprint_from(FNV_OFFSET, APP_CSS.as_bytes());
+    let mut i = 0;
+    while i < SCRIPTS.len() {
+        hash = fingerprint_from(hash, SCRIPTS[i].1.body.as_bytes());
+        i += 1;
+    }
+    hash
+};
+
+fn version() -> String {
+    format!("{VERSION:016x}")
+}
+
 struct Asset {
     body: &'static str,
     content_type: &'static str,
     tag: u64,
 }
 
-const PAGE: Asset = Asset::new(INDEX, "text/html; charset=utf-8");
+const PAGE_TYPE: &str = "text/html; charset=utf-8";
 const STYLE: Asset = Asset::new(APP_CSS, "text/css; charset=utf-8");
 
 impl Asset {
@@ -109,43 +131,72 @@ fn module_graph(entries: &[&'static str]) -> Vec<&'static str> {
 
 /// The page that opens on the screen of `path`, with that screen's modules preloaded.
 fn page_for(path: &str) -> &'static Asset {
-    static PAGES: std::sync::LazyLock<Vec<(&'static str, Asset)>> = std::sync::LazyLock::new(|| {
-        SCREENS
+    /// The one page with its assets' addresses versioned, then `links` before the first script.
+    fn build(links: &str) -> Asset {
+        let body = INDEX.replace("/app/assets/", &format!("/app/assets/{}/", version())).replacen(
+            "<script type=\"module\"",
+            &format!("{links}<script type=\"module\""),
+            1,
+        );
+        Asset::new(body.leak(), PAGE_TYPE)
+    }
+    static PAGES: std::sync::LazyLock<(Asset, Vec<(&'static str, Asset)>)> = std::sync::LazyLock::new(|| {
+        let screens = SCREENS
             .iter()
             .flat_map(|(segments, entries)| {
                 let links: String = module_graph(entries)
                     .iter()
-                    .map(|f| format!("<link rel=\"modulepreload\" href=\"/app/assets/{f}\">\n"))
+                    .map(|f| format!("<link rel=\"modulepreload\" href=\"/app/assets/{}/{f}\">\n", version()))
                     .collect();
-                let body: &'static str =
-                    INDEX.replacen("<script type=\"module\"", &format!("{links}<script type=\"module\""), 1).leak();
-                segments.iter().map(move |s| (*s, Asset::new(body, PAGE.content_type)))
+                let page = build(&links);
+                segments.iter().map(move |s| (*s, Asset::new(page.body, PAGE_TYPE)))
             })
-            .collect()
+            .collect();
+        (build(""), screens)
     });
+    let (plain, screens) = &*PAGES;
     let segment = path.strip_prefix("/app/").and_then(|rest| rest.split('/').next()).unwrap_or("");
-    PAGES.iter().find(|(s, _)| *s == segment).map_or(&PAGE, |(_, page)| page)
+    screens.iter().find(|(s, _)| *s == segment).map_or(plain, |(_, page)| page)
 }
 
 /// `/app` and every address under it: the single page.
 pub async fn page(req: HttpRequest) -> HttpResponse {
-    serve(&req, page_for(req.path()))
+    serve(&req, page_for(req.path()), REVALIDATE)
 }
 
-/// `/app/assets/{name}`: the scripts and the stylesheet.
+/// `/app/assets/{name}`: the scripts and the stylesheet, revalidated on each load.
 pub async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
-    if name.as_str() == "app.css" {
-        return serve(&req, &STYLE);
-    }
-    match SCRIPTS.iter().find(|(file, _)| *file == name.as_str()) {
-        Some((_, script)) => serve(&req, script),
+    match named(&name) {
+        Some(asset) => serve(&req, asset, REVALIDATE),
         None => page(req).await,
     }
 }
 
-/// Revalidated on each load (`no-cache` + ETag): a new binary's files are picked up at once,
-/// an unchanged one costs a 304.
-fn serve(req: &HttpRequest, asset: &Asset) -> HttpResponse {
+/// `/app/assets/{version}/{name}`: the same files, kept by the browser for a year when the version
+/// is this binary's (its address changes with their bytes). Another version's address (a page
+/// from an older binary) gets today's files, revalidated.
+pub async fn versioned_asset(req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
+    let (asked, name) = path.into_inner();
+    let caching = if asked == version() { KEEP } else { REVALIDATE };
+    match named(&name) {
+        Some(asset) => serve(&req, asset, caching),
+        None => page(req).await,
+    }
+}
+
+fn named(name: &str) -> Option<&'static Asset> {
+    if name == "app.css" {
+        return Some(&STYLE);
+    }
+    SCRIPTS.iter().find(|(file, _)| *file == name).map(|(_, script)| script)
+}
+
+/// A new binary's files are picked up at once; an unchanged one costs a 304.
+const REVALIDATE: &str = "no-cache";
+const KEEP: &str = "public, max-age=31536000, immutable";
+
+/// Served with an ETag, so that a revalidation of unchanged bytes is a 304.
+fn serve(req: &HttpRequest, asset: &Asset, caching: &'static str) -> HttpResponse {
     let etag = format!("\"{:016x}\"", asset.tag);
     let fresh = req
         .headers()
@@ -155,7 +206,7 @@ fn serve(req: &HttpRequest, asset: &Asset) -> HttpResponse {
     let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     response
         .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CACHE_CONTROL, caching))
         .insert_header(("Content-Security-Policy", CSP))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .insert_header(("X-Frame-Options", "DENY"));
@@ -173,31 +224,34 @@ mod tests {
     fn the_fingerprint_tells_contents_apart() {
         assert_ne!(fingerprint(b"a"), fingerprint(b"b"));
         assert_eq!(fingerprint(b""), 0xcbf2_9ce4_8422_2325);
+        // The version covers every file: it differs from each one's own fingerprint.
+        assert!(SCRIPTS.iter().all(|(_, s)| s.tag != VERSION) && STYLE.tag != VERSION);
     }
 
     #[test]
     fn a_screen_s_page_preloads_its_modules_and_what_they_import() {
         let preloaded = |path: &str| -> Vec<String> {
             let body = page_for(path).body;
-            body.split("<link rel=\"modulepreload\" href=\"/app/assets/")
-                .skip(1)
-                .map(|l| l[..l.find('"').unwrap()].to_owned())
-                .collect()
+            let prefix = format!("<link rel=\"modulepreload\" href=\"/app/assets/{}/", version());
+            body.split(&prefix).skip(1).map(|l| l[..l.find('"').unwrap()].to_owned()).collect()
         };
         assert_eq!(preloaded("/app/informes"), ["reports.js", "charts.js"]);
         assert_eq!(preloaded("/app/dotacion"), ["reports.js", "charts.js"]);
         let mut quality = preloaded("/app/calidad/informe");
         quality.sort();
-        assert_eq!(quality, ["admin.js", "charts.js", "departments.js", "quality.js", "reports.js"]);
+        assert_eq!(quality, ["admin.js", "charts.js", "departments.js", "quality.js"]);
         assert!(preloaded("/app/admin/colas").contains(&"settings.js".to_owned()));
         // An agent's screens load app.js alone: the budget of issue 18.
         for path in ["/app", "/app/", "/app/vistas/mias", "/app/casos/AU-2026-000001", "/app/informesx"] {
             assert_eq!(preloaded(path), Vec::<String>::new(), "{path}");
-            assert_eq!(page_for(path).body, INDEX);
+            assert_eq!(page_for(path).body, page_for("/app").body);
         }
         // Each page is still the one page, with its own validator.
-        assert!(page_for("/app/equipo").body.contains("<script type=\"module\" src=\"/app/assets/app.js\"></script>"));
-        assert_ne!(page_for("/app/equipo").tag, PAGE.tag);
+        let script = format!("<script type=\"module\" src=\"/app/assets/{}/app.js\"></script>", version());
+        assert!(page_for("/app/equipo").body.contains(&script));
+        assert!(page_for("/app").body.contains(&script));
+        assert!(page_for("/app").body.contains(&format!("href=\"/app/assets/{}/app.css\"", version())));
+        assert_ne!(page_for("/app/equipo").tag, page_for("/app").tag);
     }
 
     #[test]

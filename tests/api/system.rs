@@ -428,6 +428,40 @@ async fn docs_page_works_offline() {
     assert!(init.contains("/api/v1/openapi.json"), "{init}");
 }
 
+/// The workspace's page names its stylesheet and modules under the version of their bytes: those
+/// addresses are kept for a year, so a later page load asks only for the page. Any other version,
+/// and the plain addresses, are revalidated.
+#[tokio::test]
+async fn workspace_assets_are_kept_under_their_version() {
+    let app = spawn(Backend::Sqlite, |_| {}).await;
+    let get = |path: String| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.address);
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let page = get("/app/informes".into()).await;
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    let html = page.text().await.unwrap();
+    let addresses: Vec<&str> =
+        html.split("\"/app/assets/").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]).collect();
+    assert!(addresses.len() >= 4, "stylesheet, app.js and the reports' modules: {addresses:?}");
+    let version = addresses[0].split('/').next().unwrap();
+    assert_eq!(version.len(), 16, "{addresses:?}");
+    for address in &addresses {
+        let (v, name) = address.split_once('/').unwrap();
+        assert_eq!(v, version);
+        let kept = get(format!("/app/assets/{address}")).await;
+        assert_eq!(kept.status(), StatusCode::OK, "{address}");
+        assert_eq!(kept.headers()["cache-control"], "public, max-age=31536000, immutable", "{address}");
+        let plain = get(format!("/app/assets/{name}")).await;
+        assert_eq!(plain.headers()["cache-control"], "no-cache", "{name}");
+        assert_eq!(kept.bytes().await.unwrap(), plain.bytes().await.unwrap(), "{name}");
+    }
+    let stale = get("/app/assets/0000000000000000/app.js".into()).await;
+    assert_eq!(stale.status(), StatusCode::OK);
+    assert_eq!(stale.headers()["cache-control"], "no-cache");
+}
+
 /// A Postgres session that dies under a request (a server restart, an administrator terminating
 /// it) answers 503 — never 500 — and the dead connection is not handed to the next request: with a
 /// one-connection pool, the very next query succeeds on a fresh connection.

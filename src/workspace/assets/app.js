@@ -192,11 +192,45 @@ export function get(path) {
   return kept && performance.now() - kept.at < EARLY_FRESH_MS ? kept.answer : api('GET', path);
 }
 
+/** Hoy en Santiago, `YYYY-MM-DD`. */
+export function today() {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' }).format(new Date());
+}
+export function addDays(iso, n) {
+  return new Date(new Date(`${iso}T00:00:00Z`).getTime() + n * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** A report screen's period in its address (`?desde=&hasta=`), by default the `days` days to today. */
+export function addressRange(days) {
+  const params = new URLSearchParams(location.search);
+  const to = params.get('hasta') || today();
+  return [params.get('desde') || addDays(to, 1 - days), to];
+}
+
+/** "Informes": the six reports of a period, in the order they are drawn. */
+export function reportPaths(from, to) {
+  const q = new URLSearchParams({ from, to }).toString();
+  return [
+    `/reports/volume?${q}&interval=day&by=channel`,
+    `/reports/response-times?${q}&by=channel`,
+    `/reports/sla?${q}&by=channel`,
+    `/reports/backlog?${q}&by=channel`,
+    `/reports/abandonment?${q}&interval=day`,
+    `/quality/csat?${q}&by=channel`,
+  ];
+}
+
+/** "Informe de calidad": the report of a period by agent or by queue. */
+export const qualityReportPath = (from, to, by) => `/quality/report?${new URLSearchParams({ from, to, by })}`;
+/** Its period and grouping in the address (`&por=`), by default the last eight weeks by agent. */
+export const qualityAddress = () => [...addressRange(56), new URLSearchParams(location.search).get('por') || 'agent'];
+
 /** The screens whose data is asked for with the session, not after it: a report screen's requests
- *  take longest, and the session's answer decides nothing about which they are. */
+ *  take longest, and the session's answer decides nothing about which they are. Their paths are
+ *  built here, so that they leave before the screen's modules have arrived. */
 const EARLY = {
-  '/app/informes': () => reports().then((m) => m.earlyRequests()),
-  '/app/calidad/informe': () => quality().then((m) => m.earlyRequests()),
+  '/app/informes': () => reportPaths(...addressRange(30)),
+  '/app/calidad/informe': () => [qualityReportPath(...qualityAddress())],
 };
 
 function debounce(fn, ms) {
@@ -294,7 +328,7 @@ async function start() {
   if (path === '/app/clave') return passwordScreen();
   try {
     const session = get('/session').finally(() => { sessionAnswered = true; });
-    EARLY[path]?.().catch(() => {});
+    for (const early of EARLY[path]?.() ?? []) getEarly(early);
     await signedIn(await session);
   } catch (e) {
     // Asked without a session: the answers are refusals, not the screen's data after signing in.

@@ -4,11 +4,10 @@
 // /app/calidad/evaluaciones/<id>, /app/calidad/informe y /app/calidad/tendencias (supervisores y
 // administradores).
 
-import { h, $, api, get, getEarly, announce, navigate, state, fmtDate, timeEl, showFieldErrors, CHANNEL } from './app.js';
+import { h, $, api, get, announce, navigate, state, fmtDate, timeEl, showFieldErrors, CHANNEL, today, addDays, qualityAddress, qualityReportPath } from './app.js';
 import { field, apiForm, options } from './admin.js';
 import { lineChart } from './charts.js';
 import { OPPORTUNITY_STATUS } from './departments.js';
-import { today, addDays } from './reports.js';
 
 const STATUS = { pending: 'Pendiente', completed: 'Enviada', disputed: 'Disputada', resolved: 'Resuelta' };
 const REASON = { random: 'Al azar', low_csat: 'Encuesta con nota 4 o menos', manual: 'Elegida por un supervisor' };
@@ -557,25 +556,12 @@ const weekLabel = (iso) => `${iso.slice(8, 10)}-${iso.slice(5, 7)}`;
 
 /** El puntaje de calidad, la CSAT y el cumplimiento de SLA por semana (`GET /quality/report`):
  * un gráfico con las tres cifras del conjunto y la tabla por agente o cola. */
-/** The report's address (`?desde=&hasta=&por=`), by default the last eight weeks by agent. */
-function reportParams() {
-  const params = new URLSearchParams(location.search);
-  const to = params.get('hasta') || today();
-  return { from: params.get('desde') || addDays(to, -55), to, by: params.get('por') || 'agent' };
-}
-const reportPath = ({ from, to, by }) => `/quality/report?${new URLSearchParams({ from, to, by })}`;
-
-/** Asks for the report of the address while the session is still being checked. */
-export function earlyRequests() {
-  getEarly(reportPath(reportParams()));
-}
-
 async function reportScreen() {
   document.title = 'Informe de calidad · Calidad';
-  const initial = reportParams();
-  const to = h('input#i-hasta', { type: 'date', value: initial.to });
-  const from = h('input#i-desde', { type: 'date', value: initial.from });
-  const by = h('select#i-por', options([['agent', 'Agente'], ['queue', 'Cola']], initial.by));
+  const [initialFrom, initialTo, initialBy] = qualityAddress();
+  const to = h('input#i-hasta', { type: 'date', value: initialTo });
+  const from = h('input#i-desde', { type: 'date', value: initialFrom });
+  const by = h('select#i-por', options([['agent', 'Agente'], ['queue', 'Cola']], initialBy));
   const filters = { errors: new Map() };
   const general = h('p.error', { role: 'alert' });
   const form = h('form.filtros', { 'aria-label': 'Período del informe de calidad', novalidate: true },
@@ -583,7 +569,7 @@ async function reportScreen() {
     h('button', { type: 'submit' }, 'Actualizar'), general);
   const holder = h('div#informe-calidad');
   const load = () => showFiltered(holder, filters, general, async () => {
-    const report = await get(reportPath({ from: from.value, to: to.value, by: by.value }));
+    const report = await get(qualityReportPath(from.value, to.value, by.value));
     return qualityReport(report, by.value === 'queue' ? 'Cola' : 'Agente', mondays(from.value, to.value));
   });
   form.addEventListener('submit', (ev) => {

@@ -2,11 +2,10 @@
 // y /api/v1/quality/csat como gráfico SVG, con su tabla y su descarga en CSV, para un rango de
 // días en hora de Santiago. Se imprime bien (hoja de estilo de impresión) para la reunión mensual.
 
-import { h, $, api, get, getEarly, showFieldErrors, CHANNEL } from './app.js';
+import { h, $, api, get, showFieldErrors, CHANNEL, today, addDays, addressRange, reportPaths } from './app.js';
 import { barChart, lineChart } from './charts.js';
 
 const API = '/api/v1';
-const DAY_MS = 86_400_000;
 const CHANNELS = ['email', 'web', 'phone', 'api'];
 
 const dayFormat = new Intl.DateTimeFormat('es-CL', { day: '2-digit', month: '2-digit', timeZone: 'UTC' });
@@ -19,13 +18,6 @@ const pct = (v) => (v == null ? '—' : `${oneDecimal.format(Number(v))} %`);
 const hours = (secs) => (secs == null ? null : Math.round(secs / 360) / 10);
 const hoursText = (v) => (v == null ? '—' : `${oneDecimal.format(v)} h`);
 
-/** Hoy en Santiago, `YYYY-MM-DD`. */
-export function today() {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' }).format(new Date());
-}
-export function addDays(iso, n) {
-  return new Date(new Date(`${iso}T00:00:00Z`).getTime() + n * DAY_MS).toISOString().slice(0, 10);
-}
 function days(from, to) {
   const out = [];
   for (let d = from; d <= to && out.length < 400; d = addDays(d, 1)) out.push(d);
@@ -40,34 +32,9 @@ export function staffingRoute() {
   return staffingScreen();
 }
 
-/** The period in the address (`?desde=&hasta=`), by default the last 30 days. */
-function addressRange() {
-  const params = new URLSearchParams(location.search);
-  const to = params.get('hasta') || today();
-  return [params.get('desde') || addDays(to, -29), to];
-}
-
-/** The six reports of a period, in the order they are drawn. */
-function reportPaths(from, to) {
-  const q = new URLSearchParams({ from, to }).toString();
-  return [
-    `/reports/volume?${q}&interval=day&by=channel`,
-    `/reports/response-times?${q}&by=channel`,
-    `/reports/sla?${q}&by=channel`,
-    `/reports/backlog?${q}&by=channel`,
-    `/reports/abandonment?${q}&interval=day`,
-    `/quality/csat?${q}&by=channel`,
-  ];
-}
-
-/** Asks for the reports of the address's period while the session is still being checked. */
-export function earlyRequests() {
-  for (const path of reportPaths(...addressRange())) getEarly(path);
-}
-
 async function reportsScreen() {
   document.title = 'Informes · Atención Usuaria';
-  const [from, to] = addressRange();
+  const [from, to] = addressRange(30);
   const errors = { from: h('p.error-campo#error-r-desde', { role: 'alert' }), to: h('p.error-campo#error-r-hasta', { role: 'alert' }) };
   const general = h('p.error', { role: 'alert' });
   const fromInput = h('input#r-desde', { type: 'date', value: from, required: true, 'aria-describedby': 'error-r-desde' });
