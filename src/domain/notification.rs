@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ticket::string_enum;
-use super::ticket::UnknownValue;
+use super::ticket::{AuthorType, MessageFacts, UnknownValue, Visibility};
 use std::fmt;
 use std::str::FromStr;
 
@@ -86,13 +86,14 @@ pub enum MessageFrom {
     Other,
 }
 
-/// Classifies a `message_added` event by its data (`author_type`, `visibility`, `sender_status`,
-/// `initial`): the message that opened the ticket answers nothing.
-pub fn message_from(author_type: &str, visibility: &str, sender_status: Option<&str>, initial: bool) -> MessageFrom {
-    match (author_type, visibility, sender_status) {
-        _ if initial => MessageFrom::Other,
-        ("requester", "public", _) | ("participant", "public", Some("cc")) => MessageFrom::RequesterSide,
-        ("agent", "internal", _) => MessageFrom::InternalNote,
+/// Classifies a `message_added` event by its data: the message that opened the ticket answers
+/// nothing.
+pub fn message_from(message: &MessageFacts) -> MessageFrom {
+    let internal_by_agent =
+        message.author_type == Some(AuthorType::Agent) && message.visibility == Some(Visibility::Internal);
+    match message.answers_for() {
+        Some(AuthorType::Requester) => MessageFrom::RequesterSide,
+        _ if internal_by_agent && !message.initial => MessageFrom::InternalNote,
         _ => MessageFrom::Other,
     }
 }
@@ -125,12 +126,17 @@ mod tests {
 
     #[test]
     fn a_reply_from_the_requester_or_a_cc_notifies_but_not_the_opening_message() {
-        assert_eq!(message_from("requester", "public", None, false), MessageFrom::RequesterSide);
-        assert_eq!(message_from("participant", "public", Some("cc"), false), MessageFrom::RequesterSide);
-        assert_eq!(message_from("participant", "public", Some("unknown"), false), MessageFrom::Other);
-        assert_eq!(message_from("requester", "public", None, true), MessageFrom::Other);
-        assert_eq!(message_from("agent", "internal", None, false), MessageFrom::InternalNote);
-        assert_eq!(message_from("agent", "public", None, false), MessageFrom::Other);
+        let from = |author: &str, visibility: &str, sender: Option<&str>, initial: bool| {
+            let data = serde_json::json!({"author_type": author, "visibility": visibility, "sender_status": sender, "initial": initial});
+            message_from(&MessageFacts::of(&data))
+        };
+        assert_eq!(from("requester", "public", None, false), MessageFrom::RequesterSide);
+        assert_eq!(from("participant", "public", Some("cc"), false), MessageFrom::RequesterSide);
+        assert_eq!(from("participant", "public", Some("unknown"), false), MessageFrom::Other);
+        assert_eq!(from("requester", "public", None, true), MessageFrom::Other);
+        assert_eq!(from("agent", "internal", None, false), MessageFrom::InternalNote);
+        assert_eq!(from("agent", "internal", None, true), MessageFrom::Other);
+        assert_eq!(from("agent", "public", None, false), MessageFrom::Other);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::db::DbConnection;
 use crate::domain::assignment::Presence;
 use crate::domain::calendar::DEFAULT_TIME_ZONE as SANTIAGO;
 use crate::domain::live::{self, Counter, Gauge, Mark, Op};
+use crate::domain::EventKind;
 use crate::error::AppError;
 
 /// One of the logs the live state is built from; each has its own cursor.
@@ -117,24 +118,18 @@ struct History {
     waiting_since: Option<DateTime<Utc>>,
 }
 
-const HISTORY_KINDS: &[&str] = &["created", "queue_changed", "assignee_changed", "message_added", "call_answered"];
-
-fn is_reply(e: &EventRow) -> bool {
-    match e.kind.as_str() {
-        "call_answered" => true,
-        "message_added" => {
-            str_of(&e.data.0, "author_type") == Some("agent")
-                && str_of(&e.data.0, "visibility") == Some("public")
-                && !e.data.0.get("initial").and_then(Value::as_bool).unwrap_or(false)
-        }
-        _ => false,
-    }
-}
+const HISTORY_KINDS: [EventKind; 5] = [
+    EventKind::Created,
+    EventKind::QueueChanged,
+    EventKind::AssigneeChanged,
+    EventKind::MessageAdded,
+    EventKind::CallAnswered,
+];
 
 fn histories(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, History>, AppError> {
     let rows: Vec<EventRow> = ticket_events::table
         .filter(ticket_events::ticket_id.eq_any(ids))
-        .filter(ticket_events::kind.eq_any(HISTORY_KINDS))
+        .filter(ticket_events::kind.eq_any(HISTORY_KINDS.map(EventKind::as_str)))
         .order(ticket_events::id.asc())
         .select(EventRow::as_select())
         .load(conn)?;
@@ -142,14 +137,15 @@ fn histories(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, Histor
     for e in rows {
         let h = out.entry(e.ticket_id).or_default();
         let id_of = |key: &str| e.data.0.get(key).and_then(Value::as_i64);
-        match e.kind.as_str() {
-            "queue_changed" => {
+        let Ok(kind) = e.kind.parse::<EventKind>() else { continue };
+        match kind {
+            EventKind::QueueChanged => {
                 h.queue_changes.push((e.id, id_of("from"), id_of("to")));
                 h.waiting_since = Some(e.created_at.0);
             }
-            "created" => h.waiting_since = Some(e.created_at.0),
-            "assignee_changed" if id_of("to").is_none() => h.waiting_since = Some(e.created_at.0),
-            _ if is_reply(&e) && h.first_reply.is_none() => h.first_reply = Some(e.id),
+            EventKind::Created => h.waiting_since = Some(e.created_at.0),
+            EventKind::AssigneeChanged if id_of("to").is_none() => h.waiting_since = Some(e.created_at.0),
+            _ if kind.is_agent_reply(&e.data.0) && h.first_reply.is_none() => h.first_reply = Some(e.id),
             _ => {}
         }
     }
@@ -201,26 +197,25 @@ fn ticket_counts(e: &EventRow, t: &TicketNow, h: &History) -> Vec<Op> {
     let scopes = live::scopes(queue_at(t.queue_id, &h.queue_changes, e.id), &t.channel);
     let count = |counter: Counter| live::count(&scopes, at, day(at), counter, 1);
     let mut ops = Vec::new();
-    match e.kind.as_str() {
-        "created" => ops.extend(count(Counter::Created)),
-        "status_changed" if str_of(&e.data.0, "to") == Some("solved") => ops.extend(count(Counter::Solved)),
-        "csat_answered" => {
+    let Ok(kind) = e.kind.parse::<EventKind>() else { return ops };
+    match kind {
+        EventKind::Created => ops.extend(count(Counter::Created)),
+        EventKind::StatusChanged if str_of(&e.data.0, "to") == Some("solved") => ops.extend(count(Counter::Solved)),
+        EventKind::CsatAnswered => {
             ops.extend(count(Counter::CsatResponses));
             let score = e.data.0.get("score").and_then(Value::as_i64).unwrap_or(0);
             if score >= i64::from(crate::domain::quality::SATISFIED_FROM) {
                 ops.extend(count(Counter::CsatSatisfied));
             }
         }
-        "sla_breached" | "sla_met" => {
+        EventKind::SlaBreached | EventKind::SlaMet => {
             if let Some(metric) = str_of(&e.data.0, "metric").and_then(|m| m.parse().ok()) {
-                let counter = if e.kind == "sla_met" { Counter::SlaMet(metric) } else { Counter::SlaBreached(metric) };
-                ops.extend(count(counter));
+                let met = kind == EventKind::SlaMet;
+                ops.extend(count(if met { Counter::SlaMet(metric) } else { Counter::SlaBreached(metric) }));
             }
         }
+        EventKind::MessageAdded if kind.is_agent_reply(&e.data.0) => ops.extend(count(Counter::Replies)),
         _ => {}
-    }
-    if e.kind == "message_added" && is_reply(e) {
-        ops.extend(count(Counter::Replies));
     }
     if h.first_reply == Some(e.id) {
         let seconds = (at - t.created_at).num_seconds().max(0);

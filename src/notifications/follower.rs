@@ -14,6 +14,8 @@ use crate::db::schema::{agents, departments, escalations, messages, notification
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{backend, Db, DbConnection};
 use crate::domain::notification::{self as rules, MessageFrom, NotificationKind};
+use crate::domain::ticket::MessageFacts;
+use crate::domain::EventKind;
 use crate::error::AppError;
 use crate::kpi::projector::advance;
 
@@ -81,20 +83,16 @@ fn on_event(conn: &mut DbConnection, row: &EventRow) -> Result<usize, AppError> 
     let (number, assignee): (String, Option<i64>) =
         tickets::table.find(ticket_id).select((tickets::number, tickets::assignee_id)).first(conn)?;
     let mut out: Vec<(i64, NotificationKind, String, String)> = Vec::new();
-    match kind.as_str() {
-        "created" | "assignee_changed" => {
-            let to = if kind == "created" { int(data, "assignee_id") } else { int(data, "to") };
+    let Ok(kind) = kind.parse::<EventKind>() else { return Ok(0) };
+    match kind {
+        EventKind::Created | EventKind::AssigneeChanged => {
+            let to = if kind == EventKind::Created { int(data, "assignee_id") } else { int(data, "to") };
             if let Some(agent) = rules::assignment_notifies(to, *actor) {
                 out.push((agent, NotificationKind::Assigned, String::new(), String::new()));
             }
         }
-        "message_added" => {
-            let from = rules::message_from(
-                str_of(data, "author_type").unwrap_or_default(),
-                str_of(data, "visibility").unwrap_or_default(),
-                str_of(data, "sender_status"),
-                data.get("initial").and_then(Value::as_bool).unwrap_or(false),
-            );
+        EventKind::MessageAdded => {
+            let from = rules::message_from(&MessageFacts::of(data));
             match from {
                 MessageFrom::RequesterSide => {
                     out.extend(assignee.map(|a| (a, NotificationKind::RequesterReplied, String::new(), String::new())));
@@ -107,7 +105,7 @@ fn on_event(conn: &mut DbConnection, row: &EventRow) -> Result<usize, AppError> 
                 MessageFrom::Other => {}
             }
         }
-        "escalation_answered" => {
+        EventKind::EscalationAnswered => {
             let escalation: Option<(Option<i64>, String)> = match int(data, "escalation_id") {
                 Some(id) => escalations::table
                     .inner_join(departments::table)
@@ -123,7 +121,7 @@ fn on_event(conn: &mut DbConnection, row: &EventRow) -> Result<usize, AppError> 
                 out.push((agent, NotificationKind::EscalationAnswered, department, String::new()));
             }
         }
-        "sla_warning" => {
+        EventKind::SlaWarning => {
             let metric = str_of(data, "metric").unwrap_or_default().to_owned();
             out.extend(assignee.map(|a| (a, NotificationKind::SlaWarning, String::new(), metric)));
         }

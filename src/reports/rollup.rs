@@ -362,7 +362,7 @@ fn add_created(conn: &mut DbConnection, created: &[TicketFacts], facts: &mut Fac
         .load(conn)?;
     let events: Vec<(i64, String, UtcTime)> = ticket_events::table
         .filter(ticket_events::ticket_id.between(lo, hi))
-        .filter(ticket_events::kind.eq_any(["call_answered", "sla_policy_applied"]))
+        .filter(ticket_events::kind.eq_any([EventKind::CallAnswered.as_str(), EventKind::SlaPolicyApplied.as_str()]))
         .select((ticket_events::ticket_id, ticket_events::kind, ticket_events::created_at))
         .load(conn)?;
     let breaches: Vec<(i64, String)> = sla_deadlines::table
@@ -375,12 +375,12 @@ fn add_created(conn: &mut DbConnection, created: &[TicketFacts], facts: &mut Fac
     let mut first_reply: HashMap<i64, DateTime<Utc>> = HashMap::new();
     let mut policy: BTreeSet<i64> = BTreeSet::new();
     let replied = replies.into_iter().filter(|(id, at)| created_at.get(id).is_some_and(|c| at.0 > *c));
-    let answered = events.iter().filter(|e| e.1 == "call_answered").map(|e| (e.0, e.2));
+    let answered = events.iter().filter(|e| e.1 == EventKind::CallAnswered.as_str()).map(|e| (e.0, e.2));
     for (id, at) in replied.chain(answered) {
         let first = first_reply.entry(id).or_insert(at.0);
         *first = (*first).min(at.0);
     }
-    policy.extend(events.iter().filter(|e| e.1 == "sla_policy_applied").map(|e| e.0));
+    policy.extend(events.iter().filter(|e| e.1 == EventKind::SlaPolicyApplied.as_str()).map(|e| e.0));
     let breached: BTreeSet<(i64, &str)> = breaches.iter().map(|(id, m)| (*id, m.as_str())).collect();
     for t in created {
         let replied_at = first_reply.get(&t.id).copied();
@@ -580,6 +580,8 @@ const MAX_RUN_DAYS: u64 = 31;
 const REREAD_AFTER_BUILD: i64 = 1_000;
 /// Requesters edited this recently are read again next time: an edit may commit late.
 const EDIT_GRACE: TimeDelta = TimeDelta::seconds(5);
+/// The events that solve or reopen a ticket: the days of its earlier ones are counted again.
+const RESOLVING: [&str; 2] = [EventKind::StatusChanged.as_str(), EventKind::Merged.as_str()];
 
 /// Brings the rollup up to date; returns how many days it recomputed. Run in a write transaction
 /// (`Db::write`): refreshes of all replicas are serialised and the new rows and cursors commit
@@ -713,14 +715,13 @@ fn ticket_days(
             .select((ticket_events::id, ticket_events::ticket_id, ticket_events::kind, ticket_events::created_at))
             .load(conn)?;
         let touched: BTreeSet<i64> = rows.iter().map(|r| r.1).collect();
-        let resolutions: Vec<i64> =
-            rows.iter().filter(|r| r.2 == "status_changed" || r.2 == "merged").map(|r| r.1).collect();
+        let resolutions: Vec<i64> = rows.iter().filter(|r| RESOLVING.contains(&r.2.as_str())).map(|r| r.1).collect();
         dirty.extend(rows.iter().map(|r| day_of(r.3 .0)));
         ticket_rows_days(conn, &touched.into_iter().collect::<Vec<_>>(), dirty)?;
         for chunk in resolutions.chunks(1_000) {
             let earlier: Vec<UtcTime> = ticket_events::table
                 .filter(ticket_events::ticket_id.eq_any(chunk))
-                .filter(ticket_events::kind.eq_any(["status_changed", "merged"]))
+                .filter(ticket_events::kind.eq_any(RESOLVING))
                 .select(ticket_events::created_at)
                 .load(conn)?;
             dirty.extend(earlier.into_iter().map(|t| day_of(t.0)));

@@ -18,7 +18,8 @@ use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::{self, AppliedPolicy, BusinessClock, Clocks, MetricTimeline, SlaEvent, TimedEvent};
-use crate::domain::{AuthorType, EventKind, SenderStatus, Status};
+use crate::domain::ticket::MessageFacts;
+use crate::domain::{AuthorType, EventKind, Status};
 use crate::error::AppError;
 use crate::tickets::store::record;
 
@@ -73,25 +74,17 @@ pub fn sla_events(rows: &[EventRow]) -> Vec<TimedEvent> {
     rows.iter()
         .filter_map(|row| {
             let data = &row.data.0;
-            let event = match row.kind.as_str() {
-                "created" => SlaEvent::Created,
-                "message_added" => {
-                    let public = str_of(data, "visibility").as_deref() == Some("public");
-                    let initial = data.get("initial").and_then(Value::as_bool).unwrap_or(false);
-                    // A CC's mail answers for the requester; a stranger's moves no clock.
-                    let sender = str_of(data, "sender_status").and_then(|s| s.parse::<SenderStatus>().ok());
-                    let author = str_of(data, "author_type").and_then(|a| a.parse::<AuthorType>().ok());
-                    match (public && !initial, author.map(|a| a.counts_as(sender))) {
-                        (true, Some(AuthorType::Agent)) => SlaEvent::AgentReply,
-                        (true, Some(AuthorType::Requester)) => SlaEvent::RequesterMessage,
-                        _ => return None,
-                    }
-                }
-                "status_changed" => SlaEvent::StatusChanged(str_of(data, "to")?.parse::<Status>().ok()?),
-                "sla_policy_applied" => SlaEvent::PolicyApplied(applied_policy(data)?),
-                "merged" => SlaEvent::Merged,
-                "call_answered" => SlaEvent::AgentReply,
-                "callback_requested" => SlaEvent::CallbackRequested,
+            let event = match row.kind.parse::<EventKind>().ok()? {
+                EventKind::Created => SlaEvent::Created,
+                EventKind::MessageAdded => match MessageFacts::of(data).answers_for()? {
+                    AuthorType::Agent => SlaEvent::AgentReply,
+                    _ => SlaEvent::RequesterMessage,
+                },
+                EventKind::StatusChanged => SlaEvent::StatusChanged(str_of(data, "to")?.parse::<Status>().ok()?),
+                EventKind::SlaPolicyApplied => SlaEvent::PolicyApplied(applied_policy(data)?),
+                EventKind::Merged => SlaEvent::Merged,
+                EventKind::CallAnswered => SlaEvent::AgentReply,
+                EventKind::CallbackRequested => SlaEvent::CallbackRequested,
                 _ => return None,
             };
             Some(TimedEvent { at: row.created_at.0, event })
