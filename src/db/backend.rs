@@ -64,6 +64,19 @@ pub fn next_ticket_sequence(conn: &mut DbConnection, year: i32) -> QueryResult<i
     Ok(row.value)
 }
 
+/// Inserts the deadlines in one statement (a multi-row INSERT is not available through
+/// `MultiConnection`, but is on each backend's own connection).
+pub fn insert_deadlines(conn: &mut DbConnection, rows: &[super::models::NewDeadline]) -> QueryResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let insert = diesel::insert_into(super::schema::sla_deadlines::table).values(rows);
+    match conn {
+        DbConnection::Pg(pg) => insert.execute(pg),
+        DbConnection::Sqlite(lite) => insert.execute(lite),
+    }
+}
+
 #[derive(QueryableByName)]
 struct Column {
     #[diesel(sql_type = Text)]

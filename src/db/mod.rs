@@ -5,6 +5,7 @@ pub mod backend;
 mod fixes;
 pub mod models;
 pub mod schema;
+pub mod statements;
 pub mod types;
 
 use std::path::PathBuf;
@@ -116,6 +117,12 @@ impl ManageConnection for Manager {
 }
 
 fn open(url: &DatabaseUrl) -> Result<DbConnection, r2d2::Error> {
+    let mut conn = establish(url)?;
+    conn.set_instrumentation(statements::observe);
+    Ok(conn)
+}
+
+fn establish(url: &DatabaseUrl) -> Result<DbConnection, r2d2::Error> {
     match url {
         DatabaseUrl::Postgres(url) => {
             PgConnection::establish(url).map(DbConnection::Pg).map_err(r2d2::Error::ConnectionError)

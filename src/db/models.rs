@@ -118,6 +118,17 @@ pub struct EventRow {
     pub created_at: UtcTime,
 }
 
+/// A pending SLA deadline, for the scanner to fire.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sla_deadlines)]
+pub struct NewDeadline<'a> {
+    pub ticket_id: i64,
+    pub metric: &'a str,
+    pub instance: i32,
+    pub kind: &'a str,
+    pub due_at: UtcTime,
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = ticket_events)]
 pub struct NewEvent<'a> {

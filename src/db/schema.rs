@@ -419,13 +419,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    routing_state (id) {
-        id -> BigInt,
-        rules_version -> BigInt,
-    }
-}
-
-diesel::table! {
     reference_versions (name) {
         name -> Text,
         version -> BigInt,
@@ -870,7 +863,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     agent_presence_log,
     queue_members,
     routing_rules,
-    routing_state,
     ticket_watchers,
     rotation_plans,
     rotation_log,

@@ -193,7 +193,8 @@ pub fn answer(conn: &mut DbConnection, id: i64, answer: SurveyAnswer) -> Result<
             other => other,
         })?;
     let data = json!({ "score": score, "resolved": resolved, "comment": comment, "agent_id": agent });
-    store::record(conn, id, EventKind::CsatAnswered, Actor::Requester(requester), data, at)
+    store::record(conn, id, EventKind::CsatAnswered, Actor::Requester(requester), data, at)?;
+    Ok(())
 }
 
 /// What CSAT figures are grouped by.

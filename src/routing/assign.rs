@@ -141,11 +141,17 @@ pub fn try_assign(conn: &mut DbConnection, id: i64) -> Result<Option<i64>, AppEr
         .select((tickets::queue_id, tickets::channel, tickets::assignee_id, tickets::status))
         .first(conn)?;
     let (Some(queue), None, true) = (queue, assignee, OPEN.contains(&status.as_str())) else { return Ok(None) };
+    let channel: Channel = channel.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("ticket {id} channel")))?;
+    assign_waiting(conn, id, queue, channel)
+}
+
+/// Assigns ticket `id`, known to be open, unassigned and waiting in `queue`, by the queue's
+/// strategy (as [`try_assign`], for a transaction that already knows the ticket).
+pub fn assign_waiting(conn: &mut DbConnection, id: i64, queue: i64, channel: Channel) -> Result<Option<i64>, AppError> {
     let (strategy, skills) = queue_routing(conn, queue)?;
     if strategy == Strategy::Manual {
         return Ok(None);
     }
-    let channel: Channel = channel.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("ticket {id} channel")))?;
     let mut pool = candidates(conn, queue)?;
     while let Some(agent) = assignment::choose(strategy, &pool, channel, &skills) {
         if reserve(conn, agent, channel, &skills)? {

@@ -1,7 +1,7 @@
 //! Routing rules: stored in order, compiled once per replica (recompiled when the rules change
 //! anywhere), and applied to each new ticket, leaving a `routed` event that says why.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -10,12 +10,13 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::Actor;
-use crate::db::schema::{agents, categories, queues, requesters, routing_rules, routing_state, tickets};
+use crate::db::schema::{agents, categories, queues, requesters, routing_rules, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::DbConnection;
 use crate::domain::routing::{self, Actions, Conditions, Decision, Facts, Rule};
 use crate::domain::{segment, Channel, EventKind, Priority, Segment};
 use crate::error::{AppError, FieldError};
+use crate::reference::{self, Cache, Kind};
 use crate::tickets::model::UpdateTicketRequest;
 use crate::tickets::store;
 
@@ -140,10 +141,7 @@ fn check(conn: &mut DbConnection, input: &RuleInput) -> Result<(), AppError> {
 }
 
 fn bump_version(conn: &mut DbConnection) -> Result<(), AppError> {
-    diesel::update(routing_state::table.find(1))
-        .set(routing_state::rules_version.eq(rand::random::<i64>() >> 12))
-        .execute(conn)?;
-    Ok(())
+    reference::changed(conn, Kind::RoutingRules)
 }
 
 pub fn save(conn: &mut DbConnection, id: Option<i64>, input: RuleInput) -> Result<RuleView, AppError> {
@@ -192,7 +190,7 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), AppError> {
 }
 
 /// The compiled active rules of the database at `version`, shared by this replica's requests.
-static CACHE: Mutex<Option<(i64, Arc<RuleSet>)>> = Mutex::new(None);
+static CACHE: Cache<RuleSet> = Cache::new(Kind::RoutingRules);
 
 /// The compiled active rules: all of them (run on creation) and those that also run on updates.
 #[derive(Default)]
@@ -202,12 +200,10 @@ struct RuleSet {
 }
 
 fn active_rules(conn: &mut DbConnection) -> Result<Arc<RuleSet>, AppError> {
-    let version: i64 = routing_state::table.find(1).select(routing_state::rules_version).first(conn)?;
-    if let Some((cached, rules)) = CACHE.lock().expect("rule cache poisoned").as_ref() {
-        if *cached == version {
-            return Ok(rules.clone());
-        }
-    }
+    CACHE.get(conn, compile)
+}
+
+fn compile(conn: &mut DbConnection) -> Result<RuleSet, AppError> {
     let mut compiled = RuleSet::default();
     for row in rows(conn, true)? {
         let v = view(row)?;
@@ -222,9 +218,7 @@ fn active_rules(conn: &mut DbConnection) -> Result<Arc<RuleSet>, AppError> {
             Err(e) => tracing::warn!(rule = v.id, errors = ?e, "routing rule skipped"),
         }
     }
-    let rules = Arc::new(compiled);
-    *CACHE.lock().expect("rule cache poisoned") = Some((version, rules.clone()));
-    Ok(rules)
+    Ok(compiled)
 }
 
 /// Where a ticket came in, beyond what the ticket stores.

@@ -12,13 +12,15 @@ use utoipa::ToSchema;
 
 use super::{calendars, policies};
 use crate::auth::Actor;
-use crate::db::models::EventRow;
+use crate::db::backend;
+use crate::db::models::{EventRow, NewDeadline};
 use crate::db::schema::{categories, queues, requesters, sla_deadlines, ticket_events, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::{self, AppliedPolicy, BusinessClock, Clocks, MetricTimeline, SlaEvent, TimedEvent};
 use crate::domain::ticket::MessageFacts;
+use crate::domain::workspace::{Deadline, SlaState};
 use crate::domain::{AuthorType, EventKind, Status};
 use crate::error::AppError;
 use crate::tickets::store::record;
@@ -112,33 +114,57 @@ fn replay(conn: &mut DbConnection, events: &[TimedEvent], now: DateTime<Utc>) ->
     Ok(sla::replay(events, &Loaded(loaded), now))
 }
 
+/// What a refresh works from: the ticket's facts and its event log, in order.
+struct Known {
+    facts: policies::TicketFacts,
+    rows: Vec<EventRow>,
+    /// The ticket may have deadlines already (pending ones to replace, fired ones to keep).
+    has_deadlines: bool,
+}
+
+/// The SLA state written by a refresh, with the summary it stored on the ticket row.
+pub struct Refreshed {
+    pub sla: TicketSla,
+    pub next_due_at: Option<DateTime<Utc>>,
+    pub state: Option<SlaState>,
+}
+
 /// Re-evaluates the policy (recording it when it changed), replays the log and rewrites the
 /// ticket's pending deadlines. Called in the same transaction as every ticket change.
 pub fn refresh(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> Result<TicketSla, AppError> {
-    let facts = facts(conn, ticket_id)?;
-    let wanted = policies::matching(conn, &facts)?.map(|p| p.applied(facts.priority));
-    let mut rows = load_events(conn, ticket_id)?;
-    let current = rows
-        .iter()
-        .rev()
-        .find(|r| r.kind == EventKind::SlaPolicyApplied.as_str())
-        .and_then(|r| applied_policy(&r.data.0));
-    if let Some(policy) = wanted.filter(|w| current.as_ref() != Some(w)) {
+    let known = Known { facts: facts(conn, ticket_id)?, rows: load_events(conn, ticket_id)?, has_deadlines: true };
+    Ok(apply(conn, ticket_id, known, now)?.sla)
+}
+
+/// The first evaluation of a ticket this transaction just created, from what it wrote: its facts
+/// and its events are not read back, and it has no deadlines yet.
+pub fn start(
+    conn: &mut DbConnection,
+    ticket_id: i64,
+    facts: policies::TicketFacts,
+    rows: Vec<EventRow>,
+    now: DateTime<Utc>,
+) -> Result<Refreshed, AppError> {
+    apply(conn, ticket_id, Known { facts, rows, has_deadlines: false }, now)
+}
+
+fn apply(conn: &mut DbConnection, ticket_id: i64, mut known: Known, now: DateTime<Utc>) -> Result<Refreshed, AppError> {
+    let wanted = policies::matching(conn, &known.facts)?.map(|p| p.applied(known.facts.priority));
+    if let Some(policy) = wanted.filter(|w| current_policy(&known.rows).as_ref() != Some(w)) {
         let data = serde_json::to_value(&policy).map_err(anyhow::Error::from)?;
-        record(conn, ticket_id, EventKind::SlaPolicyApplied, Actor::System, data, UtcTime::from(now))?;
-        rows = load_events(conn, ticket_id)?;
+        known.rows.push(record(conn, ticket_id, EventKind::SlaPolicyApplied, Actor::System, data, UtcTime::from(now))?);
     }
-    let events = sla_events(&rows);
+    let events = sla_events(&known.rows);
     let metrics = replay(conn, &events, now)?;
-    write_deadlines(conn, ticket_id, &metrics)?;
-    super::summary::store(conn, ticket_id)?;
-    record_met(conn, ticket_id, &rows, &metrics)?;
-    let policy = rows
-        .iter()
-        .rev()
-        .find(|r| r.kind == EventKind::SlaPolicyApplied.as_str())
-        .and_then(|r| applied_policy(&r.data.0));
-    Ok(TicketSla { ticket_id, policy, metrics })
+    let deadlines = write_deadlines(conn, ticket_id, &metrics, known.has_deadlines)?;
+    let (next_due_at, state) = super::summary::write(conn, ticket_id, &deadlines)?;
+    record_met(conn, ticket_id, &known.rows, &metrics)?;
+    let sla = TicketSla { ticket_id, policy: current_policy(&known.rows), metrics };
+    Ok(Refreshed { sla, next_due_at, state })
+}
+
+fn current_policy(rows: &[EventRow]) -> Option<AppliedPolicy> {
+    rows.iter().rev().find(|r| r.kind == EventKind::SlaPolicyApplied.as_str()).and_then(|r| applied_policy(&r.data.0))
 }
 
 /// Records `sla_met` once per metric instance that stopped in time, so live KPIs can count met
@@ -173,44 +199,59 @@ pub fn view(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> Resu
     }
     let events = sla_events(&rows);
     let metrics = replay(conn, &events, now)?;
-    let policy = rows
-        .iter()
-        .rev()
-        .find(|r| r.kind == EventKind::SlaPolicyApplied.as_str())
-        .and_then(|r| applied_policy(&r.data.0));
-    Ok(TicketSla { ticket_id, policy, metrics })
+    Ok(TicketSla { ticket_id, policy: current_policy(&rows), metrics })
 }
 
 /// Pending (unfired) deadlines are replaced; fired ones stay, so each warning and breach of a
-/// metric instance fires at most once.
-fn write_deadlines(conn: &mut DbConnection, ticket_id: i64, metrics: &[MetricTimeline]) -> Result<(), AppError> {
-    diesel::delete(
-        sla_deadlines::table.filter(sla_deadlines::ticket_id.eq(ticket_id)).filter(sla_deadlines::fired_at.is_null()),
-    )
-    .execute(conn)?;
-    let fired: Vec<(String, i32, String)> = sla_deadlines::table
-        .filter(sla_deadlines::ticket_id.eq(ticket_id))
-        .select((sla_deadlines::metric, sla_deadlines::instance, sla_deadlines::kind))
-        .load(conn)?;
+/// metric instance fires at most once. Returns all of the ticket's deadlines as written.
+fn write_deadlines(
+    conn: &mut DbConnection,
+    ticket_id: i64,
+    metrics: &[MetricTimeline],
+    has_deadlines: bool,
+) -> Result<Vec<Deadline>, AppError> {
+    let mut deadlines = if has_deadlines { fired_deadlines(conn, ticket_id)? } else { Vec::new() };
+    let fired = deadlines.len();
     for m in metrics {
         let Some(due) = m.due_at else { continue };
         let warn = m.warn_at.filter(|w| *w < due);
         for (kind, at) in [("warning", warn), ("breach", Some(due))] {
             let Some(at) = at else { continue };
-            let key = (m.metric.as_str().to_owned(), m.instance as i32, kind.to_owned());
-            if fired.contains(&key) {
+            let (metric, instance) = (m.metric.as_str(), m.instance as i32);
+            if deadlines[..fired].iter().any(|d| d.metric == metric && d.instance == instance && d.kind == kind) {
                 continue;
             }
-            diesel::insert_into(sla_deadlines::table)
-                .values((
-                    sla_deadlines::ticket_id.eq(ticket_id),
-                    sla_deadlines::metric.eq(&key.0),
-                    sla_deadlines::instance.eq(key.1),
-                    sla_deadlines::kind.eq(kind),
-                    sla_deadlines::due_at.eq(UtcTime::from(at)),
-                ))
-                .execute(conn)?;
+            let deadline =
+                Deadline { metric: metric.to_owned(), instance, kind: kind.to_owned(), due_at: at, fired: false };
+            deadlines.push(deadline);
         }
     }
-    Ok(())
+    let new: Vec<NewDeadline> = deadlines[fired..]
+        .iter()
+        .map(|d| NewDeadline {
+            ticket_id,
+            metric: &d.metric,
+            instance: d.instance,
+            kind: &d.kind,
+            due_at: UtcTime::from(d.due_at),
+        })
+        .collect();
+    backend::insert_deadlines(conn, &new)?;
+    Ok(deadlines)
+}
+
+/// Drops the pending deadlines and returns the fired ones, which stay.
+fn fired_deadlines(conn: &mut DbConnection, ticket_id: i64) -> Result<Vec<Deadline>, AppError> {
+    diesel::delete(
+        sla_deadlines::table.filter(sla_deadlines::ticket_id.eq(ticket_id)).filter(sla_deadlines::fired_at.is_null()),
+    )
+    .execute(conn)?;
+    let fired: Vec<(String, i32, String, UtcTime)> = sla_deadlines::table
+        .filter(sla_deadlines::ticket_id.eq(ticket_id))
+        .select((sla_deadlines::metric, sla_deadlines::instance, sla_deadlines::kind, sla_deadlines::due_at))
+        .load(conn)?;
+    Ok(fired
+        .into_iter()
+        .map(|(metric, instance, kind, due_at)| Deadline { metric, instance, kind, due_at: due_at.0, fired: true })
+        .collect())
 }

@@ -93,7 +93,7 @@ fn now() -> UtcTime {
 }
 
 /// Appends one immutable row to the ticket event log (and stops the department clocks the
-/// event settles).
+/// event settles). Returns the row, for what the transaction goes on to decide from the log.
 pub fn record(
     conn: &mut DbConnection,
     ticket_id: i64,
@@ -101,19 +101,22 @@ pub fn record(
     actor: Actor,
     data: serde_json::Value,
     at: UtcTime,
-) -> Result<(), AppError> {
+) -> Result<EventRow, AppError> {
     crate::departments::sla::on_ticket_event(conn, ticket_id, kind, actor, &data, at.0)?;
-    diesel::insert_into(ticket_events::table)
+    let data = JsonValue(data);
+    let id = diesel::insert_into(ticket_events::table)
         .values(NewEvent {
             ticket_id,
             kind: kind.as_str(),
             actor_type: actor.kind(),
             actor_id: actor.id(),
-            data: JsonValue(data),
+            data: data.clone(),
             created_at: at,
         })
-        .execute(conn)?;
-    Ok(())
+        .returning(ticket_events::id)
+        .get_result(conn)?;
+    let (kind, actor_type, actor_id) = (kind.as_str().to_owned(), actor.kind().to_owned(), actor.id());
+    Ok(EventRow { id, ticket_id, kind, actor_type, actor_id, data, created_at: at })
 }
 
 fn category_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
@@ -290,7 +293,7 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         })
         .returning(tickets::id)
         .get_result(conn)?;
-    record(
+    let created = record(
         conn,
         id,
         EventKind::Created,
@@ -313,7 +316,7 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         // requester's own words.
         Actor::Agent(_) => AuthorType::Requester,
     };
-    insert_message(
+    let (_, message_added) = insert_message(
         conn,
         id,
         actor,
@@ -327,17 +330,24 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         true,
         input.sender.as_ref(),
     )?;
-    crate::sla::engine::refresh(conn, id, at.0)?;
+    let facts = crate::sla::policies::TicketFacts {
+        segment: parse(&requester.segment, "segment")?,
+        channel: input.channel,
+        priority: input.priority,
+        category: input.category.clone(),
+        queue: Some(queue_slug.to_owned()),
+    };
+    let sla = crate::sla::engine::start(conn, id, facts, vec![created, message_added], at.0)?;
     // Rules that change the queue also trigger assignment (through `update`).
     let trigger = crate::routing::rules::Trigger::Created;
     let routed = crate::routing::rules::route(conn, id, &input.body, &input.origin, trigger)?.is_some();
-    let assigned = !routed && input.assignee_id.is_none() && crate::routing::assign::try_assign(conn, id)?.is_some();
+    let assigned = !routed
+        && input.assignee_id.is_none()
+        && crate::routing::assign::assign_waiting(conn, id, queue_id, input.channel)?.is_some();
     if routed || assigned {
         return get(conn, id);
     }
-    // Everything the view shows is known here but the SLA summary the engine just wrote.
-    let (next_due_at, sla_state) =
-        tickets::table.find(id).select((tickets::next_due_at, tickets::sla_state)).first(conn)?;
+    // Everything the view shows is known here.
     let row = TicketRow {
         id,
         number,
@@ -354,8 +364,8 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         solved_at: None,
         closed_at: None,
         kind: input.kind.as_str().to_owned(),
-        next_due_at,
-        sla_state,
+        next_due_at: sla.next_due_at.map(UtcTime::from),
+        sla_state: sla.state.map(|s| s.as_str().to_owned()),
     };
     view((row, requester, input.category, Some(queue_slug.to_owned()), assignee_name), input.tags)
 }
@@ -384,7 +394,7 @@ fn insert_message(
     at: UtcTime,
     initial: bool,
     sender: Option<&Sender>,
-) -> Result<i64, AppError> {
+) -> Result<(i64, EventRow), AppError> {
     let (agent_id, requester) = match (author, actor) {
         (AuthorType::Agent, Actor::Agent(id)) => (Some(id), None),
         (AuthorType::Requester, _) => (None, Some(requester_id)),
@@ -413,8 +423,8 @@ fn insert_message(
         // Followers of the log (the SLA clocks) tell a CC from a stranger by it.
         data["sender_status"] = json!(sender.status);
     }
-    record(conn, ticket_id, EventKind::MessageAdded, actor, data, at)?;
-    Ok(message_id)
+    let event = record(conn, ticket_id, EventKind::MessageAdded, actor, data, at)?;
+    Ok((message_id, event))
 }
 
 fn parse<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, AppError> {
@@ -732,7 +742,8 @@ fn change_status(
     if to == Status::Solved {
         crate::quality::csat::on_solved(conn, t.id)?;
     }
-    record(conn, t.id, EventKind::StatusChanged, actor, json!({ "from": from, "to": to }), at)
+    record(conn, t.id, EventKind::StatusChanged, actor, json!({ "from": from, "to": to }), at)?;
+    Ok(())
 }
 
 /// Closes `id` as folded into the ticket `into` (number `into_number`): merging is the one way to
@@ -934,7 +945,7 @@ fn append(
     // A mail is a message by mail, whatever channel opened the ticket.
     let channel: Channel = if sender.is_some() { Channel::Email } else { parse(&t.channel, "channel")? };
     let html = req.body_html.as_deref().map(sanitize_html);
-    let message_id = insert_message(
+    let (message_id, _) = insert_message(
         conn,
         id,
         actor,
