@@ -619,6 +619,7 @@ pub fn save_queue(conn: &mut DbConnection, id: Option<i64>, input: ReferenceInpu
             id
         }
     };
+    crate::catalog::changed(conn)?;
     get_queue(conn, id)
 }
 
@@ -742,6 +743,7 @@ pub fn save_category(
             id
         }
     };
+    crate::catalog::changed(conn)?;
     get_category(conn, id)
 }
 
@@ -785,6 +787,9 @@ pub fn deactivate(conn: &mut DbConnection, kind: ReferenceKind, id: i64) -> Resu
     };
     if changed == 0 {
         return Err(AppError::NotFound(kind.what()));
+    }
+    if kind != ReferenceKind::Department {
+        crate::catalog::changed(conn)?;
     }
     Ok(())
 }

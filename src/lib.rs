@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod background;
 pub mod canned;
+pub mod catalog;
 pub mod channels;
 pub mod config;
 pub mod db;

@@ -20,6 +20,8 @@ pub enum Kind {
     Calendars,
     SlaPolicies,
     RoutingRules,
+    /// Queues and categories.
+    Catalog,
 }
 
 impl Kind {
@@ -28,6 +30,7 @@ impl Kind {
             Kind::Calendars => "calendars",
             Kind::SlaPolicies => "sla_policies",
             Kind::RoutingRules => "routing_rules",
+            Kind::Catalog => "catalog",
         }
     }
 }

@@ -77,6 +77,51 @@ pub fn insert_deadlines(conn: &mut DbConnection, rows: &[super::models::NewDeadl
     }
 }
 
+/// Appends events to the log in one statement on Postgres, and returns their ids in order.
+/// SQLite, in process, takes them one by one.
+pub fn insert_events(conn: &mut DbConnection, rows: &[super::models::NewEvent]) -> QueryResult<Vec<i64>> {
+    use super::schema::ticket_events;
+    match conn {
+        DbConnection::Pg(pg) => {
+            let ids: Vec<i64> =
+                diesel::insert_into(ticket_events::table).values(rows).returning(ticket_events::id).get_results(pg)?;
+            Ok(ids)
+        }
+        DbConnection::Sqlite(lite) => rows
+            .iter()
+            .map(|row| {
+                diesel::insert_into(ticket_events::table).values(row).returning(ticket_events::id).get_result(lite)
+            })
+            .collect(),
+    }
+}
+
+/// A ticket's tags in one statement.
+pub fn insert_tags(conn: &mut DbConnection, ticket_id: i64, tags: &[String]) -> QueryResult<usize> {
+    use super::schema::ticket_tags;
+    if tags.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<_> =
+        tags.iter().map(|tag| (ticket_tags::ticket_id.eq(ticket_id), ticket_tags::tag.eq(tag))).collect();
+    let insert = diesel::insert_into(ticket_tags::table).values(&rows);
+    match conn {
+        DbConnection::Pg(pg) => insert.execute(pg),
+        DbConnection::Sqlite(lite) => insert.execute(lite),
+    }
+}
+
+/// Inserts a requester unless one with the same unique contact (email, RUT) exists: `None` then.
+/// Without a savepoint, which a failing insert would need to keep the transaction usable.
+pub fn insert_requester_if_new(conn: &mut DbConnection, row: &super::models::NewRequester) -> QueryResult<Option<i64>> {
+    use super::schema::requesters;
+    let insert = diesel::insert_into(requesters::table).values(row).on_conflict_do_nothing().returning(requesters::id);
+    match conn {
+        DbConnection::Pg(pg) => insert.get_result(pg).optional(),
+        DbConnection::Sqlite(lite) => insert.get_result(lite).optional(),
+    }
+}
+
 #[derive(QueryableByName)]
 struct Column {
     #[diesel(sql_type = Text)]

@@ -42,6 +42,8 @@ pub struct NewTicket<'a> {
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
     pub kind: &'a str,
+    pub next_due_at: Option<UtcTime>,
+    pub sla_state: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

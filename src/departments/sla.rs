@@ -28,6 +28,7 @@ use crate::db::backend::{self, DEPARTMENT_CLOCKS};
 use crate::db::schema::{agents, calendars, department_sla_clocks as clocks, departments, escalations};
 use crate::db::types::{Tstz, UtcTime};
 use crate::db::DbConnection;
+use crate::domain::ticket::MessageFacts;
 use crate::domain::ticket::{EscalationStatus, EventKind};
 use crate::domain::{Permission, Role};
 use crate::error::AppError;
@@ -275,8 +276,10 @@ pub fn on_ticket_event(
     at: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let closed = kind == EventKind::StatusChanged && data.get("to").and_then(|v| v.as_str()) == Some("closed");
+    // What opens a ticket (its creation, its first message) acts on no escalation: none exists yet.
+    let opening = kind == EventKind::Created || (kind == EventKind::MessageAdded && MessageFacts::of(data).initial);
     let agent = match actor {
-        Actor::Agent(agent) if !matches!(kind, EventKind::Created | EventKind::Escalated) => Some(agent),
+        Actor::Agent(agent) if !opening && kind != EventKind::Escalated => Some(agent),
         _ => None,
     };
     if !closed && agent.is_none() {

@@ -104,9 +104,9 @@ fn candidate(conn: &mut DbConnection, agent_id: i64) -> Result<Candidate, AppErr
 
 /// A queue's strategy and required skills.
 pub fn queue_routing(conn: &mut DbConnection, queue_id: i64) -> Result<(Strategy, Vec<String>), AppError> {
-    let (strategy, skills): (String, JsonValue) =
-        queues::table.find(queue_id).select((queues::strategy, queues::required_skills)).first(conn)?;
-    Ok((strategy.parse().unwrap_or(Strategy::Manual), serde_json::from_value(skills.0).unwrap_or_default()))
+    let catalog = crate::catalog::get(conn)?;
+    let queue = catalog.queue(queue_id).ok_or(AppError::NotFound("la cola"))?;
+    Ok((queue.strategy, queue.required_skills.clone()))
 }
 
 /// Gives ticket `id` to `agent` if nobody has it yet; records why.
@@ -508,6 +508,9 @@ pub fn patch_queue(conn: &mut DbConnection, queue: i64, patch: QueueRoutingPatch
         let skills = skill_list("required_skills", skills)?;
         let value = serde_json::to_value(skills).map_err(anyhow::Error::from)?;
         diesel::update(queues::table.find(queue)).set(queues::required_skills.eq(JsonValue(value))).execute(conn)?;
+    }
+    if patch.strategy.is_some() || patch.required_skills.is_some() {
+        crate::catalog::changed(conn)?;
     }
     if let Some(members) = &patch.members {
         set_members(conn, queue, members, None)?;

@@ -20,7 +20,7 @@ use crate::db::DbConnection;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::{self, AppliedPolicy, BusinessClock, Clocks, MetricTimeline, SlaEvent, TimedEvent};
 use crate::domain::ticket::MessageFacts;
-use crate::domain::workspace::{Deadline, SlaState};
+use crate::domain::workspace::{sla_summary, Deadline, SlaState};
 use crate::domain::{AuthorType, EventKind, Status};
 use crate::error::AppError;
 use crate::tickets::store::record;
@@ -72,26 +72,30 @@ fn applied_policy(data: &Value) -> Option<AppliedPolicy> {
 
 /// Reads the SLA-relevant events out of the log.
 pub fn sla_events(rows: &[EventRow]) -> Vec<TimedEvent> {
-    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
     rows.iter()
         .filter_map(|row| {
-            let data = &row.data.0;
-            let event = match row.kind.parse::<EventKind>().ok()? {
-                EventKind::Created => SlaEvent::Created,
-                EventKind::MessageAdded => match MessageFacts::of(data).answers_for()? {
-                    AuthorType::Agent => SlaEvent::AgentReply,
-                    _ => SlaEvent::RequesterMessage,
-                },
-                EventKind::StatusChanged => SlaEvent::StatusChanged(str_of(data, "to")?.parse::<Status>().ok()?),
-                EventKind::SlaPolicyApplied => SlaEvent::PolicyApplied(applied_policy(data)?),
-                EventKind::Merged => SlaEvent::Merged,
-                EventKind::CallAnswered => SlaEvent::AgentReply,
-                EventKind::CallbackRequested => SlaEvent::CallbackRequested,
-                _ => return None,
-            };
+            let event = sla_event(row.kind.parse().ok()?, &row.data.0)?;
             Some(TimedEvent { at: row.created_at.0, event })
         })
         .collect()
+}
+
+/// What an event of the log means to the SLA clocks, if anything.
+fn sla_event(kind: EventKind, data: &Value) -> Option<SlaEvent> {
+    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    Some(match kind {
+        EventKind::Created => SlaEvent::Created,
+        EventKind::MessageAdded => match MessageFacts::of(data).answers_for()? {
+            AuthorType::Agent => SlaEvent::AgentReply,
+            _ => SlaEvent::RequesterMessage,
+        },
+        EventKind::StatusChanged => SlaEvent::StatusChanged(str_of(data, "to")?.parse::<Status>().ok()?),
+        EventKind::SlaPolicyApplied => SlaEvent::PolicyApplied(applied_policy(data)?),
+        EventKind::Merged => SlaEvent::Merged,
+        EventKind::CallAnswered => SlaEvent::AgentReply,
+        EventKind::CallbackRequested => SlaEvent::CallbackRequested,
+        _ => return None,
+    })
 }
 
 struct Loaded(HashMap<i64, Arc<BusinessCalendar>>);
@@ -114,53 +118,54 @@ fn replay(conn: &mut DbConnection, events: &[TimedEvent], now: DateTime<Utc>) ->
     Ok(sla::replay(events, &Loaded(loaded), now))
 }
 
-/// What a refresh works from: the ticket's facts and its event log, in order.
-struct Known {
-    facts: policies::TicketFacts,
-    rows: Vec<EventRow>,
-    /// The ticket may have deadlines already (pending ones to replace, fired ones to keep).
-    has_deadlines: bool,
+/// Re-evaluates the policy (recording it when it changed), replays the log and rewrites the
+/// ticket's pending deadlines. Called in the same transaction as every ticket change.
+pub fn refresh(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> Result<TicketSla, AppError> {
+    let facts = facts(conn, ticket_id)?;
+    let mut rows = load_events(conn, ticket_id)?;
+    let wanted = policies::matching(conn, &facts)?.map(|p| p.applied(facts.priority));
+    if let Some(policy) = wanted.filter(|w| current_policy(&rows).as_ref() != Some(w)) {
+        let data = serde_json::to_value(&policy).map_err(anyhow::Error::from)?;
+        rows.push(record(conn, ticket_id, EventKind::SlaPolicyApplied, Actor::System, data, UtcTime::from(now))?);
+    }
+    let events = sla_events(&rows);
+    let metrics = replay(conn, &events, now)?;
+    let fired = fired_deadlines(conn, ticket_id)?;
+    let kept = fired.len();
+    let deadlines = deadlines_of(&metrics, fired);
+    insert_deadlines(conn, ticket_id, &deadlines[kept..])?;
+    super::summary::write(conn, ticket_id, &deadlines)?;
+    record_met(conn, ticket_id, &rows, &metrics)?;
+    Ok(TicketSla { ticket_id, policy: current_policy(&rows), metrics })
 }
 
-/// The SLA state written by a refresh, with the summary it stored on the ticket row.
-pub struct Refreshed {
-    pub sla: TicketSla,
+/// The SLA of a ticket about to be created, worked out before anything is written, from its facts
+/// and its opening event (the opening message answers nothing): the ticket's row is inserted with
+/// its summary, and its log and deadlines follow.
+pub struct Plan {
+    /// The data of the `sla_policy_applied` event to append after the ticket's own, if a policy
+    /// applies.
+    pub policy: Option<Value>,
+    deadlines: Vec<Deadline>,
     pub next_due_at: Option<DateTime<Utc>>,
     pub state: Option<SlaState>,
 }
 
-/// Re-evaluates the policy (recording it when it changed), replays the log and rewrites the
-/// ticket's pending deadlines. Called in the same transaction as every ticket change.
-pub fn refresh(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> Result<TicketSla, AppError> {
-    let known = Known { facts: facts(conn, ticket_id)?, rows: load_events(conn, ticket_id)?, has_deadlines: true };
-    Ok(apply(conn, ticket_id, known, now)?.sla)
+pub fn plan(conn: &mut DbConnection, facts: &policies::TicketFacts, at: DateTime<Utc>) -> Result<Plan, AppError> {
+    let policy = policies::matching(conn, facts)?.map(|p| p.applied(facts.priority));
+    let data = policy.as_ref().map(serde_json::to_value).transpose().map_err(anyhow::Error::from)?;
+    let opening =
+        [(EventKind::Created, Value::Null)].into_iter().chain(data.clone().map(|d| (EventKind::SlaPolicyApplied, d)));
+    let events: Vec<TimedEvent> =
+        opening.filter_map(|(kind, data)| Some(TimedEvent { at, event: sla_event(kind, &data)? })).collect();
+    let deadlines = deadlines_of(&replay(conn, &events, at)?, Vec::new());
+    let (next_due_at, state) = sla_summary(&deadlines);
+    Ok(Plan { policy: data, deadlines, next_due_at, state })
 }
 
-/// The first evaluation of a ticket this transaction just created, from what it wrote: its facts
-/// and its events are not read back, and it has no deadlines yet.
-pub fn start(
-    conn: &mut DbConnection,
-    ticket_id: i64,
-    facts: policies::TicketFacts,
-    rows: Vec<EventRow>,
-    now: DateTime<Utc>,
-) -> Result<Refreshed, AppError> {
-    apply(conn, ticket_id, Known { facts, rows, has_deadlines: false }, now)
-}
-
-fn apply(conn: &mut DbConnection, ticket_id: i64, mut known: Known, now: DateTime<Utc>) -> Result<Refreshed, AppError> {
-    let wanted = policies::matching(conn, &known.facts)?.map(|p| p.applied(known.facts.priority));
-    if let Some(policy) = wanted.filter(|w| current_policy(&known.rows).as_ref() != Some(w)) {
-        let data = serde_json::to_value(&policy).map_err(anyhow::Error::from)?;
-        known.rows.push(record(conn, ticket_id, EventKind::SlaPolicyApplied, Actor::System, data, UtcTime::from(now))?);
-    }
-    let events = sla_events(&known.rows);
-    let metrics = replay(conn, &events, now)?;
-    let deadlines = write_deadlines(conn, ticket_id, &metrics, known.has_deadlines)?;
-    let (next_due_at, state) = super::summary::write(conn, ticket_id, &deadlines)?;
-    record_met(conn, ticket_id, &known.rows, &metrics)?;
-    let sla = TicketSla { ticket_id, policy: current_policy(&known.rows), metrics };
-    Ok(Refreshed { sla, next_due_at, state })
+/// Writes the planned deadlines of ticket `ticket_id`, now created.
+pub fn begin(conn: &mut DbConnection, ticket_id: i64, plan: &Plan) -> Result<(), AppError> {
+    insert_deadlines(conn, ticket_id, &plan.deadlines)
 }
 
 fn current_policy(rows: &[EventRow]) -> Option<AppliedPolicy> {
@@ -202,23 +207,18 @@ pub fn view(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> Resu
     Ok(TicketSla { ticket_id, policy: current_policy(&rows), metrics })
 }
 
-/// Pending (unfired) deadlines are replaced; fired ones stay, so each warning and breach of a
-/// metric instance fires at most once. Returns all of the ticket's deadlines as written.
-fn write_deadlines(
-    conn: &mut DbConnection,
-    ticket_id: i64,
-    metrics: &[MetricTimeline],
-    has_deadlines: bool,
-) -> Result<Vec<Deadline>, AppError> {
-    let mut deadlines = if has_deadlines { fired_deadlines(conn, ticket_id)? } else { Vec::new() };
-    let fired = deadlines.len();
+/// The ticket's deadlines: the `fired` ones, which stay, so each warning and breach of a metric
+/// instance fires at most once, then the pending ones of `metrics`.
+fn deadlines_of(metrics: &[MetricTimeline], fired: Vec<Deadline>) -> Vec<Deadline> {
+    let mut deadlines = fired;
+    let kept = deadlines.len();
     for m in metrics {
         let Some(due) = m.due_at else { continue };
         let warn = m.warn_at.filter(|w| *w < due);
         for (kind, at) in [("warning", warn), ("breach", Some(due))] {
             let Some(at) = at else { continue };
             let (metric, instance) = (m.metric.as_str(), m.instance as i32);
-            if deadlines[..fired].iter().any(|d| d.metric == metric && d.instance == instance && d.kind == kind) {
+            if deadlines[..kept].iter().any(|d| d.metric == metric && d.instance == instance && d.kind == kind) {
                 continue;
             }
             let deadline =
@@ -226,7 +226,11 @@ fn write_deadlines(
             deadlines.push(deadline);
         }
     }
-    let new: Vec<NewDeadline> = deadlines[fired..]
+    deadlines
+}
+
+fn insert_deadlines(conn: &mut DbConnection, ticket_id: i64, pending: &[Deadline]) -> Result<(), AppError> {
+    let rows: Vec<NewDeadline> = pending
         .iter()
         .map(|d| NewDeadline {
             ticket_id,
@@ -236,8 +240,8 @@ fn write_deadlines(
             due_at: UtcTime::from(d.due_at),
         })
         .collect();
-    backend::insert_deadlines(conn, &new)?;
-    Ok(deadlines)
+    backend::insert_deadlines(conn, &rows)?;
+    Ok(())
 }
 
 /// Drops the pending deadlines and returns the fired ones, which stay.

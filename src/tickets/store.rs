@@ -102,40 +102,58 @@ pub fn record(
     data: serde_json::Value,
     at: UtcTime,
 ) -> Result<EventRow, AppError> {
-    crate::departments::sla::on_ticket_event(conn, ticket_id, kind, actor, &data, at.0)?;
-    let data = JsonValue(data);
-    let id = diesel::insert_into(ticket_events::table)
-        .values(NewEvent {
+    let mut rows = record_all(conn, ticket_id, vec![(kind, actor, data)], at)?;
+    Ok(rows.pop().expect("one event appended"))
+}
+
+/// Appends `events` to the ticket's log, in order and in one statement, as [`record`] does one.
+pub fn record_all(
+    conn: &mut DbConnection,
+    ticket_id: i64,
+    events: Vec<(EventKind, Actor, serde_json::Value)>,
+    at: UtcTime,
+) -> Result<Vec<EventRow>, AppError> {
+    for (kind, actor, data) in &events {
+        crate::departments::sla::on_ticket_event(conn, ticket_id, *kind, *actor, data, at.0)?;
+    }
+    let new: Vec<NewEvent> = events
+        .iter()
+        .map(|(kind, actor, data)| NewEvent {
             ticket_id,
             kind: kind.as_str(),
             actor_type: actor.kind(),
             actor_id: actor.id(),
-            data: data.clone(),
+            data: JsonValue(data.clone()),
             created_at: at,
         })
-        .returning(ticket_events::id)
-        .get_result(conn)?;
-    let (kind, actor_type, actor_id) = (kind.as_str().to_owned(), actor.kind().to_owned(), actor.id());
-    Ok(EventRow { id, ticket_id, kind, actor_type, actor_id, data, created_at: at })
+        .collect();
+    let ids = backend::insert_events(conn, &new)?;
+    Ok(ids
+        .into_iter()
+        .zip(new)
+        .map(|(id, e)| EventRow {
+            id,
+            ticket_id,
+            kind: e.kind.to_owned(),
+            actor_type: e.actor_type.to_owned(),
+            actor_id: e.actor_id,
+            data: e.data,
+            created_at: at,
+        })
+        .collect())
 }
 
 fn category_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
-    categories::table
-        .filter(categories::slug.eq(slug))
-        .filter(categories::active.eq(true))
-        .select(categories::id)
-        .first(conn)
-        .optional()?
+    crate::catalog::get(conn)?
+        .active_category(slug)
+        .map(|c| c.id)
         .ok_or_else(|| AppError::field(field, format!("no existe la categoría «{slug}»")))
 }
 
 pub fn queue_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
-    queues::table
-        .filter(queues::slug.eq(slug))
-        .filter(queues::active.eq(true))
-        .select(queues::id)
-        .first(conn)
-        .optional()?
+    crate::catalog::get(conn)?
+        .active_queue(slug)
+        .map(|q| q.id)
         .ok_or_else(|| AppError::field(field, format!("no existe la cola «{slug}»")))
 }
 
@@ -173,14 +191,14 @@ pub fn resolve_requester(
     if let Some(existing) = find_requester(conn, data)? {
         return fill_blanks(conn, existing, data);
     }
-    // Inside a savepoint: if a concurrent request created the same person first, the unique
-    // email/RUT makes this insert fail, and that person is the one to use.
-    match conn.transaction(|c| insert_requester(c, data)) {
-        Err(AppError::Conflict(_)) => match find_requester(conn, data)? {
+    // If a concurrent request created the same person first, the unique email/RUT skips this
+    // insert, and that person is the one to use.
+    match insert_requester_if_new(conn, data)? {
+        Some(inserted) => Ok(inserted),
+        None => match find_requester(conn, data)? {
             Some(existing) => fill_blanks(conn, existing, data),
             None => Err(AppError::Conflict("Ya existe un solicitante con esos datos.".into())),
         },
-        inserted => inserted,
     }
 }
 
@@ -229,33 +247,47 @@ fn fill_blanks(
 }
 
 pub fn insert_requester(conn: &mut DbConnection, data: &RequesterData) -> Result<RequesterRow, AppError> {
+    let (new, at) = new_requester(data);
+    let id: i64 = diesel::insert_into(requesters::table).values(&new).returning(requesters::id).get_result(conn)?;
+    Ok(requester_row(id, data, new.segment, at))
+}
+
+/// As [`insert_requester`], or `None` when someone with the same email or RUT exists.
+fn insert_requester_if_new(conn: &mut DbConnection, data: &RequesterData) -> Result<Option<RequesterRow>, AppError> {
+    let (new, at) = new_requester(data);
+    let id = backend::insert_requester_if_new(conn, &new)?;
+    Ok(id.map(|id| requester_row(id, data, new.segment, at)))
+}
+
+fn new_requester(data: &RequesterData) -> (NewRequester<'_>, UtcTime) {
     let at = now();
     // Not given: a public body's address or name makes a buyer, anyone else a citizen.
     let segment = data.segment.unwrap_or_else(|| segment::infer(data.email.as_deref(), data.organization.as_deref()));
-    let id: i64 = diesel::insert_into(requesters::table)
-        .values(NewRequester {
-            name: &data.name,
-            email: data.email.as_deref(),
-            phone: data.phone.as_deref(),
-            rut: data.rut.as_deref(),
-            segment: segment.as_str(),
-            organization: data.organization.as_deref(),
-            created_at: at,
-            updated_at: at,
-        })
-        .returning(requesters::id)
-        .get_result(conn)?;
-    Ok(RequesterRow {
+    let new = NewRequester {
+        name: &data.name,
+        email: data.email.as_deref(),
+        phone: data.phone.as_deref(),
+        rut: data.rut.as_deref(),
+        segment: segment.as_str(),
+        organization: data.organization.as_deref(),
+        created_at: at,
+        updated_at: at,
+    };
+    (new, at)
+}
+
+fn requester_row(id: i64, data: &RequesterData, segment: &str, at: UtcTime) -> RequesterRow {
+    RequesterRow {
         id,
         name: data.name.clone(),
         email: data.email.clone(),
         phone: data.phone.clone(),
         rut: data.rut.clone(),
-        segment: segment.as_str().to_owned(),
+        segment: segment.to_owned(),
         organization: data.organization.clone(),
         created_at: at,
         updated_at: at,
-    })
+    }
 }
 
 /// Year of creation in Chile: a ticket created on 31 December at 22:00 local time belongs to
@@ -276,6 +308,14 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
     let at = now();
     let year = santiago_year(at.0);
     let number = TicketNumber { year, sequence: backend::next_ticket_sequence(conn, year)? }.to_string();
+    let facts = crate::sla::policies::TicketFacts {
+        segment: parse(&requester.segment, "segment")?,
+        channel: input.channel,
+        priority: input.priority,
+        category: input.category.clone(),
+        queue: Some(queue_slug.to_owned()),
+    };
+    let sla = crate::sla::engine::plan(conn, &facts, at.0)?;
     let id: i64 = diesel::insert_into(tickets::table)
         .values(NewTicket {
             number: &number,
@@ -290,23 +330,18 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
             created_at: at,
             updated_at: at,
             kind: input.kind.as_str(),
+            next_due_at: sla.next_due_at.map(UtcTime::from),
+            sla_state: sla.state.map(|s| s.as_str()),
         })
         .returning(tickets::id)
         .get_result(conn)?;
-    let created = record(
-        conn,
-        id,
-        EventKind::Created,
-        actor,
-        json!({
-            "number": number, "subject": input.subject, "channel": input.channel,
-            "priority": input.priority, "status": Status::New, "queue": queue_slug,
-            "category": input.category, "assignee_id": input.assignee_id,
-            "requester_id": requester.id, "tags": input.tags, "kind": input.kind,
-        }),
-        at,
-    )?;
-    insert_tags(conn, id, &input.tags)?;
+    let created = json!({
+        "number": number, "subject": input.subject, "channel": input.channel,
+        "priority": input.priority, "status": Status::New, "queue": queue_slug,
+        "category": input.category, "assignee_id": input.assignee_id,
+        "requester_id": requester.id, "tags": input.tags, "kind": input.kind,
+    });
+    backend::insert_tags(conn, id, &input.tags)?;
     let author = match actor {
         Actor::Requester(_) => AuthorType::Requester,
         // Generated by the service itself (e.g. the summary of a phone call).
@@ -316,7 +351,7 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         // requester's own words.
         Actor::Agent(_) => AuthorType::Requester,
     };
-    let (_, message_added) = insert_message(
+    let (_, message_added) = insert_message_row(
         conn,
         id,
         actor,
@@ -330,14 +365,10 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         true,
         input.sender.as_ref(),
     )?;
-    let facts = crate::sla::policies::TicketFacts {
-        segment: parse(&requester.segment, "segment")?,
-        channel: input.channel,
-        priority: input.priority,
-        category: input.category.clone(),
-        queue: Some(queue_slug.to_owned()),
-    };
-    let sla = crate::sla::engine::start(conn, id, facts, vec![created, message_added], at.0)?;
+    let mut events = vec![(EventKind::Created, actor, created), (EventKind::MessageAdded, actor, message_added)];
+    events.extend(sla.policy.clone().map(|policy| (EventKind::SlaPolicyApplied, Actor::System, policy)));
+    record_all(conn, id, events, at)?;
+    crate::sla::engine::begin(conn, id, &sla)?;
     // Rules that change the queue also trigger assignment (through `update`).
     let trigger = crate::routing::rules::Trigger::Created;
     let routed = crate::routing::rules::route(conn, id, &input.body, &input.origin, trigger)?.is_some();
@@ -370,16 +401,6 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
     view((row, requester, input.category, Some(queue_slug.to_owned()), assignee_name), input.tags)
 }
 
-fn insert_tags(conn: &mut DbConnection, ticket_id: i64, tags: &[String]) -> Result<(), AppError> {
-    // One row at a time: multi-row INSERT is not available through MultiConnection.
-    for tag in tags {
-        diesel::insert_into(ticket_tags::table)
-            .values((ticket_tags::ticket_id.eq(ticket_id), ticket_tags::tag.eq(tag)))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 #[allow(clippy::too_many_arguments)]
 fn insert_message(
     conn: &mut DbConnection,
@@ -392,9 +413,42 @@ fn insert_message(
     body: &str,
     body_html: Option<&str>,
     at: UtcTime,
+    sender: Option<&Sender>,
+) -> Result<i64, AppError> {
+    let (message_id, data) = insert_message_row(
+        conn,
+        ticket_id,
+        actor,
+        author,
+        requester_id,
+        visibility,
+        channel,
+        body,
+        body_html,
+        at,
+        false,
+        sender,
+    )?;
+    record(conn, ticket_id, EventKind::MessageAdded, actor, data, at)?;
+    Ok(message_id)
+}
+
+/// Writes a message and returns its id with the data of its `message_added` event.
+#[allow(clippy::too_many_arguments)]
+fn insert_message_row(
+    conn: &mut DbConnection,
+    ticket_id: i64,
+    actor: Actor,
+    author: AuthorType,
+    requester_id: i64,
+    visibility: Visibility,
+    channel: Channel,
+    body: &str,
+    body_html: Option<&str>,
+    at: UtcTime,
     initial: bool,
     sender: Option<&Sender>,
-) -> Result<(i64, EventRow), AppError> {
+) -> Result<(i64, serde_json::Value), AppError> {
     let (agent_id, requester) = match (author, actor) {
         (AuthorType::Agent, Actor::Agent(id)) => (Some(id), None),
         (AuthorType::Requester, _) => (None, Some(requester_id)),
@@ -423,8 +477,7 @@ fn insert_message(
         // Followers of the log (the SLA clocks) tell a CC from a stranger by it.
         data["sender_status"] = json!(sender.status);
     }
-    let event = record(conn, ticket_id, EventKind::MessageAdded, actor, data, at)?;
-    Ok((message_id, event))
+    Ok((message_id, data))
 }
 
 fn parse<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, AppError> {
@@ -854,7 +907,7 @@ pub fn update(
         let removed: Vec<&String> = old.iter().filter(|t| !new_tags.contains(t)).collect();
         if !added.is_empty() || !removed.is_empty() {
             diesel::delete(ticket_tags::table.filter(ticket_tags::ticket_id.eq(id))).execute(conn)?;
-            insert_tags(conn, id, &new_tags)?;
+            backend::insert_tags(conn, id, &new_tags)?;
             record(conn, id, EventKind::TagsChanged, actor, json!({ "added": added, "removed": removed }), at)?;
         }
     }
@@ -945,7 +998,7 @@ fn append(
     // A mail is a message by mail, whatever channel opened the ticket.
     let channel: Channel = if sender.is_some() { Channel::Email } else { parse(&t.channel, "channel")? };
     let html = req.body_html.as_deref().map(sanitize_html);
-    let (message_id, _) = insert_message(
+    let message_id = insert_message(
         conn,
         id,
         actor,
@@ -956,7 +1009,6 @@ fn append(
         &body,
         html.as_deref(),
         at,
-        false,
         sender,
     )?;
     let reply = author == AuthorType::Agent && visibility == Visibility::Public;

@@ -3,4 +3,4 @@ CREATE TABLE routing_state (
     rules_version BIGINT NOT NULL
 );
 INSERT INTO routing_state (id, rules_version) VALUES (1, random());
-DELETE FROM reference_versions WHERE name = 'routing_rules';
+DELETE FROM reference_versions WHERE name IN ('routing_rules', 'catalog');

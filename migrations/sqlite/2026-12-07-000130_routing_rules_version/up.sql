@@ -1,4 +1,0 @@
--- The routing rules' version joins the other reference data (src/reference.rs), so a transaction
--- reads every version in one statement.
-INSERT INTO reference_versions (name, version) VALUES ('routing_rules', random() / 4096);
-DROP TABLE routing_state;
