@@ -1,8 +1,9 @@
-//! Reference data (business calendars with their holidays, SLA policies, routing rules) cached by
-//! each replica. Every kind has a version in `reference_versions`, changed in the transaction that
-//! changes its data; a reader compares the versions (one small table, read once per transaction)
-//! with the version it cached and reloads only when it moved. So a replica serves a change from the first transaction that can see it committed, and
-//! the hot path (every ticket change replays SLA clocks) stops reading whole tables.
+//! Reference data (business calendars with their holidays, SLA policies, routing rules, queues and
+//! categories) cached by each replica. Every kind has a version in `reference_versions`, changed in
+//! the transaction that changes its data; a reader compares the versions (one small table, read
+//! once per transaction) with the version it cached and reloads only when it moved. So a replica
+//! serves a change from the first transaction that can see it committed, and the hot path (every
+//! ticket change replays SLA clocks) stops reading whole tables.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -117,13 +117,13 @@ pub fn record_all(
         crate::departments::sla::on_ticket_event(conn, ticket_id, *kind, *actor, data, at.0)?;
     }
     let new: Vec<NewEvent> = events
-        .iter()
+        .into_iter()
         .map(|(kind, actor, data)| NewEvent {
             ticket_id,
             kind: kind.as_str(),
             actor_type: actor.kind(),
             actor_id: actor.id(),
-            data: JsonValue(data.clone()),
+            data: JsonValue(data),
             created_at: at,
         })
         .collect();

@@ -177,7 +177,7 @@ pub async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
 /// from an older binary) gets today's files, revalidated.
 pub async fn versioned_asset(req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
     let (asked, name) = path.into_inner();
-    let caching = if asked == version() { KEEP } else { REVALIDATE };
+    let caching = if u64::from_str_radix(&asked, 16) == Ok(VERSION) { KEEP } else { REVALIDATE };
     match named(&name) {
         Some(asset) => serve(&req, asset, caching),
         None => page(req).await,

@@ -179,7 +179,7 @@ function safeJson(text) {
 const early = new Map();
 const EARLY_FRESH_MS = 10_000;
 let sessionAnswered = false;
-export function getEarly(path) {
+function getEarly(path) {
   // Too late once the session answered: the screen asks for itself (or there is no session).
   if (sessionAnswered) return;
   const answer = api('GET', path);
