@@ -21,33 +21,6 @@ const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n";
 /// The antivirus test file (harmless; every scanner reports it).
 const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
-/// Runs each test on SQLite and (when configured) on Postgres, with `$backend` naming which.
-macro_rules! on_both {
-    ($(async fn $name:ident($backend:ident) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                #[tokio::test]
-                async fn sqlite() {
-                    let $backend = Backend::Sqlite;
-                    $body
-                }
-
-                #[tokio::test]
-                async fn postgres() {
-                    if postgres_url().is_none() {
-                        return;
-                    }
-                    let $backend = Backend::Postgres;
-                    $body
-                }
-            }
-        )*
-    };
-}
-
 /// The attachments of the ticket's first message, as an agent sees them.
 async fn files_of(app: &TestApp, agent: &str, ticket: i64) -> Vec<Value> {
     let messages = app.call(Method::GET, &format!("/api/v1/tickets/{ticket}/messages"), Some(agent), None).await;

@@ -212,6 +212,34 @@ macro_rules! on_all_backends {
 }
 pub(crate) use on_all_backends;
 
+/// Runs each test on SQLite and (when configured) on Postgres, with `$backend` naming which.
+macro_rules! on_both {
+    ($(async fn $name:ident($backend:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[tokio::test]
+                async fn sqlite() {
+                    let $backend = crate::helpers::Backend::Sqlite;
+                    $body
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if crate::helpers::postgres_url().is_none() {
+                        return;
+                    }
+                    let $backend = crate::helpers::Backend::Postgres;
+                    $body
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both;
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,

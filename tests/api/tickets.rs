@@ -512,3 +512,27 @@ on_all_backends! {
         assert!(sent <= bound, "creation sent {sent} statements, more than {bound}");
     }
 }
+
+// Queues and categories are cached by each replica: a change made through one is seen by the
+// next request to another, which had them cached already.
+on_both! {
+    async fn a_queue_changed_on_one_replica_is_seen_by_another_at_once(backend) {
+        let first = spawn(backend, |_| {}).await;
+        let url = first.database_url.clone();
+        let second = spawn(backend, move |s| s.database.url = url).await;
+        let mut body = ticket_body("Antes del cambio", "antes@providencia.cl");
+        assert_eq!(second.post("/api/v1/tickets", body.clone()).await.status, StatusCode::CREATED);
+
+        let queue = first.post("/api/v1/queues", json!({ "slug": "grandes-compras", "name": "Grandes Compras" })).await;
+        assert_eq!(queue.status, StatusCode::CREATED, "{}", queue.body);
+        body["queue"] = json!("grandes-compras");
+        let created = second.post("/api/v1/tickets", body.clone()).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(created.body["queue"], "grandes-compras");
+
+        let gone = first.delete(&format!("/api/v1/queues/{}", queue.body["id"])).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT);
+        let refused = second.post("/api/v1/tickets", body).await;
+        assert_eq!(assert_problem(&refused, 422), ["queue"]);
+    }
+}
