@@ -83,8 +83,10 @@ pub fn insert_events(conn: &mut DbConnection, rows: &[super::models::NewEvent]) 
     use super::schema::ticket_events;
     match conn {
         DbConnection::Pg(pg) => {
-            let ids: Vec<i64> =
+            let mut ids: Vec<i64> =
                 diesel::insert_into(ticket_events::table).values(rows).returning(ticket_events::id).get_results(pg)?;
+            // Rows take their ids in the order of VALUES; RETURNING's order is not promised.
+            ids.sort_unstable();
             Ok(ids)
         }
         DbConnection::Sqlite(lite) => rows

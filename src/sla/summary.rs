@@ -2,13 +2,12 @@
 //! deadlines in the same transaction that changes them, so the workspace's lists filter and sort
 //! by it through indexes instead of aggregating deadlines per row.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::schema::{sla_deadlines, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
-use crate::domain::workspace::{sla_summary, Deadline, SlaState};
+use crate::domain::workspace::{sla_summary, Deadline};
 use crate::error::AppError;
 
 pub fn store(conn: &mut DbConnection, ticket_id: i64) -> Result<(), AppError> {
@@ -32,19 +31,14 @@ pub fn store(conn: &mut DbConnection, ticket_id: i64) -> Result<(), AppError> {
             fired: fired_at.is_some(),
         })
         .collect();
-    write(conn, ticket_id, &deadlines)?;
-    Ok(())
+    write(conn, ticket_id, &deadlines)
 }
 
-/// Stores the summary of `deadlines`, all of the ticket's, and returns it.
-pub fn write(
-    conn: &mut DbConnection,
-    ticket_id: i64,
-    deadlines: &[Deadline],
-) -> Result<(Option<DateTime<Utc>>, Option<SlaState>), AppError> {
+/// Stores the summary of `deadlines`, all of the ticket's.
+pub fn write(conn: &mut DbConnection, ticket_id: i64, deadlines: &[Deadline]) -> Result<(), AppError> {
     let (next_due, state) = sla_summary(deadlines);
     diesel::update(tickets::table.find(ticket_id))
         .set((tickets::next_due_at.eq(next_due.map(UtcTime::from)), tickets::sla_state.eq(state.map(|s| s.as_str()))))
         .execute(conn)?;
-    Ok((next_due, state))
+    Ok(())
 }
