@@ -36,15 +36,19 @@ impl Kind {
     }
 }
 
-/// One kind's data as last loaded by this replica, with the version it was loaded at.
+/// One kind's data as loaded by this replica, with the versions it was loaded at: the last few, so
+/// that databases sharing one process (the test suite's) do not evict each other's.
 pub struct Cache<T> {
     kind: Kind,
-    slot: Mutex<Option<(i64, Arc<T>)>>,
+    /// Least recently used first.
+    slots: Mutex<Vec<(i64, Arc<T>)>>,
 }
+
+const KEPT: usize = 8;
 
 impl<T> Cache<T> {
     pub const fn new(kind: Kind) -> Cache<T> {
-        Cache { kind, slot: Mutex::new(None) }
+        Cache { kind, slots: Mutex::new(Vec::new()) }
     }
 
     /// The data as of `conn`'s transaction: the cached copy when its version is current, else
@@ -55,13 +59,21 @@ impl<T> Cache<T> {
         load: impl FnOnce(&mut DbConnection) -> Result<T, AppError>,
     ) -> Result<Arc<T>, AppError> {
         let version = version(conn, self.kind)?;
-        if let Some((cached, data)) = self.slot.lock().expect("reference cache poisoned").as_ref() {
-            if *cached == version {
-                return Ok(data.clone());
+        {
+            let mut slots = self.slots.lock().expect("reference cache poisoned");
+            if let Some(at) = slots.iter().position(|(cached, _)| *cached == version) {
+                let slot = slots.remove(at);
+                let data = slot.1.clone();
+                slots.push(slot);
+                return Ok(data);
             }
         }
         let data = Arc::new(load(conn)?);
-        *self.slot.lock().expect("reference cache poisoned") = Some((version, data.clone()));
+        let mut slots = self.slots.lock().expect("reference cache poisoned");
+        if slots.len() >= KEPT {
+            slots.remove(0);
+        }
+        slots.push((version, data.clone()));
         Ok(data)
     }
 }
