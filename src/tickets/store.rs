@@ -351,7 +351,7 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         // requester's own words.
         Actor::Agent(_) => AuthorType::Requester,
     };
-    let (_, message_added) = insert_message_row(
+    let (_, message_added) = insert_message(
         conn,
         id,
         actor,
@@ -401,41 +401,9 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
     view((row, requester, input.category, Some(queue_slug.to_owned()), assignee_name), input.tags)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert_message(
-    conn: &mut DbConnection,
-    ticket_id: i64,
-    actor: Actor,
-    author: AuthorType,
-    requester_id: i64,
-    visibility: Visibility,
-    channel: Channel,
-    body: &str,
-    body_html: Option<&str>,
-    at: UtcTime,
-    sender: Option<&Sender>,
-) -> Result<i64, AppError> {
-    let (message_id, data) = insert_message_row(
-        conn,
-        ticket_id,
-        actor,
-        author,
-        requester_id,
-        visibility,
-        channel,
-        body,
-        body_html,
-        at,
-        false,
-        sender,
-    )?;
-    record(conn, ticket_id, EventKind::MessageAdded, actor, data, at)?;
-    Ok(message_id)
-}
-
 /// Writes a message and returns its id with the data of its `message_added` event.
 #[allow(clippy::too_many_arguments)]
-fn insert_message_row(
+fn insert_message(
     conn: &mut DbConnection,
     ticket_id: i64,
     actor: Actor,
@@ -998,7 +966,7 @@ fn append(
     // A mail is a message by mail, whatever channel opened the ticket.
     let channel: Channel = if sender.is_some() { Channel::Email } else { parse(&t.channel, "channel")? };
     let html = req.body_html.as_deref().map(sanitize_html);
-    let message_id = insert_message(
+    let (message_id, added) = insert_message(
         conn,
         id,
         actor,
@@ -1009,8 +977,10 @@ fn append(
         &body,
         html.as_deref(),
         at,
+        false,
         sender,
     )?;
+    record(conn, id, EventKind::MessageAdded, actor, added, at)?;
     let reply = author == AuthorType::Agent && visibility == Visibility::Public;
     if let (true, OnReply::Assign, None, Actor::Agent(agent)) = (reply, on_reply, t.assignee_id, actor) {
         // Before the status changes: an opened ticket without assignee would go to the queue.
