@@ -10,13 +10,12 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Principal;
 use crate::db::schema::{audit_log, escalations};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
+use crate::domain::Principal;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::tickets::store;
 
 pub const READ: &str = "read";
 pub const CHANGE: &str = "change";
@@ -180,7 +179,7 @@ impl AuditQuery {
                 "since" => q.since = Some(time(&value)?),
                 "until" => q.until = Some(time(&value)?),
                 "cursor" => {
-                    store::decode_cursor(&value).map_err(|_| bad(&key, "cursor desconocido"))?;
+                    crate::paging::decode_cursor(&value).map_err(|_| bad(&key, "cursor desconocido"))?;
                     q.cursor = Some(value.into_owned());
                 }
                 "limit" => match int(&value)? {
@@ -234,7 +233,7 @@ pub fn list(conn: &mut DbConnection, who: &Principal, q: &AuditQuery) -> Result<
         query = query.filter(audit_log::at.lt(UtcTime::from(until)));
     }
     if let Some(cursor) = &q.cursor {
-        query = query.filter(audit_log::id.lt(store::decode_cursor(cursor)?));
+        query = query.filter(audit_log::id.lt(crate::paging::decode_cursor(cursor)?));
     }
     let rows: Vec<Row> = query.load(conn)?;
     let items: Vec<AuditEntry> = rows
@@ -253,7 +252,7 @@ pub fn list(conn: &mut DbConnection, who: &Principal, q: &AuditQuery) -> Result<
         })
         .collect();
     let full = items.len() as i64 == limit;
-    let next_cursor = items.last().filter(|_| full).map(|e| store::encode_cursor(e.id));
+    let next_cursor = items.last().filter(|_| full).map(|e| crate::paging::encode_cursor(e.id));
     Ok(AuditPage { items, next_cursor })
 }
 

@@ -15,56 +15,11 @@ use sha2::{Digest, Sha256};
 use crate::db::schema::{agents, api_tokens};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
-use crate::domain::{Permission, Role};
+pub use crate::domain::user::{Actor, Principal};
+use crate::domain::Permission;
 use crate::error::AppError;
 use crate::session;
 use crate::startup::AppState;
-
-/// Who is calling: an agent, supervisor, admin, department member or integration.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub agent_id: i64,
-    pub role: Role,
-}
-
-impl Principal {
-    pub fn require(&self, permission: Permission) -> Result<(), AppError> {
-        if self.role.can(permission) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden)
-        }
-    }
-
-    pub fn actor(&self) -> Actor {
-        Actor::Agent(self.agent_id)
-    }
-}
-
-/// Who made a change, as recorded in the event log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor {
-    Agent(i64),
-    Requester(i64),
-    System,
-}
-
-impl Actor {
-    pub fn kind(self) -> &'static str {
-        match self {
-            Actor::Agent(_) => "agent",
-            Actor::Requester(_) => "requester",
-            Actor::System => "system",
-        }
-    }
-
-    pub fn id(self) -> Option<i64> {
-        match self {
-            Actor::Agent(id) | Actor::Requester(id) => Some(id),
-            Actor::System => None,
-        }
-    }
-}
 
 pub const TOKEN_PREFIX: &str = "atn_";
 

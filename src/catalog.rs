@@ -80,3 +80,19 @@ fn load(conn: &mut DbConnection) -> Result<Catalog, AppError> {
         categories: categories.into_iter().map(|(id, slug, active)| Category { id, slug, active }).collect(),
     })
 }
+
+/// The id of the active category `slug`, or an error on `field`.
+pub fn category_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
+    get(conn)?
+        .active_category(slug)
+        .map(|c| c.id)
+        .ok_or_else(|| AppError::field(field, format!("no existe la categoría «{slug}»")))
+}
+
+/// The id of the active queue `slug`, or an error on `field`.
+pub fn queue_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
+    get(conn)?
+        .active_queue(slug)
+        .map(|q| q.id)
+        .ok_or_else(|| AppError::field(field, format!("no existe la cola «{slug}»")))
+}

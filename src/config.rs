@@ -150,7 +150,7 @@ pub struct EmailSettings {
     pub max_attachments_total_bytes: usize,
     /// IMAP mailboxes to poll (`[[email.mailboxes]]`).
     #[serde(default)]
-    pub mailboxes: Vec<crate::channels::email::imap::MailboxSettings>,
+    pub mailboxes: Vec<MailboxSettings>,
 }
 
 fn survey_expiry_days() -> i64 {
@@ -420,6 +420,47 @@ impl Settings {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.database.connect_timeout_secs.max(1))
     }
+}
+
+/// One mailbox, from `[[email.mailboxes]]` in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailboxSettings {
+    /// Name recorded with each mail (deduplication is per mailbox).
+    pub name: String,
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Implicit TLS (IMAPS, usually port 993). Plain connections are for loopback tests only.
+    #[serde(default = "default_tls")]
+    pub tls: bool,
+    /// With `tls = false`: upgrade the connection with STARTTLS before logging in (usually port 143).
+    #[serde(default)]
+    pub starttls: bool,
+    /// PEM file of certificate authorities to trust besides the public ones (e.g. an in-house CA).
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    pub username: String,
+    pub password: String,
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// Folder to move stored mail to; without one, stored mail is only flagged `\Seen`.
+    #[serde(default)]
+    pub processed_folder: Option<String>,
+    #[serde(default = "default_interval")]
+    pub poll_interval_secs: u64,
+}
+
+fn default_port() -> u16 {
+    993
+}
+fn default_tls() -> bool {
+    true
+}
+fn default_folder() -> String {
+    "INBOX".into()
+}
+fn default_interval() -> u64 {
+    30
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::{segment, text, Role, Segment};
 use crate::error::{AppError, FieldError};
-use crate::tickets::store::{decode_cursor, encode_cursor, insert_requester, requester_view};
+use crate::paging::{decode_cursor, encode_cursor};
+use crate::tickets::requesters::{insert_requester, requester_view};
 use crate::tickets::{line, Errors, Page, RequesterInput, RequesterView};
 
 fn parse<T: std::str::FromStr>(value: &str) -> Result<T, AppError> {
@@ -95,7 +96,7 @@ pub fn get_requester(conn: &mut DbConnection, id: i64) -> Result<RequesterView, 
 }
 
 pub fn list_requesters(conn: &mut DbConnection, f: &RequesterFilter) -> Result<Page<RequesterView>, AppError> {
-    let limit = crate::tickets::store::page_limit(f.limit)?;
+    let limit = crate::paging::page_limit(f.limit)?;
     let mut query = requesters::table.select(RequesterRow::as_select()).into_boxed();
     if let Some(email) = &f.email {
         query = query.filter(requesters::email.eq(email.trim().to_lowercase()));

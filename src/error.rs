@@ -225,6 +225,12 @@ impl ResponseError for AppError {
     }
 }
 
+impl From<crate::domain::user::Forbidden> for AppError {
+    fn from(_: crate::domain::user::Forbidden) -> Self {
+        AppError::Forbidden
+    }
+}
+
 impl From<DieselError> for AppError {
     fn from(e: DieselError) -> Self {
         match e {

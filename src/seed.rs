@@ -6,10 +6,10 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::auth::Actor;
 use crate::db::schema::queues;
 use crate::db::DbConnection;
 use crate::directory::{self, CreateAgentRequest, ReferenceInput};
+use crate::domain::Actor;
 use crate::domain::{Channel, Priority, Role, Segment, Status, TicketKind};
 use crate::error::AppError;
 use crate::tickets::store::{self, NewTicketInput};
@@ -287,7 +287,7 @@ fn create_one(conn: &mut DbConnection, rng: &mut StdRng, n: usize, agents: &[i64
             from_requester: false,
             status: Some(status),
         };
-        store::add_message(conn, ticket.id, Actor::Agent(agent), reply, store::OnReply::Keep)?;
+        store::add_message(conn, ticket.id, Actor::Agent(agent), reply, crate::tickets::OnReply::Keep)?;
         if status == Status::Solved && rng.random_bool(0.3) {
             let close = UpdateTicketRequest { status: Some(Status::Closed), ..Default::default() };
             store::update(conn, ticket.id, Actor::System, close)?;

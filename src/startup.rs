@@ -81,6 +81,7 @@ pub async fn run_worker(mut settings: Settings) -> anyhow::Result<()> {
 
 /// Connects to the configured database and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    crate::reactions::install();
     let db = Db::connect(&settings.database_url(), settings.database.pool_size, settings.connect_timeout())?;
     let migrate = db.clone();
     let applied = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {

@@ -25,7 +25,7 @@ pub const NOT_BLANK: &str =
 /// Only white space (an optional field sent blank, which means absent).
 pub const BLANK: &str = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
 
-/// `next_cursor` values: `c` and the last id seen in lower-case hex (`store::encode_cursor`).
+/// `next_cursor` values: `c` and the last id seen in lower-case hex (`paging::encode_cursor`).
 pub const CURSOR: &str = r"^c(?:[0-9a-f]{1,15}|[0-7][0-9a-f]{15})$";
 
 /// Queue, category, department and calendar slugs.
@@ -214,7 +214,7 @@ mod tests {
         assert!(
             re(NOT_BLANK).is_match("Hola") && !re(NOT_BLANK).is_match(" \u{3000}\t") && !re(NOT_BLANK).is_match("a\0")
         );
-        assert!(re(CURSOR).is_match(&crate::tickets::store::encode_cursor(i64::MAX)));
+        assert!(re(CURSOR).is_match(&crate::paging::encode_cursor(i64::MAX)));
         assert!(!re(CURSOR).is_match("c8000000000000000") && !re(CURSOR).is_match("cFF") && !re(CURSOR).is_match("c"));
         for email in ["ana@example.cl", " Ana.Perez@MercadoPublico.CL ", "a@b.c"] {
             assert!(re(EMAIL).is_match(email) && crate::domain::text::normalize_email(email).is_some(), "{email}");

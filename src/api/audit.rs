@@ -3,7 +3,7 @@
 use actix_web::{get, web, HttpRequest};
 
 use crate::audit::{self, AuditPage, AuditQuery};
-use crate::auth::Principal;
+use crate::domain::Principal;
 use crate::error::{AppError, Problem};
 use crate::startup::AppState;
 

@@ -28,9 +28,9 @@ pub mod workspace;
 use actix_web::web;
 
 use crate::audit::{self as log, Entry, Origin};
-use crate::auth::Principal;
 use crate::channels;
 use crate::db::DbConnection;
+use crate::domain::Principal;
 use crate::error::AppError;
 use crate::startup::AppState;
 

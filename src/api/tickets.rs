@@ -218,7 +218,7 @@ pub async fn add_message(
     let (actor, who) = (principal.actor(), principal.principal.clone());
     let (message, files) = (body.value, body.files);
     let store_files = state.attachments.clone();
-    let on_reply = store::OnReply::from_setting(state.settings.tickets.assign_on_first_reply);
+    let on_reply = crate::tickets::OnReply::from_setting(state.settings.tickets.assign_on_first_reply);
     idempotency::once(&state.db, idem, StatusCode::CREATED, move |c| {
         let id = store::resolve_id(c, &key)?;
         let mut view = store::add_message(c, id, actor, message, on_reply)?;

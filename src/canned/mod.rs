@@ -7,11 +7,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
 use crate::db::schema::{agents, canned_responses, categories, requesters, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::canned::{self, Values};
+use crate::domain::Principal;
 use crate::domain::{text, Role};
 use crate::error::AppError;
 use crate::tickets::model::{line, Errors};

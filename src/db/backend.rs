@@ -603,3 +603,13 @@ pub fn prepare_report(conn: &mut DbConnection) -> QueryResult<()> {
         DbConnection::Sqlite(_) => Ok(()),
     }
 }
+
+diesel::define_sql_function! {
+    /// `domain::search::index_stems`, for SQLite's index triggers.
+    fn search_stems(text: Text) -> Text;
+}
+
+/// Makes `search_stems()` available to the triggers of this SQLite connection.
+pub fn register_sqlite(conn: &mut diesel::SqliteConnection) -> QueryResult<()> {
+    search_stems_utils::register_impl(conn, |text: String| crate::domain::search::index_stems(&text))
+}

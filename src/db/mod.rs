@@ -132,7 +132,7 @@ fn establish(url: &DatabaseUrl) -> Result<DbConnection, r2d2::Error> {
                 SqliteConnection::establish(&path.to_string_lossy()).map_err(r2d2::Error::ConnectionError)?;
             conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
             // The full-text index triggers stem in Rust (SQLite has no Spanish stemmer).
-            crate::search::register_sqlite(&mut conn).map_err(r2d2::Error::QueryError)?;
+            backend::register_sqlite(&mut conn).map_err(r2d2::Error::QueryError)?;
             Ok(DbConnection::Sqlite(conn))
         }
     }

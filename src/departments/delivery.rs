@@ -12,15 +12,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::escalations::{self, EscalationView};
 use super::opportunities::OpportunityView;
-use crate::auth::Principal;
 use crate::db::schema::{department_deliveries as dd, department_webhook_attempts as attempts, department_webhooks};
 use crate::db::schema::{messages, queues, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{backend, DbConnection};
 use crate::domain::opportunity::OpportunityStatus;
+use crate::domain::Principal;
 use crate::domain::{EscalationMode, EscalationStatus, Role};
 use crate::error::AppError;
-use crate::tickets::store;
 
 /// Item kinds.
 pub const ESCALATION: &str = "escalation";
@@ -207,7 +206,7 @@ fn after(q: &FeedQuery) -> Result<i64, AppError> {
 }
 
 fn cursor(field: &str, value: Option<&str>) -> Result<i64, AppError> {
-    value.map_or(Ok(0), |c| store::decode_cursor(c).map_err(|_| AppError::field(field, "cursor no válido")))
+    value.map_or(Ok(0), |c| crate::paging::decode_cursor(c).map_err(|_| AppError::field(field, "cursor no válido")))
 }
 
 type ItemRow = (i64, String, String, i64, String, JsonValue, UtcTime, Option<UtcTime>);
@@ -215,7 +214,7 @@ type ItemRow = (i64, String, String, i64, String, JsonValue, UtcTime, Option<Utc
 /// The department's inbox: what was sent to it and it has not acknowledged yet.
 pub fn inbox(conn: &mut DbConnection, who: &Principal, department: i64, q: &FeedQuery) -> Result<InboxPage, AppError> {
     super::visible(conn, who, department)?;
-    let limit = store::page_limit(q.limit)?;
+    let limit = crate::paging::page_limit(q.limit)?;
     let mut query = dd::table
         .filter(dd::department_id.eq(department))
         .filter(dd::id.gt(after(q)?))
@@ -249,7 +248,7 @@ pub fn inbox(conn: &mut DbConnection, who: &Principal, department: i64, q: &Feed
             acknowledged_at: ack.map(|t| t.0),
         })
         .collect();
-    let next_cursor = items.last().map(|i| store::encode_cursor(i.id)).or_else(|| q.after.clone());
+    let next_cursor = items.last().map(|i| crate::paging::encode_cursor(i.id)).or_else(|| q.after.clone());
     Ok(InboxPage { items, next_cursor })
 }
 
@@ -338,7 +337,7 @@ pub fn log(
     q: &FeedQuery,
 ) -> Result<DeliveryLogPage, AppError> {
     super::visible(conn, who, department)?;
-    let limit = store::page_limit(q.limit)?;
+    let limit = crate::paging::page_limit(q.limit)?;
     let rows: Vec<LogRow> = dd::table
         .filter(dd::department_id.eq(department))
         .filter(dd::id.gt(after(q)?))
@@ -390,6 +389,6 @@ pub fn log(
                 .collect(),
         })
         .collect();
-    let next_cursor = items.last().map(|i| store::encode_cursor(i.id)).or_else(|| q.after.clone());
+    let next_cursor = items.last().map(|i| crate::paging::encode_cursor(i.id)).or_else(|| q.after.clone());
     Ok(DeliveryLogPage { items, next_cursor })
 }

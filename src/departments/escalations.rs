@@ -10,12 +10,13 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::sla::{ACK, ANSWER};
-use crate::auth::{Actor, Principal};
 use crate::db::schema::{departments, escalations, messages, queues, requesters, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
+use crate::domain::{Actor, Principal};
 use crate::domain::{EscalationMode, EscalationStatus, EventKind, Status, Visibility};
 use crate::error::AppError;
+use crate::tickets::log;
 use crate::tickets::model::{body_text, line, CreateMessageRequest, Errors, Page, UpdateTicketRequest};
 use crate::tickets::store;
 
@@ -122,7 +123,7 @@ fn load(conn: &mut DbConnection, filter: Filter) -> Result<Vec<EscalationView>, 
                 query = query.filter(escalations::status.eq(status.as_str()));
             }
             if let Some(cursor) = &f.cursor {
-                query = query.filter(escalations::id.gt(store::decode_cursor(cursor)?));
+                query = query.filter(escalations::id.gt(crate::paging::decode_cursor(cursor)?));
             }
             query
         }
@@ -260,7 +261,7 @@ pub fn escalate(
         .returning(escalations::id)
         .get_result(conn)?;
     let data = json!({ "escalation_id": escalation, "department": slug, "mode": req.mode, "reason": reason });
-    store::record(conn, id, EventKind::Escalated, actor, data, at)?;
+    log::record(conn, id, EventKind::Escalated, actor, data, at)?;
     let metrics: &[&str] = match req.mode {
         EscalationMode::Consult => &[ACK, ANSWER],
         EscalationMode::Transfer => &[ACK],
@@ -283,9 +284,9 @@ pub fn for_department(
     if !super::may_see(conn, who, department)? {
         return Err(AppError::NotFound("el departamento"));
     }
-    let limit = store::page_limit(filter.limit)?;
+    let limit = crate::paging::page_limit(filter.limit)?;
     let rows = load(conn, Filter::Department(department, filter, limit))?;
-    let (items, next_cursor) = store::cut_page(rows, limit, |e| e.id);
+    let (items, next_cursor) = crate::paging::cut_page(rows, limit, |e| e.id);
     Ok(Page { items, next_cursor })
 }
 
@@ -353,10 +354,10 @@ pub fn answer(
         from_requester: false,
         status: None,
     };
-    store::add_message(conn, current.ticket_id, who.actor(), note, store::OnReply::Keep)?;
+    store::add_message(conn, current.ticket_id, who.actor(), note, crate::tickets::OnReply::Keep)?;
     super::sla::stop(conn, super::delivery::ESCALATION, &[id], &[ACK, ANSWER], at.0)?;
     let data = json!({ "escalation_id": id, "department": current.department });
-    store::record(conn, current.ticket_id, EventKind::EscalationAnswered, who.actor(), data, at)?;
+    log::record(conn, current.ticket_id, EventKind::EscalationAnswered, who.actor(), data, at)?;
     super::notices::escalation_answered(conn, &current, &body)?;
     one(conn, id)
 }

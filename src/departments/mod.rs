@@ -12,9 +12,9 @@ pub mod webhooks;
 
 use diesel::prelude::*;
 
-use crate::auth::Principal;
 use crate::db::schema::{agents, departments};
 use crate::db::DbConnection;
+use crate::domain::Principal;
 use crate::domain::Role;
 use crate::error::AppError;
 

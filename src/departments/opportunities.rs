@@ -11,15 +11,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Principal;
 use crate::db::schema::{categories, departments, opportunities, opportunity_events, opportunity_tickets, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::opportunity::{OpportunityStatus, Side};
+use crate::domain::Principal;
 use crate::domain::{EventKind, Priority, Role};
 use crate::error::AppError;
+use crate::tickets::log;
 use crate::tickets::model::{body_text, line, Errors, Page};
-use crate::tickets::store;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -183,7 +183,7 @@ fn rows(
         query = query.filter(opportunities::department_id.eq(department));
     }
     if let Some(cursor) = &f.cursor {
-        query = query.filter(opportunities::id.lt(store::decode_cursor(cursor)?));
+        query = query.filter(opportunities::id.lt(crate::paging::decode_cursor(cursor)?));
     }
     if let Some(limit) = limit {
         // One more than the page, to tell whether another follows.
@@ -286,8 +286,8 @@ pub fn list(
         return Err(AppError::Forbidden);
     }
     let only = super::own_department(conn, who)?;
-    let limit = store::page_limit(f.limit)?;
-    let (found, next_cursor) = store::cut_page(rows(conn, None, f, only, Some(limit))?, limit, |r| r.0);
+    let limit = crate::paging::page_limit(f.limit)?;
+    let (found, next_cursor) = crate::paging::cut_page(rows(conn, None, f, only, Some(limit))?, limit, |r| r.0);
     let items = found.into_iter().map(|r| view(conn, r)).collect::<Result<_, _>>()?;
     Ok(Page { items, next_cursor })
 }
@@ -542,7 +542,7 @@ pub fn transition(
         // The agents of the evidence tickets learn the outcome, to tell their requesters.
         let data = json!({ "opportunity_id": id, "title": current.title, "status": req.to, "resolution": resolution });
         for ticket in &current.ticket_ids {
-            store::record(conn, *ticket, EventKind::OpportunityOutcome, who.actor(), data.clone(), UtcTime::now())?;
+            log::record(conn, *ticket, EventKind::OpportunityOutcome, who.actor(), data.clone(), UtcTime::now())?;
         }
     }
     let view = get(conn, who, id)?;

@@ -23,16 +23,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::delivery::ESCALATION;
-use crate::auth::{Actor, Principal};
 use crate::db::backend::{self, DEPARTMENT_CLOCKS};
 use crate::db::schema::{agents, calendars, department_sla_clocks as clocks, departments, escalations};
 use crate::db::types::{Tstz, UtcTime};
 use crate::db::DbConnection;
 use crate::domain::ticket::MessageFacts;
 use crate::domain::ticket::{EscalationStatus, EventKind};
+use crate::domain::{Actor, AuthorType, Principal};
 use crate::domain::{Permission, Role};
 use crate::error::AppError;
 use crate::sla::calendars as business;
+use crate::tickets::reactions::{Cause, Change, Reaction, Settled};
 
 pub const ACK: &str = "ack";
 pub const ANSWER: &str = "answer";
@@ -265,7 +266,7 @@ pub fn stop(
 /// Stops the escalation clocks a ticket event makes no longer owed: all of them when the ticket
 /// is closed (final; merging closes it too), and the acknowledgement of an escalation once a
 /// member of its department acts on the ticket (a reply, a note, a change), with or without the
-/// inbox's ack. Called for every event ([`crate::tickets::store::record`]); most return after
+/// inbox's ack. Called for every event ([`crate::tickets::log::record`]); most return after
 /// one indexed lookup, or none.
 pub fn on_ticket_event(
     conn: &mut DbConnection,
@@ -476,6 +477,34 @@ pub fn at_risk(conn: &mut DbConnection, who: &Principal, f: &ItemsFilter) -> Res
             None => matches!(i.clock.state, ClockState::AtRisk | ClockState::Breached),
         })
         .collect())
+}
+
+/// The departments' clocks: an agent of the department acting on an escalated ticket
+/// acknowledges it, closing the ticket stops its clocks, and a requester's reply reaches the
+/// departments still waiting on the ticket.
+pub struct DepartmentClocks;
+
+impl Reaction for DepartmentClocks {
+    fn appending(
+        &self,
+        conn: &mut DbConnection,
+        ticket: i64,
+        events: &[(EventKind, Actor, serde_json::Value)],
+        at: UtcTime,
+    ) -> Result<(), AppError> {
+        for (kind, actor, data) in events {
+            on_ticket_event(conn, ticket, *kind, *actor, data, at.0)?;
+        }
+        Ok(())
+    }
+
+    fn settle(&self, conn: &mut DbConnection, change: &Change<'_>, _: &mut Settled) -> Result<(), AppError> {
+        if let Cause::Message { side: AuthorType::Requester, message_id, .. } = change.cause {
+            // Last of the reactions: it takes the departments' locks.
+            super::delivery::requester_replied(conn, change.ticket_id, message_id)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

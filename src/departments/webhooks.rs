@@ -16,13 +16,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
 use crate::config::DepartmentSettings;
 use crate::db::schema::{
     department_deliveries as dd, department_webhook_attempts as attempts, department_webhooks as hooks,
 };
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{backend, Db, DbConnection};
+use crate::domain::Principal;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::tickets::model::Errors;

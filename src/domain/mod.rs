@@ -29,4 +29,4 @@ pub use ticket::{
     AuthorType, Channel, EscalationMode, EscalationStatus, EventKind, Priority, Segment, SenderStatus, Status,
     TicketKind, TicketNumber, UnknownValue, Visibility,
 };
-pub use user::{Permission, Role};
+pub use user::{Actor, Permission, Principal, Role};

@@ -528,6 +528,13 @@ pub fn evaluate(rules: &[Rule], facts: &Facts) -> Decision {
     decision
 }
 
+/// Where a ticket came in, beyond what the ticket stores.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub mailbox: Option<String>,
+    pub called_number: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

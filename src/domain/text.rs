@@ -38,9 +38,20 @@ pub fn normalize_email(input: &str) -> Option<String> {
     valid.then_some(email)
 }
 
+/// Keeps formatting, drops scripts, styles, event handlers and remote content tricks.
+pub fn sanitize_html(html: &str) -> String {
+    ammonia::clean(html)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_is_sanitised() {
+        let clean = sanitize_html("<p onclick=\"x()\">Hola<script>alert(1)</script></p>");
+        assert_eq!(clean, "<p>Hola</p>");
+    }
 
     #[test]
     fn fold_strips_case_and_accents() {

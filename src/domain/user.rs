@@ -49,6 +49,56 @@ impl Role {
     }
 }
 
+/// Who is calling: an agent, supervisor, admin, department member or integration.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub agent_id: i64,
+    pub role: Role,
+}
+
+impl Principal {
+    pub fn require(&self, permission: Permission) -> Result<(), Forbidden> {
+        if self.role.can(permission) {
+            Ok(())
+        } else {
+            Err(Forbidden)
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::Agent(self.agent_id)
+    }
+}
+
+/// Who made a change, as recorded in the event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Agent(i64),
+    Requester(i64),
+    System,
+}
+
+impl Actor {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Actor::Agent(_) => "agent",
+            Actor::Requester(_) => "requester",
+            Actor::System => "system",
+        }
+    }
+
+    pub fn id(self) -> Option<i64> {
+        match self {
+            Actor::Agent(id) | Actor::Requester(id) => Some(id),
+            Actor::System => None,
+        }
+    }
+}
+
+/// A caller lacked the permission an action needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forbidden;
+
 #[cfg(test)]
 mod tests {
     use super::*;

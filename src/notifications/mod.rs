@@ -13,7 +13,7 @@ use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::notification::NotificationKind;
 use crate::error::AppError;
-use crate::tickets::store::{decode_cursor, encode_cursor};
+use crate::paging::{decode_cursor, encode_cursor};
 
 /// The most ids one request marks read.
 pub const MAX_IDS: usize = 1000;

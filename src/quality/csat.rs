@@ -11,17 +11,18 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::Period;
-use crate::auth::Actor;
 use crate::channels::email::outbox;
 use crate::db::schema::{agents, categories, csat_responses, queues, requesters, ticket_events, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::DbConnection;
 use crate::domain::quality::{csat_summary, CsatSummary, SCORE_MAX, SCORE_MIN};
-use crate::domain::EventKind;
+use crate::domain::Actor;
+use crate::domain::{EventKind, Status};
 use crate::error::{AppError, FieldError};
 use crate::secrets::Signer;
 pub use crate::secrets::TokenCheck;
-use crate::tickets::store;
+use crate::tickets::log;
+use crate::tickets::reactions::{Change, Reaction, Settled};
 
 /// The outbox kind of survey mail.
 pub const SURVEY: &str = "survey";
@@ -193,7 +194,7 @@ pub fn answer(conn: &mut DbConnection, id: i64, answer: SurveyAnswer) -> Result<
             other => other,
         })?;
     let data = json!({ "score": score, "resolved": resolved, "comment": comment, "agent_id": agent });
-    store::record(conn, id, EventKind::CsatAnswered, Actor::Requester(requester), data, at)?;
+    log::record(conn, id, EventKind::CsatAnswered, Actor::Requester(requester), data, at)?;
     Ok(())
 }
 
@@ -346,6 +347,18 @@ pub fn csv_rows(report: &CsatReport) -> Vec<CsatRow> {
         return vec![CsatRow::new(Some("total"), "Total", &report.total)];
     }
     report.groups.iter().map(|g| CsatRow::new(g.key.as_deref(), &g.name, &g.figures)).collect()
+}
+
+/// The survey goes out when a ticket is solved.
+pub struct Survey;
+
+impl Reaction for Survey {
+    fn settle(&self, conn: &mut DbConnection, change: &Change<'_>, _: &mut Settled) -> Result<(), AppError> {
+        if change.moved_to(Status::Solved) {
+            on_solved(conn, change.ticket_id)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Period;
-use crate::auth::Principal;
 use crate::db::schema::{agents, csat_responses, qa_evaluations, qa_scorecards, queues, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{backend, DbConnection};
 use crate::domain::quality::{self, Candidate, Criterion, Mark, ReportFacts, ReportRow, SampleReason, SolvedFact};
+use crate::domain::Principal;
 use crate::domain::{EventKind, Role, Status};
 use crate::error::{AppError, FieldError};
 use crate::reports::rollup::{self, Dim, Samples};
@@ -352,7 +352,7 @@ pub fn list_evaluations(
     who: &Principal,
     filter: &EvaluationFilter,
 ) -> Result<EvaluationPage, AppError> {
-    use crate::tickets::store::{decode_cursor, encode_cursor, page_limit};
+    use crate::paging::{decode_cursor, encode_cursor, page_limit};
     let limit = page_limit(filter.limit)?;
     let mut query = qa_evaluations::table
         .inner_join(tickets::table)

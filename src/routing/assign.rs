@@ -11,14 +11,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Actor;
 use crate::db::schema::{agent_presence_log, agent_skills, agents, queue_members, queues, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{backend, DbConnection};
 use crate::domain::assignment::{self, Candidate, Capacity, Load, Presence, Strategy};
+use crate::domain::Actor;
 use crate::domain::{Channel, EventKind, Role, Status};
 use crate::error::AppError;
+use crate::tickets::log;
+use crate::tickets::model::OnReply;
 use crate::tickets::model::TicketView;
+use crate::tickets::reactions::{Cause, Change, Reaction, Settled};
 use crate::tickets::store;
 
 /// Waiting tickets looked at per drain or pull: bounds the work of one request.
@@ -120,7 +123,7 @@ fn claim(conn: &mut DbConnection, id: i64, agent: i64, actor: Actor, reason: &st
     }
     diesel::update(agents::table.find(agent)).set(agents::last_assigned_at.eq(at)).execute(conn)?;
     let data = json!({ "from": null, "to": agent, "reason": reason });
-    store::record(conn, id, EventKind::AssigneeChanged, actor, data, at)?;
+    log::record(conn, id, EventKind::AssigneeChanged, actor, data, at)?;
     Ok(true)
 }
 
@@ -403,7 +406,7 @@ pub fn set_presence(conn: &mut DbConnection, agent: i64, req: PresenceRequest) -
                 .set((tickets::assignee_id.eq(None::<i64>), tickets::updated_at.eq(at)))
                 .execute(conn)?;
             let data = json!({ "from": agent, "to": null, "reason": "agente desconectado: vuelve a la cola" });
-            store::record(conn, id, EventKind::AssigneeChanged, Actor::Agent(agent), data, at)?;
+            log::record(conn, id, EventKind::AssigneeChanged, Actor::Agent(agent), data, at)?;
             queues.extend(queue.filter(|q| !queues.contains(q)));
         }
         for queue in queues {
@@ -451,7 +454,7 @@ pub struct WaitingQuery {
 /// (tickets without one last), then priority, then age.
 pub fn waiting(conn: &mut DbConnection, queue: i64, q: &WaitingQuery) -> Result<Vec<TicketView>, AppError> {
     crate::directory::get_queue(conn, queue)?;
-    let limit = store::page_limit(q.limit)?;
+    let limit = crate::paging::page_limit(q.limit)?;
     let ids = backend::waiting_order(conn, queue, limit)?;
     ids.into_iter().map(|id| store::get(conn, id)).collect()
 }
@@ -517,4 +520,35 @@ pub fn patch_queue(conn: &mut DbConnection, queue: i64, patch: QueueRoutingPatch
     }
     drain(conn, queue)?;
     queue_view(conn, queue)
+}
+
+/// Assignment after a change: a new ticket goes to its queue's next agent (unless the rules
+/// already moved it), an agent's first public reply may make the ticket theirs, and a ticket
+/// that left someone's open work or came back unassigned frees or takes capacity.
+pub struct Assignment;
+
+impl Reaction for Assignment {
+    fn settle(&self, conn: &mut DbConnection, change: &Change<'_>, settled: &mut Settled) -> Result<(), AppError> {
+        let id = change.ticket_id;
+        match change.cause {
+            Cause::Created { queue_id, channel, assignee_id: None, .. } if !settled.moved => {
+                settled.moved |= assign_waiting(conn, id, queue_id, channel)?.is_some();
+            }
+            Cause::Created { .. } | Cause::Merged => {}
+            Cause::Updated { before, .. } => after_change(conn, id, before.assignee_id, &before.status)?,
+            Cause::Message { before, on_reply, .. } => {
+                let unassigned = before.assignee_id.is_none();
+                if let (true, true, OnReply::Assign, Actor::Agent(agent)) =
+                    (change.is_public_reply(), unassigned, on_reply, change.actor)
+                {
+                    // Before `after_change`: an opened ticket without assignee would go to the queue.
+                    take_on_reply(conn, id, agent)?;
+                }
+                if change.has(EventKind::StatusChanged) {
+                    after_change(conn, id, before.assignee_id, &before.status)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }

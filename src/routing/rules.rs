@@ -9,15 +9,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::auth::Actor;
 use crate::db::schema::{agents, categories, queues, requesters, routing_rules, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::DbConnection;
+pub use crate::domain::routing::Origin;
 use crate::domain::routing::{self, Actions, Conditions, Decision, Facts, Rule};
+use crate::domain::Actor;
 use crate::domain::{segment, Channel, EventKind, Priority, Segment};
 use crate::error::{AppError, FieldError};
 use crate::reference::{self, Cache, Kind};
+use crate::tickets::log;
 use crate::tickets::model::UpdateTicketRequest;
+use crate::tickets::reactions::{Cause, Change, Reaction, Settled};
 use crate::tickets::store;
 
 /// The reason recorded on changes made by the rules.
@@ -221,13 +224,6 @@ fn compile(conn: &mut DbConnection) -> Result<RuleSet, AppError> {
     Ok(compiled)
 }
 
-/// Where a ticket came in, beyond what the ticket stores.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Origin {
-    pub mailbox: Option<String>,
-    pub called_number: Option<String>,
-}
-
 /// A ticket-shaped body for the rule tester.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -384,7 +380,7 @@ fn apply(conn: &mut DbConnection, id: i64, decision: &Decision) -> Result<(), Ap
     let rules: Vec<_> = decision.applied.iter().map(|a| json!({ "id": a.rule_id, "name": a.rule_name })).collect();
     let data = json!({ "rules": rules, "queue": decision.queue, "category": decision.category,
         "priority": decision.priority, "tags": decision.tags, "watchers": decision.watchers });
-    store::record(conn, id, EventKind::Routed, Actor::System, data, UtcTime::now())?;
+    log::record(conn, id, EventKind::Routed, Actor::System, data, UtcTime::now())?;
     let update = UpdateTicketRequest {
         queue: decision.queue.clone(),
         category: decision.category.clone().map(Some),
@@ -398,4 +394,26 @@ fn apply(conn: &mut DbConnection, id: i64, decision: &Decision) -> Result<(), Ap
         super::add_watcher(conn, id, *agent)?;
     }
     Ok(())
+}
+
+/// The rules run on a new ticket, and again when it is reclassified by anyone but the rules.
+pub struct RoutingRules;
+
+impl Reaction for RoutingRules {
+    fn settle(&self, conn: &mut DbConnection, change: &Change<'_>, settled: &mut Settled) -> Result<(), AppError> {
+        match change.cause {
+            Cause::Created { body, origin, .. } => {
+                // Rules that change the queue also trigger assignment (through `store::update`).
+                settled.moved |= route(conn, change.ticket_id, body, origin, Trigger::Created)?.is_some();
+            }
+            Cause::Updated { reason, .. } => {
+                let reclassified = change.has(EventKind::PriorityChanged) || change.has(EventKind::CategoryChanged);
+                if reclassified && reason != Some(ROUTED) {
+                    reroute(conn, change.ticket_id)?;
+                }
+            }
+            Cause::Message { .. } | Cause::Merged => {}
+        }
+        Ok(())
+    }
 }

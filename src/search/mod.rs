@@ -8,33 +8,21 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
-use diesel::SqliteConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Principal;
 use crate::db::schema::{agents, messages, queues, requesters, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
-use crate::domain::search::{fragment, index_stems, Fragment, Query, QueryError};
+use crate::domain::search::{fragment, Fragment, Query, QueryError};
+use crate::domain::Principal;
 use crate::domain::{Priority, Role, Status};
 use crate::error::{AppError, FieldError};
-use crate::tickets::store;
 
 /// How many of the most recent matches Postgres ranks.
 pub const RANK_WINDOW: i64 = 1000;
 /// Similar solved tickets returned at most.
 pub const MAX_SIMILAR: i64 = 20;
-
-diesel::define_sql_function! {
-    /// `domain::search::index_stems`, for SQLite's index triggers.
-    fn search_stems(text: Text) -> Text;
-}
-
-/// Makes `search_stems()` available to the triggers of this SQLite connection.
-pub fn register_sqlite(conn: &mut SqliteConnection) -> QueryResult<()> {
-    search_stems_utils::register_impl(conn, |text: String| index_stems(&text))
-}
 
 /// What a caller may search: staff everything (internal notes too); a department member the
 /// number and subject of the tickets escalated to their department (what its escalation list
@@ -121,8 +109,8 @@ fn filters(conn: &mut DbConnection, p: &SearchParams) -> Result<Filters, AppErro
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let statuses = p.status.as_deref().map(store::status_list).transpose()?.unwrap_or_default();
-    let queue = p.queue.as_deref().map(|slug| store::queue_id(conn, "queue", slug)).transpose()?;
+    let statuses = p.status.as_deref().map(crate::tickets::status_list).transpose()?.unwrap_or_default();
+    let queue = p.queue.as_deref().map(|slug| crate::catalog::queue_id(conn, "queue", slug)).transpose()?;
     Ok(Filters { statuses, queue, from, to })
 }
 
@@ -233,11 +221,11 @@ type HitRow = (i64, String, String, String, String, Option<String>, UtcTime, Utc
 /// The search of `GET /api/v1/search`.
 pub fn search(conn: &mut DbConnection, scope: Scope, p: &SearchParams) -> Result<SearchResults, AppError> {
     let query = parse_q(&p.q)?;
-    let limit = store::page_limit(p.limit)?;
+    let limit = crate::paging::page_limit(p.limit)?;
     let f = filters(conn, p)?;
-    let offset = p.after.as_deref().map(store::decode_cursor).transpose()?.unwrap_or(0);
+    let offset = p.after.as_deref().map(crate::paging::decode_cursor).transpose()?.unwrap_or(0);
     let mut rows = ranked(conn, &query, scope, &f, offset, limit + 1)?;
-    let next_cursor = (rows.len() as i64 > limit).then(|| store::encode_cursor(offset + limit));
+    let next_cursor = (rows.len() as i64 > limit).then(|| crate::paging::encode_cursor(offset + limit));
     rows.truncate(limit as usize);
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let found: Vec<HitRow> = tickets::table

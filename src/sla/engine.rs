@@ -11,7 +11,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{calendars, policies};
-use crate::auth::Actor;
 use crate::db::backend;
 use crate::db::models::{EventRow, NewDeadline};
 use crate::db::schema::{categories, queues, requesters, sla_deadlines, ticket_events, tickets};
@@ -21,9 +20,11 @@ use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::{self, AppliedPolicy, BusinessClock, Clocks, MetricTimeline, SlaEvent, TimedEvent};
 use crate::domain::ticket::MessageFacts;
 use crate::domain::workspace::{sla_summary, Deadline, SlaState};
+use crate::domain::Actor;
 use crate::domain::{AuthorType, EventKind, Status};
 use crate::error::AppError;
-use crate::tickets::store::record;
+use crate::tickets::log::record;
+use crate::tickets::reactions::{Cause, Change, Reaction, Settled};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TicketSla {
@@ -258,4 +259,17 @@ fn fired_deadlines(conn: &mut DbConnection, ticket_id: i64) -> Result<Vec<Deadli
         .into_iter()
         .map(|(metric, instance, kind, due_at)| Deadline { metric, instance, kind, due_at: due_at.0, fired: true })
         .collect())
+}
+
+/// Recomputes the SLA clocks after every change but a creation, whose clocks
+/// [`begin`] started from its plan.
+pub struct SlaClocks;
+
+impl Reaction for SlaClocks {
+    fn settle(&self, conn: &mut DbConnection, change: &Change<'_>, _: &mut Settled) -> Result<(), AppError> {
+        if !matches!(change.cause, Cause::Created { .. }) {
+            refresh(conn, change.ticket_id, change.at.0)?;
+        }
+        Ok(())
+    }
 }

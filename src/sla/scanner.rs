@@ -6,15 +6,16 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::policies;
-use crate::auth::Actor;
 use crate::db::backend::{self, DueDeadline};
 use crate::db::schema::{sla_deadlines, ticket_events, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::departments::escalations::{self, EscalateRequest};
 use crate::domain::sla::AppliedPolicy;
+use crate::domain::Actor;
 use crate::domain::{EventKind, Priority, Status};
 use crate::error::AppError;
+use crate::tickets::log;
 use crate::tickets::store;
 use crate::tickets::UpdateTicketRequest;
 
@@ -115,7 +116,7 @@ fn fire(conn: &mut DbConnection, d: &DueDeadline, now: DateTime<Utc>) -> Result<
         // Who was told: the assignee and the supervisors, by email through the outbox.
         "notify": actions.notify.then(|| json!({"assignee_id": assignee, "queue_id": queue})),
     });
-    store::record(conn, d.ticket_id, kind, Actor::System, data, UtcTime::from(now))?;
+    log::record(conn, d.ticket_id, kind, Actor::System, data, UtcTime::from(now))?;
     if actions.notify {
         notify(conn, d, assignee)?;
     }

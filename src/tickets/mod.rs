@@ -1,6 +1,9 @@
 //! Tickets: the shapes of the API and the use cases that change tickets and log their events.
 
+pub mod log;
 pub mod model;
+pub mod reactions;
+pub mod requesters;
 pub mod store;
 
 pub use model::*;

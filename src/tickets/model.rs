@@ -376,6 +376,44 @@ pub mod double_option {
     }
 }
 
+/// Whether an agent's public reply on a ticket nobody has makes it theirs (`[tickets]
+/// assign_on_first_reply`). Requesters' messages and internal notes never assign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnReply {
+    /// The replying agent takes the ticket.
+    Assign,
+    /// The ticket keeps its assignee, or stays without one.
+    Keep,
+}
+
+impl OnReply {
+    pub fn from_setting(assign_on_first_reply: bool) -> OnReply {
+        if assign_on_first_reply {
+            OnReply::Assign
+        } else {
+            OnReply::Keep
+        }
+    }
+}
+
+/// A value read back from the database, which wrote it valid.
+pub(crate) fn parse<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, AppError> {
+    value.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("stored {what} {value:?} is not valid")))
+}
+
+/// A comma-separated `status` filter, as the stored names.
+pub fn status_list(value: &str) -> Result<Vec<String>, AppError> {
+    value
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<Status>()
+                .map(|s| s.as_str().to_owned())
+                .map_err(|e| AppError::field("status", e.to_string()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
 //! Ticket use cases, each run inside one database transaction: every change and its event-log
-//! row commit together or not at all.
+//! row commit together or not at all. Each ends by handing what it appended to the registered
+//! reactions ([`super::reactions`]): SLA clocks, routing rules and assignment are not called
+//! from here.
 
 use std::collections::HashMap;
 
@@ -8,17 +10,23 @@ use chrono_tz::America::Santiago;
 use diesel::prelude::*;
 use serde_json::json;
 
+use super::log::{record, record_all};
 use super::model::*;
-use crate::auth::Actor;
+use super::reactions::{self, Cause, Change};
+use super::requesters::{requester_view, resolve_requester};
+use crate::catalog;
 use crate::db::models::*;
 use crate::db::schema::{agents, categories, messages, queues, requesters, ticket_events, ticket_tags, tickets};
-use crate::db::types::{JsonValue, UtcTime};
+use crate::db::types::UtcTime;
 use crate::db::{backend, DbConnection};
+use crate::domain::routing::Origin;
+use crate::domain::text::sanitize_html;
 use crate::domain::workspace::{SlaState, OPEN_STATUSES};
 use crate::domain::{
-    segment, AuthorType, Channel, EventKind, Priority, SenderStatus, Status, TicketKind, TicketNumber, Visibility,
+    Actor, AuthorType, Channel, EventKind, Priority, SenderStatus, Status, TicketKind, TicketNumber, Visibility,
 };
 use crate::error::AppError;
+use crate::paging::{cut_page, decode_cursor, page_limit};
 
 pub const DEFAULT_QUEUE: &str = "mesa-de-ayuda";
 
@@ -38,7 +46,7 @@ pub struct NewTicketInput {
     pub tags: Vec<String>,
     pub kind: TicketKind,
     /// Where it came in (mailbox, dialled number), for the routing rules.
-    pub origin: crate::routing::rules::Origin,
+    pub origin: Origin,
     /// The real sender, when the first message is a mail.
     pub sender: Option<Sender>,
 }
@@ -83,78 +91,8 @@ impl CreateTicketRequest {
     }
 }
 
-/// Keeps formatting, drops scripts, styles, event handlers and remote content tricks.
-pub fn sanitize_html(html: &str) -> String {
-    ammonia::clean(html)
-}
-
 fn now() -> UtcTime {
     UtcTime::now()
-}
-
-/// Appends one immutable row to the ticket event log (and stops the department clocks the
-/// event settles). Returns the row, for what the transaction goes on to decide from the log.
-pub fn record(
-    conn: &mut DbConnection,
-    ticket_id: i64,
-    kind: EventKind,
-    actor: Actor,
-    data: serde_json::Value,
-    at: UtcTime,
-) -> Result<EventRow, AppError> {
-    let mut rows = record_all(conn, ticket_id, vec![(kind, actor, data)], at)?;
-    Ok(rows.pop().expect("one event appended"))
-}
-
-/// Appends `events` to the ticket's log, in order and in one statement, as [`record`] does one.
-pub fn record_all(
-    conn: &mut DbConnection,
-    ticket_id: i64,
-    events: Vec<(EventKind, Actor, serde_json::Value)>,
-    at: UtcTime,
-) -> Result<Vec<EventRow>, AppError> {
-    for (kind, actor, data) in &events {
-        crate::departments::sla::on_ticket_event(conn, ticket_id, *kind, *actor, data, at.0)?;
-    }
-    let new: Vec<NewEvent> = events
-        .into_iter()
-        .map(|(kind, actor, data)| NewEvent {
-            ticket_id,
-            kind: kind.as_str(),
-            actor_type: actor.kind(),
-            actor_id: actor.id(),
-            data: JsonValue(data),
-            created_at: at,
-        })
-        .collect();
-    let ids = backend::insert_events(conn, &new)?;
-    Ok(ids
-        .into_iter()
-        .zip(new)
-        .map(|(id, e)| EventRow {
-            id,
-            ticket_id,
-            kind: e.kind.to_owned(),
-            actor_type: e.actor_type.to_owned(),
-            actor_id: e.actor_id,
-            data: e.data,
-            created_at: at,
-        })
-        .collect())
-}
-
-fn category_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
-    crate::catalog::get(conn)?
-        .active_category(slug)
-        .map(|c| c.id)
-        .ok_or_else(|| AppError::field(field, format!("no existe la categoría «{slug}»")))
-}
-
-pub fn queue_id(conn: &mut DbConnection, field: &str, slug: &str) -> Result<i64, AppError> {
-    crate::catalog::get(conn)?
-        .active_queue(slug)
-        .map(|q| q.id)
-        .ok_or_else(|| AppError::field(field, format!("no existe la cola «{slug}»")))
 }
 
 /// The name of agent `id` if tickets may go to them: active, and a person, not an integration.
@@ -173,123 +111,6 @@ fn assignee_name(conn: &mut DbConnection, field: &str, id: i64) -> Result<String
     assignable(conn, id)?.ok_or_else(|| AppError::field(field, format!("no existe un agente activo con id {id}")))
 }
 
-/// Finds the requester by id, email, RUT or phone (in that order) or creates one. Known
-/// requesters keep their data; empty fields are filled from the new contact.
-pub fn resolve_requester(
-    conn: &mut DbConnection,
-    id: Option<i64>,
-    data: &RequesterData,
-) -> Result<RequesterRow, AppError> {
-    if let Some(id) = id {
-        return requesters::table
-            .find(id)
-            .select(RequesterRow::as_select())
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| AppError::field("requester.id", format!("no existe el solicitante {id}")));
-    }
-    if let Some(existing) = find_requester(conn, data)? {
-        return fill_blanks(conn, existing, data);
-    }
-    // If a concurrent request created the same person first, the unique email/RUT skips this
-    // insert, and that person is the one to use.
-    match insert_requester_if_new(conn, data)? {
-        Some(inserted) => Ok(inserted),
-        None => match find_requester(conn, data)? {
-            Some(existing) => fill_blanks(conn, existing, data),
-            None => Err(AppError::Conflict("Ya existe un solicitante con esos datos.".into())),
-        },
-    }
-}
-
-fn find_requester(conn: &mut DbConnection, data: &RequesterData) -> Result<Option<RequesterRow>, AppError> {
-    let by = |conn: &mut DbConnection, query: requesters::BoxedQuery<'_, crate::db::MultiBackend>| {
-        query.select(RequesterRow::as_select()).order(requesters::id.asc()).first(conn).optional()
-    };
-    if let Some(email) = &data.email {
-        if let Some(found) = by(conn, requesters::table.filter(requesters::email.eq(email)).into_boxed())? {
-            return Ok(Some(found));
-        }
-    }
-    if let Some(rut) = &data.rut {
-        if let Some(found) = by(conn, requesters::table.filter(requesters::rut.eq(rut)).into_boxed())? {
-            return Ok(Some(found));
-        }
-    }
-    // A phone alone identifies someone only when nothing stronger was given.
-    match (&data.phone, &data.email, &data.rut) {
-        (Some(phone), None, None) => Ok(by(conn, requesters::table.filter(requesters::phone.eq(phone)).into_boxed())?),
-        _ => Ok(None),
-    }
-}
-
-fn fill_blanks(
-    conn: &mut DbConnection,
-    existing: RequesterRow,
-    data: &RequesterData,
-) -> Result<RequesterRow, AppError> {
-    let needs = (existing.name.is_empty() && !data.name.is_empty())
-        || (existing.phone.is_none() && data.phone.is_some())
-        || (existing.organization.is_none() && data.organization.is_some());
-    if !needs {
-        return Ok(existing);
-    }
-    let name = if existing.name.is_empty() { data.name.clone() } else { existing.name.clone() };
-    diesel::update(requesters::table.find(existing.id))
-        .set((
-            requesters::name.eq(&name),
-            requesters::phone.eq(existing.phone.as_ref().or(data.phone.as_ref())),
-            requesters::organization.eq(existing.organization.as_ref().or(data.organization.as_ref())),
-            requesters::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    Ok(requesters::table.find(existing.id).select(RequesterRow::as_select()).first(conn)?)
-}
-
-pub fn insert_requester(conn: &mut DbConnection, data: &RequesterData) -> Result<RequesterRow, AppError> {
-    let (new, at) = new_requester(data);
-    let id: i64 = diesel::insert_into(requesters::table).values(&new).returning(requesters::id).get_result(conn)?;
-    Ok(requester_row(id, data, new.segment, at))
-}
-
-/// As [`insert_requester`], or `None` when someone with the same email or RUT exists.
-fn insert_requester_if_new(conn: &mut DbConnection, data: &RequesterData) -> Result<Option<RequesterRow>, AppError> {
-    let (new, at) = new_requester(data);
-    let id = backend::insert_requester_if_new(conn, &new)?;
-    Ok(id.map(|id| requester_row(id, data, new.segment, at)))
-}
-
-fn new_requester(data: &RequesterData) -> (NewRequester<'_>, UtcTime) {
-    let at = now();
-    // Not given: a public body's address or name makes a buyer, anyone else a citizen.
-    let segment = data.segment.unwrap_or_else(|| segment::infer(data.email.as_deref(), data.organization.as_deref()));
-    let new = NewRequester {
-        name: &data.name,
-        email: data.email.as_deref(),
-        phone: data.phone.as_deref(),
-        rut: data.rut.as_deref(),
-        segment: segment.as_str(),
-        organization: data.organization.as_deref(),
-        created_at: at,
-        updated_at: at,
-    };
-    (new, at)
-}
-
-fn requester_row(id: i64, data: &RequesterData, segment: &str, at: UtcTime) -> RequesterRow {
-    RequesterRow {
-        id,
-        name: data.name.clone(),
-        email: data.email.clone(),
-        phone: data.phone.clone(),
-        rut: data.rut.clone(),
-        segment: segment.to_owned(),
-        organization: data.organization.clone(),
-        created_at: at,
-        updated_at: at,
-    }
-}
-
 /// Year of creation in Chile: a ticket created on 31 December at 22:00 local time belongs to
 /// that year even though it is already 1 January in UTC.
 pub fn santiago_year(at: DateTime<Utc>) -> i32 {
@@ -299,9 +120,9 @@ pub fn santiago_year(at: DateTime<Utc>) -> i32 {
 /// Creates a ticket with its first message. `actor` is who logged it; `None` means the requester
 /// themself (the public web form, an inbound email).
 pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInput) -> Result<TicketView, AppError> {
-    let category_id = input.category.as_deref().map(|c| category_id(conn, "category", c)).transpose()?;
+    let category_id = input.category.as_deref().map(|c| catalog::category_id(conn, "category", c)).transpose()?;
     let queue_slug = input.queue.as_deref().unwrap_or(DEFAULT_QUEUE);
-    let queue_id = queue_id(conn, "queue", queue_slug)?;
+    let queue_id = catalog::queue_id(conn, "queue", queue_slug)?;
     let assignee_name = input.assignee_id.map(|id| assignee_name(conn, "assignee_id", id)).transpose()?;
     let requester = resolve_requester(conn, input.requester_id, &input.requester)?;
     let actor = actor.unwrap_or(Actor::Requester(requester.id));
@@ -367,15 +188,16 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
     )?;
     let mut events = vec![(EventKind::Created, actor, created), (EventKind::MessageAdded, actor, message_added)];
     events.extend(sla.policy.clone().map(|policy| (EventKind::SlaPolicyApplied, Actor::System, policy)));
-    record_all(conn, id, events, at)?;
+    let logged = record_all(conn, id, events, at)?;
     crate::sla::engine::begin(conn, id, &sla)?;
-    // Rules that change the queue also trigger assignment (through `update`).
-    let trigger = crate::routing::rules::Trigger::Created;
-    let routed = crate::routing::rules::route(conn, id, &input.body, &input.origin, trigger)?.is_some();
-    let assigned = !routed
-        && input.assignee_id.is_none()
-        && crate::routing::assign::assign_waiting(conn, id, queue_id, input.channel)?.is_some();
-    if routed || assigned {
+    let cause = Cause::Created {
+        body: &input.body,
+        origin: &input.origin,
+        queue_id,
+        channel: input.channel,
+        assignee_id: input.assignee_id,
+    };
+    if reactions::settle(conn, &Change { ticket_id: id, actor, at, events: &logged, cause })?.moved {
         return get(conn, id);
     }
     // Everything the view shows is known here.
@@ -446,24 +268,6 @@ fn insert_message(
         data["sender_status"] = json!(sender.status);
     }
     Ok((message_id, data))
-}
-
-fn parse<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, AppError> {
-    value.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("stored {what} {value:?} is not valid")))
-}
-
-pub fn requester_view(row: RequesterRow) -> Result<RequesterView, AppError> {
-    Ok(RequesterView {
-        id: row.id,
-        segment: parse(&row.segment, "segment")?,
-        name: row.name,
-        email: row.email,
-        phone: row.phone,
-        rut: row.rut,
-        organization: row.organization,
-        created_at: row.created_at.0,
-        updated_at: row.updated_at.0,
-    })
 }
 
 type Joined = (TicketRow, RequesterRow, Option<String>, Option<String>, Option<String>);
@@ -546,50 +350,6 @@ pub fn resolve_id(conn: &mut DbConnection, key: &str) -> Result<i64, AppError> {
         .ok_or(AppError::NotFound("el ticket"))
 }
 
-pub fn status_list(value: &str) -> Result<Vec<String>, AppError> {
-    value
-        .split(',')
-        .map(|s| {
-            s.trim()
-                .parse::<Status>()
-                .map(|s| s.as_str().to_owned())
-                .map_err(|e| AppError::field("status", e.to_string()))
-        })
-        .collect()
-}
-
-pub fn encode_cursor(id: i64) -> String {
-    format!("c{id:x}")
-}
-
-/// The inverse of [`encode_cursor`], exactly: `c` and 1 to 16 lower-case hex digits of a
-/// non-negative id (the OpenAPI document's `Cursor` pattern).
-pub fn decode_cursor(cursor: &str) -> Result<i64, AppError> {
-    cursor
-        .strip_prefix('c')
-        .filter(|hex| (1..=16).contains(&hex.len()) && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        .and_then(|hex| i64::from_str_radix(hex, 16).ok())
-        .ok_or_else(|| AppError::field("cursor", "cursor no válido"))
-}
-
-/// The page size of a list: 25 by default, 1–100.
-pub fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
-    let limit = limit.unwrap_or(25);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::field("limit", "debe estar entre 1 y 100"));
-    }
-    Ok(limit)
-}
-
-/// Cuts rows read with one extra (`limit + 1`) to a page: the first `limit` of them and, when
-/// the extra one was there, the cursor after the last row kept.
-pub fn cut_page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit.max(0) as usize);
-    let next_cursor = rows.last().filter(|_| more).map(|row| encode_cursor(id(row)));
-    (rows, next_cursor)
-}
-
 /// Priorities from the least to the most urgent: the order of `sort=priority`.
 const PRIORITY_RANKS: [&str; 4] = ["low", "normal", "high", "urgent"];
 const PRIORITY_RANK: &str =
@@ -607,7 +367,7 @@ pub fn list(conn: &mut DbConnection, filter: &TicketFilter) -> Result<Page<Ticke
         query = query.filter(tickets::status.eq_any(status_list(status)?));
     }
     if let Some(queue) = &filter.queue {
-        query = query.filter(tickets::queue_id.eq(queue_id(conn, "queue", queue)?));
+        query = query.filter(tickets::queue_id.eq(catalog::queue_id(conn, "queue", queue)?));
     }
     match filter.assignee.as_deref() {
         None => {}
@@ -621,7 +381,7 @@ pub fn list(conn: &mut DbConnection, filter: &TicketFilter) -> Result<Page<Ticke
         query = query.filter(tickets::requester_id.eq(id));
     }
     if let Some(category) = &filter.category {
-        query = query.filter(tickets::category_id.eq(category_id(conn, "category", category)?));
+        query = query.filter(tickets::category_id.eq(catalog::category_id(conn, "category", category)?));
     }
     if let Some(channel) = filter.channel {
         query = query.filter(tickets::channel.eq(channel.as_str()));
@@ -745,11 +505,11 @@ fn change_status(
     to: Status,
     actor: Actor,
     at: UtcTime,
-) -> Result<(), AppError> {
+) -> Result<Option<EventRow>, AppError> {
     let from: Status = parse(&t.status, "status")?;
     from.check_transition(to)?;
     if from == to {
-        return Ok(());
+        return Ok(None);
     }
     let solved_at = match to {
         Status::Solved => Some(at),
@@ -760,11 +520,8 @@ fn change_status(
     diesel::update(tickets::table.find(t.id))
         .set((tickets::status.eq(to.as_str()), tickets::solved_at.eq(solved_at), tickets::closed_at.eq(closed_at)))
         .execute(conn)?;
-    if to == Status::Solved {
-        crate::quality::csat::on_solved(conn, t.id)?;
-    }
-    record(conn, t.id, EventKind::StatusChanged, actor, json!({ "from": from, "to": to }), at)?;
-    Ok(())
+    let data = json!({ "from": from, "to": to });
+    Ok(Some(record(conn, t.id, EventKind::StatusChanged, actor, data, at)?))
 }
 
 /// Closes `id` as folded into the ticket `into` (number `into_number`): merging is the one way to
@@ -785,9 +542,11 @@ pub fn merge_into(
     diesel::update(tickets::table.find(id))
         .set((tickets::status.eq(Status::Closed.as_str()), tickets::closed_at.eq(at), tickets::updated_at.eq(at)))
         .execute(conn)?;
-    record(conn, id, EventKind::Merged, actor, json!({ "into": into, "into_number": into_number }), at)?;
-    record(conn, id, EventKind::StatusChanged, actor, json!({ "from": from, "to": Status::Closed }), at)?;
-    crate::sla::engine::refresh(conn, id, at.0)?;
+    let logged = vec![
+        record(conn, id, EventKind::Merged, actor, json!({ "into": into, "into_number": into_number }), at)?,
+        record(conn, id, EventKind::StatusChanged, actor, json!({ "from": from, "to": Status::Closed }), at)?,
+    ];
+    reactions::settle(conn, &Change { ticket_id: id, actor, at, events: &logged, cause: Cause::Merged })?;
     Ok(())
 }
 
@@ -817,46 +576,40 @@ pub fn update(
         return Err(crate::domain::ticket::TransitionError::Closed.into());
     }
     let at = now();
+    let mut logged = Vec::new();
     if let Some(to) = req.status {
-        change_status(conn, &t, to, actor, at)?;
+        logged.extend(change_status(conn, &t, to, actor, at)?);
     }
     if let Some(subject) = subject.filter(|s| *s != t.subject) {
         diesel::update(tickets::table.find(id)).set(tickets::subject.eq(&subject)).execute(conn)?;
-        record(conn, id, EventKind::SubjectChanged, actor, json!({ "from": t.subject, "to": subject }), at)?;
+        logged.push(record(
+            conn,
+            id,
+            EventKind::SubjectChanged,
+            actor,
+            json!({ "from": t.subject, "to": subject }),
+            at,
+        )?);
     }
-    let mut reclassified = false;
     if let Some(priority) = req.priority.filter(|p| p.as_str() != t.priority) {
-        reclassified = true;
         diesel::update(tickets::table.find(id)).set(tickets::priority.eq(priority.as_str())).execute(conn)?;
-        record(conn, id, EventKind::PriorityChanged, actor, json!({ "from": t.priority, "to": priority }), at)?;
+        let data = json!({ "from": t.priority, "to": priority });
+        logged.push(record(conn, id, EventKind::PriorityChanged, actor, data, at)?);
     }
     if let Some(slug) = &req.queue {
-        let new = queue_id(conn, "queue", slug)?;
+        let new = catalog::queue_id(conn, "queue", slug)?;
         if Some(new) != t.queue_id {
             diesel::update(tickets::table.find(id)).set(tickets::queue_id.eq(new)).execute(conn)?;
-            record(
-                conn,
-                id,
-                EventKind::QueueChanged,
-                actor,
-                json!({ "from": t.queue_id, "to": new, "queue": slug, "reason": req.reason }),
-                at,
-            )?;
+            let data = json!({ "from": t.queue_id, "to": new, "queue": slug, "reason": req.reason });
+            logged.push(record(conn, id, EventKind::QueueChanged, actor, data, at)?);
         }
     }
     if let Some(category) = &req.category {
-        let new = category.as_deref().map(|c| category_id(conn, "category", c)).transpose()?;
+        let new = category.as_deref().map(|c| catalog::category_id(conn, "category", c)).transpose()?;
         if new != t.category_id {
-            reclassified = true;
             diesel::update(tickets::table.find(id)).set(tickets::category_id.eq(new)).execute(conn)?;
-            record(
-                conn,
-                id,
-                EventKind::CategoryChanged,
-                actor,
-                json!({ "from": t.category_id, "to": new, "category": category }),
-                at,
-            )?;
+            let data = json!({ "from": t.category_id, "to": new, "category": category });
+            logged.push(record(conn, id, EventKind::CategoryChanged, actor, data, at)?);
         }
     }
     if let Some(assignee) = req.assignee_id {
@@ -866,7 +619,7 @@ pub fn update(
         if assignee != t.assignee_id {
             diesel::update(tickets::table.find(id)).set(tickets::assignee_id.eq(assignee)).execute(conn)?;
             let data = json!({ "from": t.assignee_id, "to": assignee, "reason": req.reason });
-            record(conn, id, EventKind::AssigneeChanged, actor, data, at)?;
+            logged.push(record(conn, id, EventKind::AssigneeChanged, actor, data, at)?);
         }
     }
     if let Some(new_tags) = new_tags {
@@ -876,42 +629,19 @@ pub fn update(
         if !added.is_empty() || !removed.is_empty() {
             diesel::delete(ticket_tags::table.filter(ticket_tags::ticket_id.eq(id))).execute(conn)?;
             backend::insert_tags(conn, id, &new_tags)?;
-            record(conn, id, EventKind::TagsChanged, actor, json!({ "added": added, "removed": removed }), at)?;
+            let data = json!({ "added": added, "removed": removed });
+            logged.push(record(conn, id, EventKind::TagsChanged, actor, data, at)?);
         }
     }
     touch(conn, id, at)?;
-    crate::sla::engine::refresh(conn, id, at.0)?;
-    let by_rules = req.reason.as_deref() == Some(crate::routing::rules::ROUTED);
-    if reclassified && !by_rules {
-        crate::routing::rules::reroute(conn, id)?;
-    }
-    crate::routing::assign::after_change(conn, id, t.assignee_id, &t.status)?;
+    let cause = Cause::Updated { before: &t, reason: req.reason.as_deref() };
+    reactions::settle(conn, &Change { ticket_id: id, actor, at, events: &logged, cause })?;
     get(conn, id)
 }
 
 fn touch(conn: &mut DbConnection, id: i64, at: UtcTime) -> Result<(), AppError> {
     diesel::update(tickets::table.find(id)).set(tickets::updated_at.eq(at)).execute(conn)?;
     Ok(())
-}
-
-/// Whether an agent's public reply on a ticket nobody has makes it theirs (`[tickets]
-/// assign_on_first_reply`). Requesters' messages and internal notes never assign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnReply {
-    /// The replying agent takes the ticket.
-    Assign,
-    /// The ticket keeps its assignee, or stays without one.
-    Keep,
-}
-
-impl OnReply {
-    pub fn from_setting(assign_on_first_reply: bool) -> OnReply {
-        if assign_on_first_reply {
-            OnReply::Assign
-        } else {
-            OnReply::Keep
-        }
-    }
 }
 
 pub fn add_message(
@@ -980,42 +710,18 @@ fn append(
         false,
         sender,
     )?;
-    record(conn, id, EventKind::MessageAdded, actor, added, at)?;
-    let reply = author == AuthorType::Agent && visibility == Visibility::Public;
-    if let (true, OnReply::Assign, None, Actor::Agent(agent)) = (reply, on_reply, t.assignee_id, actor) {
-        // Before the status changes: an opened ticket without assignee would go to the queue.
-        crate::routing::assign::take_on_reply(conn, id, agent)?;
-    }
-    if reply {
-        // The requester hears about it by email, sent from the outbox after this commits.
-        let email: Option<String> = requesters::table.find(t.requester_id).select(requesters::email).first(conn)?;
-        if let Some(email) = email {
-            crate::channels::email::outbox::enqueue(
-                conn,
-                crate::channels::email::outbox::REPLY,
-                id,
-                Some(message_id),
-                &email,
-            )?;
-        }
-    }
+    let mut logged = vec![record(conn, id, EventKind::MessageAdded, actor, added, at)?];
     let target = req.status.unwrap_or(after);
     if target != current {
-        change_status(conn, &t, after, actor, at)?;
+        logged.extend(change_status(conn, &t, after, actor, at)?);
         if target != after {
             let moved = load_row(conn, id)?;
-            change_status(conn, &moved, target, actor, at)?;
+            logged.extend(change_status(conn, &moved, target, actor, at)?);
         }
     }
     touch(conn, id, at)?;
-    crate::sla::engine::refresh(conn, id, at.0)?;
-    if target != current {
-        crate::routing::assign::after_change(conn, id, t.assignee_id, &t.status)?;
-    }
-    if side == AuthorType::Requester {
-        // Departments waiting on this ticket hear about the reply (last: it takes their lock).
-        crate::departments::delivery::requester_replied(conn, id, message_id)?;
-    }
+    let cause = Cause::Message { before: &t, message_id, author, side, visibility, on_reply };
+    reactions::settle(conn, &Change { ticket_id: id, actor, at, events: &logged, cause })?;
     message(conn, message_id)
 }
 
@@ -1087,18 +793,5 @@ mod tests {
         assert_eq!(santiago_year(new_year_eve), 2026);
         let after = DateTime::parse_from_rfc3339("2027-01-01T03:30:00Z").unwrap().with_timezone(&Utc);
         assert_eq!(santiago_year(after), 2027);
-    }
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(123_456)).unwrap(), 123_456);
-        assert!(decode_cursor("zzz").is_err());
-        assert!(decode_cursor("c").is_err());
-    }
-
-    #[test]
-    fn html_is_sanitised() {
-        let clean = sanitize_html("<p onclick=\"x()\">Hola<script>alert(1)</script></p>");
-        assert_eq!(clean, "<p>Hola</p>");
     }
 }

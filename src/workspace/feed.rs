@@ -13,11 +13,11 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
 use super::viewers::{self, ViewerView};
-use crate::auth::Principal;
 use crate::db::schema::{notifications, ticket_events, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{Db, DbConnection};
 use crate::domain::workspace::{sees, Concerned};
+use crate::domain::Principal;
 use crate::error::AppError;
 use crate::kpi::projector::advance;
 

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod access_matrix;
+mod architecture;
 mod attachment_store;
 mod attachments;
 mod auth;

@@ -403,7 +403,7 @@ on_all_backends! {
         assert_eq!(answer_json(&app, &token_for_ticket(&app, low, 7), json!({"score": 3})).await.status, StatusCode::CREATED);
         // One of Ana's tickets breached an SLA target.
         let breached = ana_tickets[0];
-        app.db.write(move |c| atencion::tickets::store::record(c, breached, EventKind::SlaBreached, Actor::System, json!({"metric": "resolution"}), atencion::db::types::UtcTime::now())).await.unwrap();
+        app.db.write(move |c| atencion::tickets::log::record(c, breached, EventKind::SlaBreached, Actor::System, json!({"metric": "resolution"}), atencion::db::types::UtcTime::now())).await.unwrap();
 
         let (from, to) = ((Utc::now() - TimeDelta::days(1)).to_rfc3339(), (Utc::now() + TimeDelta::days(1)).to_rfc3339());
         let request = json!({"from": from, "to": to, "per_agent": 3, "seed": 99, "scorecard_id": card_id});

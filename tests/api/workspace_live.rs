@@ -321,7 +321,7 @@ on_all_backends! {
     // nothing after it (schemathesis: it was a 422 the schema does not state).
     async fn a_cursor_naming_no_ticket_ends_the_list(app) {
         app.ticket("Uno", "ana@municipalidad.cl").await;
-        let cursor = atencion::tickets::store::encode_cursor(999_999);
+        let cursor = atencion::paging::encode_cursor(999_999);
         for sort in ["updated", "due", "priority", "created"] {
             let reply = app.get(&format!("/api/v1/tickets?sort={sort}&cursor={cursor}")).await;
             assert_eq!(reply.status, StatusCode::OK, "{sort}: {}", reply.body);

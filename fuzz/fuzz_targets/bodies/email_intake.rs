@@ -6,7 +6,7 @@
 
 use atencion::channels::email::{intake, parse};
 use atencion::config::Settings;
-use atencion::tickets::store::sanitize_html;
+use atencion::domain::text::sanitize_html;
 use std::sync::OnceLock;
 
 fn settings() -> &'static atencion::config::EmailSettings {

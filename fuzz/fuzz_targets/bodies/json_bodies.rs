@@ -35,7 +35,7 @@ pub fn run(data: &[u8]) {
                 let mut errors = Errors::default();
                 atencion::tickets::model::body_text(&mut errors, "body", &message.body);
                 if let Some(html) = &message.body_html {
-                    let _ = atencion::tickets::store::sanitize_html(html);
+                    let _ = atencion::domain::text::sanitize_html(html);
                 }
             }
         }

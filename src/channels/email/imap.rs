@@ -9,56 +9,15 @@ use std::time::Duration;
 
 use async_imap::Client;
 use futures_util::StreamExt;
-use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::intake;
 use crate::attachments::FileStore;
 use crate::config::EmailSettings;
+pub use crate::config::MailboxSettings;
 use crate::db::Db;
 use crate::secrets::Signer;
-
-/// One mailbox, from `[[email.mailboxes]]` in the configuration.
-#[derive(Debug, Clone, Deserialize)]
-pub struct MailboxSettings {
-    /// Name recorded with each mail (deduplication is per mailbox).
-    pub name: String,
-    pub host: String,
-    #[serde(default = "default_port")]
-    pub port: u16,
-    /// Implicit TLS (IMAPS, usually port 993). Plain connections are for loopback tests only.
-    #[serde(default = "default_tls")]
-    pub tls: bool,
-    /// With `tls = false`: upgrade the connection with STARTTLS before logging in (usually port 143).
-    #[serde(default)]
-    pub starttls: bool,
-    /// PEM file of certificate authorities to trust besides the public ones (e.g. an in-house CA).
-    #[serde(default)]
-    pub ca_file: Option<String>,
-    pub username: String,
-    pub password: String,
-    #[serde(default = "default_folder")]
-    pub folder: String,
-    /// Folder to move stored mail to; without one, stored mail is only flagged `\Seen`.
-    #[serde(default)]
-    pub processed_folder: Option<String>,
-    #[serde(default = "default_interval")]
-    pub poll_interval_secs: u64,
-}
-
-fn default_port() -> u16 {
-    993
-}
-fn default_tls() -> bool {
-    true
-}
-fn default_folder() -> String {
-    "INBOX".into()
-}
-fn default_interval() -> u64 {
-    30
-}
 
 /// Mail larger than this is quarantined rather than parsed.
 fn too_large(email: &EmailSettings, raw: &[u8]) -> bool {

@@ -10,14 +10,15 @@ use utoipa::ToSchema;
 use super::outbox;
 use super::parse::ParsedMail;
 use crate::attachments::{self, FileStore};
-use crate::auth::Actor;
 use crate::config::EmailSettings;
 use crate::db::schema::{email_messages, email_quarantine, messages, requesters, ticket_ccs, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
+use crate::domain::Actor;
 use crate::domain::{Channel, EventKind, Priority, SenderStatus, Status, TicketKind, TicketNumber};
 use crate::error::AppError;
 use crate::secrets::Signer;
+use crate::tickets::log;
 use crate::tickets::store::{self, NewTicketInput, Sender};
 use crate::tickets::{CreateMessageRequest, RequesterData};
 
@@ -222,7 +223,7 @@ fn new_ticket(
         // A reply to a closed case opens a new one that points back to it (for a stranger too:
         // their own case, which shows them nothing of the closed one).
         let data = json!({"follow_up_of": old, "sender_status": status});
-        store::record(conn, ticket.id, EventKind::Linked, Actor::System, data, UtcTime::now())?;
+        log::record(conn, ticket.id, EventKind::Linked, Actor::System, data, UtcTime::now())?;
     }
     Ok((ticket.id, ticket.number))
 }

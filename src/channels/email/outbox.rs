@@ -14,11 +14,12 @@ use utoipa::ToSchema;
 use super::compose::{self, Templates};
 use crate::attachments::FileStore;
 use crate::config::{EmailSettings, SmtpSettings};
-use crate::db::schema::{email_messages, outbox};
+use crate::db::schema::{email_messages, outbox, requesters};
 use crate::db::types::UtcTime;
 use crate::db::{backend, Db, DbConnection};
 use crate::error::AppError;
 use crate::secrets::Signer;
+use crate::tickets::reactions::{Cause, Change, Reaction, Settled};
 
 /// What a mail is for; decides its template and headers.
 pub const ACK: &str = "ack";
@@ -297,6 +298,24 @@ pub async fn run(
             Err(e) => tracing::warn!(error = %e, "outbox flush failed"),
         }
         tokio::time::sleep(Duration::from_millis(smtp.poll_interval_ms.max(50))).await;
+    }
+}
+
+/// An agent's public reply goes to the requester by email, sent after the change commits.
+pub struct ReplyMail;
+
+impl Reaction for ReplyMail {
+    fn settle(&self, conn: &mut DbConnection, change: &Change<'_>, _: &mut Settled) -> Result<(), AppError> {
+        let Cause::Message { before, message_id, .. } = change.cause else { return Ok(()) };
+        if !change.is_public_reply() {
+            return Ok(());
+        }
+        let email: Option<String> =
+            requesters::table.find(before.requester_id).select(requesters::email).first(conn)?;
+        match email {
+            Some(email) => enqueue(conn, REPLY, change.ticket_id, Some(message_id), &email),
+            None => Ok(()),
+        }
     }
 }
 

@@ -176,7 +176,7 @@ pub fn parse(raw: &[u8], own_loop_header: &str) -> Result<ParsedMail, ParseError
             parents.push(id);
         }
     }
-    let html = message.body_html(0).map(|h| crate::tickets::store::sanitize_html(&h));
+    let html = message.body_html(0).map(|h| crate::domain::text::sanitize_html(&h));
     let text = match message.body_text(0) {
         Some(t) if !message.text_part(0).is_some_and(|p| p.is_text_html()) => t.into_owned(),
         // From the sanitised HTML: scripts and styles are gone, so their text is too.

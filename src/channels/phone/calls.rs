@@ -10,14 +10,15 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Actor;
 use crate::config::PhoneSettings;
 use crate::db::schema::{agents, blocked_numbers, call_events, calls, queues, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{backend, DbConnection};
 use crate::domain::call::{self, CallEvent, CallEventKind, CallState, CallSummary, Direction, Outcome, Transfer};
+use crate::domain::Actor;
 use crate::domain::{EventKind, Priority, Status, TicketKind, Visibility};
 use crate::error::AppError;
+use crate::tickets::log;
 use crate::tickets::model::{CreateMessageRequest, Page, RequesterData, UpdateTicketRequest};
 use crate::tickets::store::{self, NewTicketInput};
 
@@ -300,7 +301,7 @@ fn derive(
     if row.requester_id.is_none() {
         if let Some(number) = caller {
             let data = RequesterData { phone: Some(number.clone()), ..RequesterData::default() };
-            row.requester_id = Some(store::resolve_requester(conn, None, &data)?.id);
+            row.requester_id = Some(crate::tickets::requesters::resolve_requester(conn, None, &data)?.id);
         }
     }
     row.state = s.state().as_str().to_owned();
@@ -401,7 +402,7 @@ fn record_answered(conn: &mut DbConnection, ticket: i64, row: &CallRow, extra: V
     if let (Value::Object(d), Value::Object(e)) = (&mut data, extra) {
         d.extend(e);
     }
-    store::record(conn, ticket, EventKind::CallAnswered, actor_of(row), data, UtcTime::now())?;
+    log::record(conn, ticket, EventKind::CallAnswered, actor_of(row), data, UtcTime::now())?;
     crate::sla::engine::refresh(conn, ticket, Utc::now())?;
     Ok(())
 }
@@ -505,7 +506,7 @@ fn on_missed(
     let missed = json!({ "call": row.id, "call_id": row.external_id, "wait_seconds": row.wait_seconds });
     if let Some(callback) = open_callback(conn, requester_id)? {
         row.callback_ticket_id = Some(callback);
-        store::record(conn, callback, EventKind::CallMissed, Actor::System, missed, UtcTime::now())?;
+        log::record(conn, callback, EventKind::CallMissed, Actor::System, missed, UtcTime::now())?;
         return Ok(());
     }
     let queue = queue_slug(conn, settings, row)?;
@@ -520,7 +521,7 @@ fn on_missed(
     let ticket = store::create(conn, Some(Actor::System), input)?;
     row.callback_ticket_id = Some(ticket.id);
     row.callback_created = true;
-    store::record(conn, ticket.id, EventKind::CallbackRequested, Actor::System, missed, UtcTime::now())?;
+    log::record(conn, ticket.id, EventKind::CallbackRequested, Actor::System, missed, UtcTime::now())?;
     crate::sla::engine::refresh(conn, ticket.id, Utc::now())?;
     Ok(())
 }
@@ -549,7 +550,7 @@ fn on_voicemail(
         from_requester: true,
         status: None,
     };
-    let added = store::add_message(conn, ticket, Actor::Requester(requester), message, store::OnReply::Keep)?;
+    let added = store::add_message(conn, ticket, Actor::Requester(requester), message, crate::tickets::OnReply::Keep)?;
     row.voicemail_message_id = Some(added.id);
     Ok(())
 }
@@ -684,10 +685,10 @@ pub struct CallFilter {
 
 /// Newest first, by cursor.
 pub fn list(conn: &mut DbConnection, f: &CallFilter) -> Result<Page<CallView>, AppError> {
-    let limit = store::page_limit(f.limit)?;
+    let limit = crate::paging::page_limit(f.limit)?;
     let mut query = calls::table.select(CallRow::as_select()).into_boxed();
     if let Some(cursor) = &f.cursor {
-        query = query.filter(calls::id.lt(store::decode_cursor(cursor)?));
+        query = query.filter(calls::id.lt(crate::paging::decode_cursor(cursor)?));
     }
     if let Some(d) = f.direction {
         query = query.filter(calls::direction.eq(d.as_str()));
@@ -720,7 +721,7 @@ pub fn list(conn: &mut DbConnection, f: &CallFilter) -> Result<Page<CallView>, A
     let rows: Vec<CallRow> = query.order(calls::id.desc()).limit(limit + 1).load(conn)?;
     let more = rows.len() as i64 > limit;
     let items: Vec<CallView> = rows.into_iter().take(limit as usize).map(view).collect::<Result<_, _>>()?;
-    let next_cursor = if more { items.last().map(|c| store::encode_cursor(c.id)) } else { None };
+    let next_cursor = if more { items.last().map(|c| crate::paging::encode_cursor(c.id)) } else { None };
     Ok(Page { items, next_cursor })
 }
 
