@@ -2,9 +2,6 @@
 //! written in the same transaction as the read or change they describe, before its data leaves
 //! the service: a request whose audit row cannot be written fails and returns nothing.
 
-use std::future::{ready, Ready};
-
-use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -27,15 +24,6 @@ pub const OPPORTUNITY: &str = "opportunity";
 pub struct Origin {
     pub method: String,
     pub path: String,
-}
-
-impl FromRequest for Origin {
-    type Error = AppError;
-    type Future = Ready<Result<Origin, AppError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(Origin { method: req.method().to_string(), path: req.path().to_owned() }))
-    }
 }
 
 /// One object read or changed.

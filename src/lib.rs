@@ -1,7 +1,6 @@
 //! `atencion`: helpdesk and contact-center backend of ChileCompra's Departamento de Atención
 //! Usuaria.
 
-pub mod api;
 pub mod attachments;
 pub mod audit;
 pub mod auth;
@@ -15,7 +14,7 @@ pub mod departments;
 pub mod directory;
 pub mod domain;
 pub mod error;
-pub mod idempotency;
+pub mod http;
 pub mod installation;
 pub mod kpi;
 pub mod metrics;

@@ -2,11 +2,8 @@
 //! round trips to the live KPI store and how long the live KPI projector's steps take.
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::domain::Channel;
@@ -45,22 +42,4 @@ pub fn kpi_round_trip(purpose: &'static str) {
 /// event waits for up to two of them before the wallboard can show it.
 pub fn kpi_projector_step(took: Duration) {
     metrics::histogram!("kpi_projector_step_seconds").record(took.as_secs_f64());
-}
-
-/// Records every request under its route pattern (not the raw path, which would explode the
-/// number of series with ticket ids).
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let start = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let response = next.call(req).await?;
-    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-    let status = response.status().as_u16().to_string();
-    let elapsed = start.elapsed().as_secs_f64();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route).record(elapsed);
-    Ok(response)
 }

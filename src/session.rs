@@ -11,11 +11,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use rand::RngCore;
 
-use crate::auth::{self, Principal};
+use crate::auth::{self};
 use crate::config::SessionSettings;
 use crate::db::schema::{agents, password_links, sessions, sign_in_failures};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
+use crate::domain::Principal;
 use crate::domain::{signin, text};
 use crate::error::AppError;
 

@@ -1,9 +1,5 @@
 //! Logging: human-readable locally, JSON in production; `RUST_LOG` overrides the filter.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use tracing::Span;
-use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::{LogFormat, LogSettings};
@@ -16,29 +12,6 @@ pub fn init(settings: &LogSettings) {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
-}
-
-/// Request spans without secrets: the CTI push carries its token in the path (its connectors
-/// cannot send headers) and survey links carry theirs, so those segments are masked and query
-/// strings are left out.
-pub struct RedactedSpans;
-
-impl RootSpanBuilder for RedactedSpans {
-    fn on_request_start(request: &ServiceRequest) -> Span {
-        tracing::info_span!(
-            "HTTP request",
-            http.method = %request.method(),
-            http.target = %redact_path(request.path()),
-            http.status_code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-            exception.message = tracing::field::Empty,
-            exception.details = tracing::field::Empty,
-        )
-    }
-
-    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
-    }
 }
 
 /// Path segments that are credentials: the CTI token and the satisfaction survey's link.

@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 pub mod scan;
 mod store;
 pub mod sweep;
-pub mod upload;
 
 pub use crate::channels::email::parse::Attachment as NewFile;
 use crate::db::schema::{attachment_files, attachments, messages};

@@ -3,4 +3,3 @@
 
 pub mod email;
 pub mod phone;
-pub mod web;

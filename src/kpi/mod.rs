@@ -7,7 +7,6 @@
 
 pub mod projector;
 pub mod store;
-pub mod wallboard;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -3,7 +3,6 @@
 //! recurring problems ([`recurring`]). The maths lives in [`crate::domain::quality`].
 
 pub mod csat;
-pub mod page;
 pub mod qa;
 pub mod recurring;
 

@@ -2,6 +2,5 @@
 //! at which ticket, and the live feed each signed-in agent's stream reads from.
 
 pub mod feed;
-pub mod page;
 pub mod viewers;
 pub mod views;

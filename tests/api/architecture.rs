@@ -209,3 +209,19 @@ fn the_import_reader_sees_groups_and_relative_paths() {
     }
     assert_eq!(production_code("a // crate::x\n#[cfg(test)]\nmod tests { crate::y }"), "a ");
 }
+
+#[test]
+fn only_the_http_layer_knows_http() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let graph = graph();
+    // The composition root wires the layers together; it alone may name both.
+    let composition = ["src/startup.rs", "src/main.rs", "src/lib.rs"];
+    let below = graph.keys().filter(|f| !f.starts_with("src/http/") && !composition.contains(&f.as_str()));
+    for file in below {
+        let code = production_code(&std::fs::read_to_string(root.join(file)).unwrap());
+        assert!(!code.contains("actix"), "{file} uses actix: HTTP belongs in src/http/");
+        let up: Vec<&String> = graph[file].iter().filter(|t| t.starts_with("src/http/")).collect();
+        assert!(up.is_empty(), "{file} depends on the HTTP layer: {up:?}");
+    }
+    assert!(graph.keys().any(|f| f.starts_with("src/http/api/")), "the graph holds the HTTP layer");
+}

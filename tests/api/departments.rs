@@ -719,7 +719,7 @@ on_all_backends! {
                 department: "compradores".into(), mode: atencion::domain::EscalationMode::Consult,
                 reason: "SLA vencido".into(), grant_pii: false,
             };
-            atencion::departments::escalations::escalate(c, tid, atencion::auth::Actor::System, request)
+            atencion::departments::escalations::escalate(c, tid, atencion::domain::Actor::System, request)
         }).await.unwrap();
         assert!(escalation.requested_by.is_none());
         let path = format!("/api/v1/escalations/{}/answer", escalation.id);

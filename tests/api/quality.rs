@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use atencion::auth::Actor;
+use atencion::domain::Actor;
 use atencion::domain::{EventKind, Role};
 use chrono::{TimeDelta, Utc};
 use mail_parser::MessageParser;

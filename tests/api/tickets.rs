@@ -496,7 +496,7 @@ on_all_backends! {
                 .db
                 .write(move |c| {
                     let (created, sent) = atencion::db::statements::counted(|| {
-                        atencion::tickets::store::create(c, Some(atencion::auth::Actor::System), input)
+                        atencion::tickets::store::create(c, Some(atencion::domain::Actor::System), input)
                     });
                     Ok((created?, sent))
                 })

@@ -5,9 +5,9 @@
 //! Shared by the cargo-fuzz target `fuzz/fuzz_targets/cti_event.rs` and the seed smoke test
 //! `tests/api/fuzz_seeds.rs` (ordinary code, run by `cargo test`).
 
-use atencion::api::extract::parse_json;
 use atencion::channels::phone::inbound::{CtiPush, NativeEvent};
 use atencion::domain::call::summarize;
+use atencion::http::api::extract::parse_json;
 use chrono::{TimeDelta, TimeZone, Utc};
 
 /// One input of the `cti_event` target (libFuzzer in `fuzz/`, seeds and mutations in `cargo test`).

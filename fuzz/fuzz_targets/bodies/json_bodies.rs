@@ -4,7 +4,7 @@
 //! Shared by the cargo-fuzz target `fuzz/fuzz_targets/json_bodies.rs` and the seed smoke test
 //! `tests/api/fuzz_seeds.rs` (ordinary code, run by `cargo test`).
 
-use atencion::api::extract::parse_json;
+use atencion::http::api::extract::parse_json;
 use atencion::tickets::model::CreateTicketRequest;
 use atencion::tickets::model::{line, tags, CreateMessageRequest, Errors, UpdateTicketRequest, MAX_SUBJECT};
 
