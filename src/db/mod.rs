@@ -354,6 +354,19 @@ impl Db {
     }
 }
 
+/// How long a follower of the log lets commits gather after one wakes it. Under load one read
+/// then serves many commits instead of one read each; a lone change is seen this much later.
+pub const GATHER: Duration = Duration::from_millis(20);
+
+/// Waits for this process's next commit (then [`GATHER`] more), or `interval` for what other
+/// replicas commit.
+pub async fn next_commit(commits: &mut tokio::sync::watch::Receiver<u64>, interval: Duration) {
+    tokio::select! {
+        _ = commits.changed() => tokio::time::sleep(GATHER).await,
+        _ = tokio::time::sleep(interval) => {}
+    }
+}
+
 async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {

@@ -263,9 +263,6 @@ pub async fn run(db: Db, live: std::sync::Arc<Live>, interval: Duration) {
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "live KPI step failed"),
         }
-        tokio::select! {
-            _ = commits.changed() => {}
-            _ = tokio::time::sleep(interval) => {}
-        }
+        crate::db::next_commit(&mut commits, interval).await;
     }
 }

@@ -202,9 +202,6 @@ pub async fn run(db: Db) {
         }
         // This step's own commit is not news.
         commits.mark_unchanged();
-        tokio::select! {
-            _ = commits.changed() => {}
-            _ = tokio::time::sleep(POLL) => {}
-        }
+        crate::db::next_commit(&mut commits, POLL).await;
     }
 }

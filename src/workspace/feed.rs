@@ -262,10 +262,7 @@ pub async fn run(db: Db, feed: Arc<Feed>, interval: Duration) {
         if full {
             continue;
         }
-        tokio::select! {
-            _ = commits.changed() => {}
-            _ = tokio::time::sleep(interval) => {}
-        }
+        crate::db::next_commit(&mut commits, interval).await;
     }
 }
 
