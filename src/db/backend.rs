@@ -205,7 +205,10 @@ pub const DEPARTMENT_CLOCKS: DeadlineTable = DeadlineTable {
 /// Claims rows of `t` due by `now`, up to `limit` (owners when `t` has them, else rows), most
 /// overdue first. On Postgres claimed rows are locked until the end of the transaction and
 /// concurrent scanners skip them (`SKIP LOCKED`), so each deadline fires once even with several
-/// replicas; SQLite has a single writer, which serialises scanners by itself.
+/// replicas; SQLite has a single writer, which serialises scanners by itself. An owner is locked
+/// `FOR NO KEY UPDATE`, as an `UPDATE` of it would: a transaction inserting a row that references
+/// it (its event, its notification) holds only a key-share lock, which must not make the scan
+/// pass the ticket by.
 pub fn claim_due<T>(
     conn: &mut DbConnection,
     t: &DeadlineTable,
@@ -229,7 +232,7 @@ pub fn claim_due_sql(t: &DeadlineTable, pg: bool) -> String {
     match (owner, pg) {
         (Some((owner, fk)), true) => format!(
             "WITH locked AS (SELECT o.id FROM {owner} o WHERE o.id IN (SELECT d.{fk} FROM {table} d WHERE {due} \
-             GROUP BY d.{fk} ORDER BY min({order}) LIMIT $2) FOR UPDATE OF o SKIP LOCKED) \
+             GROUP BY d.{fk} ORDER BY min({order}) LIMIT $2) FOR NO KEY UPDATE OF o SKIP LOCKED) \
              SELECT {columns} FROM {table} d JOIN locked ON locked.id = d.{fk} WHERE {due} ORDER BY {order} FOR UPDATE OF d"
         ),
         (Some((_, fk)), false) => format!(
@@ -410,7 +413,9 @@ fn waiting_in_order(
     };
     match conn {
         DbConnection::Pg(pg) => {
-            let lock = if lock { "FOR UPDATE OF t SKIP LOCKED" } else { "" };
+            // As an update would lock it (see `claim_due`): a follower inserting the ticket's
+            // notification must not hide it from assignment.
+            let lock = if lock { "FOR NO KEY UPDATE OF t SKIP LOCKED" } else { "" };
             diesel::sql_query(query("'infinity'::timestamptz", lock)).bind::<BigInt, _>(queue).load(pg)
         }
         DbConnection::Sqlite(lite) => diesel::sql_query(query("'9999'", "")).bind::<BigInt, _>(queue).load(lite),

@@ -16,8 +16,7 @@ use crate::db::schema::{agents, categories, csat_responses, queues, requesters, 
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::DbConnection;
 use crate::domain::quality::{csat_summary, CsatSummary, SCORE_MAX, SCORE_MIN};
-use crate::domain::Actor;
-use crate::domain::{EventKind, Status};
+use crate::domain::{Actor, EventKind, Status};
 use crate::error::{AppError, FieldError};
 use crate::secrets::Signer;
 pub use crate::secrets::TokenCheck;
