@@ -223,12 +223,13 @@ fn production_warns_when_mailed_links_point_to_loopback() {
             .spawn()
             .unwrap();
         let started = Instant::now();
-        // The warning is logged right after the bind: once the port answers, it has been written.
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "the server did not start listening");
+        // The warning is logged before the server runs: once it answers, it has been written (and
+        // its SIGTERM handler is installed: a bound port alone is not a running server).
+        let url = format!("http://127.0.0.1:{port}/health");
+        while !std::process::Command::new("curl").args(["-fsS", &url]).output().is_ok_and(|o| o.status.success()) {
+            assert!(started.elapsed() < Duration::from_secs(30), "the server did not start answering");
             std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(Duration::from_millis(300));
         stop_with_sigterm(child);
         std::fs::read_to_string(&log).unwrap()
     };
