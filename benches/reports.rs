@@ -125,12 +125,20 @@ fn load(conn: &mut PgConnection) -> anyhow::Result<()> {
         conn,
         "ticket_events",
         "INSERT INTO ticket_events (ticket_id, kind, actor_type, actor_id, data, created_at) \
-         SELECT id, 'created', 'system', NULL::bigint, '{}'::jsonb, created_at FROM tickets \
-         UNION ALL SELECT id, 'sla_policy_applied', 'system', NULL, '{\"policy_id\": 1}'::jsonb, created_at FROM tickets \
-         UNION ALL SELECT ticket_id, 'message_added', author_type, author_agent_id, '{}'::jsonb, created_at FROM messages \
-         UNION ALL SELECT id, 'status_changed', 'agent', assignee_id, '{\"to\": \"solved\"}'::jsonb, solved_at \
-             FROM tickets WHERE solved_at IS NOT NULL \
-         UNION ALL SELECT id, 'call_answered', 'agent', assignee_id, '{}'::jsonb, created_at + interval '30 seconds' \
+         SELECT id, 'created', 'system', NULL::bigint, jsonb_build_object('number', number, 'subject', subject, \
+             'channel', channel, 'priority', priority, 'status', 'new', 'queue', NULL, 'category', NULL, \
+             'assignee_id', assignee_id, 'requester_id', requester_id, 'tags', '[]'::jsonb, 'kind', 'standard'), \
+             created_at FROM tickets \
+         UNION ALL SELECT id, 'sla_policy_applied', 'system', NULL, '{\"policy_id\": 1, \"policy_name\": \"Estándar\", \
+             \"calendar_id\": 1, \"targets\": {}, \"pause\": {}, \"warn_percent\": null, \"warn_before_minutes\": null}'::jsonb, \
+             created_at FROM tickets \
+         UNION ALL SELECT ticket_id, 'message_added', author_type, author_agent_id, jsonb_build_object('message_id', id, \
+             'author_type', author_type, 'visibility', visibility, 'channel', channel, 'initial', false), created_at \
+             FROM messages \
+         UNION ALL SELECT id, 'status_changed', 'agent', assignee_id, '{\"from\": \"open\", \"to\": \"solved\"}'::jsonb, \
+             solved_at FROM tickets WHERE solved_at IS NOT NULL \
+         UNION ALL SELECT id, 'call_answered', 'agent', assignee_id, jsonb_build_object('call', id, 'call_id', 'bench-' || id, \
+             'direction', 'in', 'agent_id', assignee_id), created_at + interval '30 seconds' \
              FROM tickets WHERE channel = 'phone' ORDER BY 6",
     )?;
     // Fired breaches (first reply on 10 %, resolution on 4 %), fired warnings, pending deadlines of open tickets.

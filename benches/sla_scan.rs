@@ -113,8 +113,9 @@ fn load(conn: &mut PgConnection, applied: &serde_json::Value) -> anyhow::Result<
         conn,
         "events: created",
         "INSERT INTO ticket_events (ticket_id, kind, actor_type, actor_id, data, created_at) \
-         SELECT id, 'created', 'system', NULL, jsonb_build_object('number', number, 'channel', 'api', \
-         'priority', 'normal', 'status', 'new', 'requester_id', requester_id), created_at \
+         SELECT id, 'created', 'system', NULL, jsonb_build_object('number', number, 'subject', subject, \
+         'channel', 'api', 'priority', 'normal', 'status', 'new', 'queue', NULL, 'category', NULL, \
+         'assignee_id', NULL, 'requester_id', requester_id, 'tags', '[]'::jsonb, 'kind', 'standard'), created_at \
          FROM tickets ORDER BY id",
     )?;
     let applied = applied.to_string().replace('\'', "''");

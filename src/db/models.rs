@@ -120,6 +120,13 @@ pub struct EventRow {
     pub created_at: UtcTime,
 }
 
+impl EventRow {
+    /// The typed event the row stores.
+    pub fn event(&self) -> Result<crate::domain::TicketEvent, serde_json::Error> {
+        crate::domain::TicketEvent::parse(&self.kind, &self.data.0)
+    }
+}
+
 /// A pending SLA deadline, for the scanner to fire.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = sla_deadlines)]

@@ -6,15 +6,16 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+
 use utoipa::{IntoParams, ToSchema};
 
 use super::sla::{ACK, ANSWER};
 use crate::db::schema::{departments, escalations, messages, queues, requesters, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
-use crate::domain::{Actor, Principal};
-use crate::domain::{EscalationMode, EscalationStatus, EventKind, Status, Visibility};
+use crate::domain::event::{Escalated, EscalationAnswered};
+use crate::domain::{Actor, Principal, TicketEvent};
+use crate::domain::{EscalationMode, EscalationStatus, Status, Visibility};
 use crate::error::AppError;
 use crate::tickets::log;
 use crate::tickets::model::{body_text, line, CreateMessageRequest, Errors, Page, UpdateTicketRequest};
@@ -260,8 +261,8 @@ pub fn escalate(
         ))
         .returning(escalations::id)
         .get_result(conn)?;
-    let data = json!({ "escalation_id": escalation, "department": slug, "mode": req.mode, "reason": reason });
-    log::record(conn, id, EventKind::Escalated, actor, data, at)?;
+    let escalated = Escalated { escalation_id: escalation, department: slug.to_owned(), mode: req.mode, reason };
+    log::record(conn, id, actor, TicketEvent::Escalated(escalated), at)?;
     let metrics: &[&str] = match req.mode {
         EscalationMode::Consult => &[ACK, ANSWER],
         EscalationMode::Transfer => &[ACK],
@@ -356,8 +357,8 @@ pub fn answer(
     };
     store::add_message(conn, current.ticket_id, who.actor(), note, crate::tickets::OnReply::Keep)?;
     super::sla::stop(conn, super::delivery::ESCALATION, &[id], &[ACK, ANSWER], at.0)?;
-    let data = json!({ "escalation_id": id, "department": current.department });
-    log::record(conn, current.ticket_id, EventKind::EscalationAnswered, who.actor(), data, at)?;
+    let answered = EscalationAnswered { escalation_id: id, department: current.department.clone() };
+    log::record(conn, current.ticket_id, who.actor(), TicketEvent::EscalationAnswered(answered), at)?;
     super::notices::escalation_answered(conn, &current, &body)?;
     one(conn, id)
 }

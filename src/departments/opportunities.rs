@@ -8,15 +8,16 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+
 use utoipa::{IntoParams, ToSchema};
 
 use crate::db::schema::{categories, departments, opportunities, opportunity_events, opportunity_tickets, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
+use crate::domain::event::OpportunityOutcome;
 use crate::domain::opportunity::{OpportunityStatus, Side};
-use crate::domain::Principal;
-use crate::domain::{EventKind, Priority, Role};
+use crate::domain::{Principal, TicketEvent};
+use crate::domain::{Priority, Role};
 use crate::error::AppError;
 use crate::tickets::log;
 use crate::tickets::model::{body_text, line, Errors, Page};
@@ -540,9 +541,14 @@ pub fn transition(
     log(conn, id, Some(who.agent_id), Some(from), req.to, comment.as_deref())?;
     if req.to.is_final() {
         // The agents of the evidence tickets learn the outcome, to tell their requesters.
-        let data = json!({ "opportunity_id": id, "title": current.title, "status": req.to, "resolution": resolution });
+        let outcome = TicketEvent::OpportunityOutcome(OpportunityOutcome {
+            opportunity_id: id,
+            title: current.title.clone(),
+            status: req.to,
+            resolution: resolution.clone(),
+        });
         for ticket in &current.ticket_ids {
-            log::record(conn, *ticket, EventKind::OpportunityOutcome, who.actor(), data.clone(), UtcTime::now())?;
+            log::record(conn, *ticket, who.actor(), outcome.clone(), UtcTime::now())?;
         }
     }
     let view = get(conn, who, id)?;

@@ -27,9 +27,8 @@ use crate::db::backend::{self, DEPARTMENT_CLOCKS};
 use crate::db::schema::{agents, calendars, department_sla_clocks as clocks, departments, escalations};
 use crate::db::types::{Tstz, UtcTime};
 use crate::db::DbConnection;
-use crate::domain::ticket::MessageFacts;
-use crate::domain::ticket::{EscalationStatus, EventKind};
-use crate::domain::{Actor, AuthorType, Principal};
+use crate::domain::ticket::{EscalationStatus, EventKind, Status};
+use crate::domain::{Actor, AuthorType, Principal, TicketEvent};
 use crate::domain::{Permission, Role};
 use crate::error::AppError;
 use crate::sla::calendars as business;
@@ -271,16 +270,14 @@ pub fn stop(
 pub fn on_ticket_event(
     conn: &mut DbConnection,
     ticket: i64,
-    kind: EventKind,
+    event: &TicketEvent,
     actor: Actor,
-    data: &serde_json::Value,
     at: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let closed = kind == EventKind::StatusChanged && data.get("to").and_then(|v| v.as_str()) == Some("closed");
+    let closed = event.moved_to() == Some(Status::Closed);
     // What opens a ticket (its creation, its first message) acts on no escalation: none exists yet.
-    let opening = kind == EventKind::Created || (kind == EventKind::MessageAdded && MessageFacts::of(data).initial);
     let agent = match actor {
-        Actor::Agent(agent) if !opening && kind != EventKind::Escalated => Some(agent),
+        Actor::Agent(agent) if !event.opens_ticket() && event.kind() != EventKind::Escalated => Some(agent),
         _ => None,
     };
     if !closed && agent.is_none() {
@@ -489,11 +486,11 @@ impl Reaction for DepartmentClocks {
         &self,
         conn: &mut DbConnection,
         ticket: i64,
-        events: &[(EventKind, Actor, serde_json::Value)],
+        events: &[(Actor, TicketEvent)],
         at: UtcTime,
     ) -> Result<(), AppError> {
-        for (kind, actor, data) in events {
-            on_ticket_event(conn, ticket, *kind, *actor, data, at.0)?;
+        for (actor, event) in events {
+            on_ticket_event(conn, ticket, event, *actor, at.0)?;
         }
         Ok(())
     }

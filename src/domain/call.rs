@@ -361,6 +361,69 @@ pub fn summarize(events: &[CallEvent], short_abandon: TimeDelta) -> Option<CallS
     Some(s)
 }
 
+/// A contact-center fact a call implies, derived again from all of its events each time one
+/// arrives. Stored in `call_events` (source `derived`) under its kind; the latest version of a
+/// kind is the truth for the call, and a retraction (`{"retracted": true}`) withdraws a fact that
+/// no longer holds. The live figures count them; the readers of the stored rows parse them here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data")]
+pub enum CallFact {
+    /// An inbound call entered a queue (offered).
+    #[serde(rename = "kpi.call_queued")]
+    Queued { queue: Option<String> },
+    #[serde(rename = "kpi.call_answered")]
+    Answered { queue: Option<String>, direction: Direction, agent_id: Option<i64>, wait_seconds: Option<i64> },
+    /// The caller hung up before being answered; `short`: before the short-abandon threshold.
+    #[serde(rename = "kpi.call_abandoned")]
+    Abandoned { queue: Option<String>, wait_seconds: Option<i64>, short: bool },
+    #[serde(rename = "kpi.call_handled")]
+    Handled {
+        queue: Option<String>,
+        agent_id: Option<i64>,
+        talk_seconds: Option<i64>,
+        hold_seconds: i64,
+        acw_seconds: Option<i64>,
+        handle_seconds: i64,
+    },
+}
+
+/// Every kind of [`CallFact`], as stored.
+pub const CALL_FACT_KINDS: [&str; 4] =
+    ["kpi.call_queued", "kpi.call_answered", "kpi.call_abandoned", "kpi.call_handled"];
+
+impl CallFact {
+    /// The stored row's `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallFact::Queued { .. } => CALL_FACT_KINDS[0],
+            CallFact::Answered { .. } => CALL_FACT_KINDS[1],
+            CallFact::Abandoned { .. } => CALL_FACT_KINDS[2],
+            CallFact::Handled { .. } => CALL_FACT_KINDS[3],
+        }
+    }
+
+    /// The stored row's `data`.
+    pub fn data(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut tagged)) => tagged.remove("data").unwrap_or_default(),
+            _ => unreachable!("a call fact serialises to an object"),
+        }
+    }
+
+    /// The data of a retraction of a fact.
+    pub fn retraction() -> serde_json::Value {
+        serde_json::json!({ "retracted": true })
+    }
+
+    /// A stored version: the fact, `None` for a retraction, or why it does not read as its kind.
+    pub fn parse(kind: &str, data: &serde_json::Value) -> Result<Option<CallFact>, serde_json::Error> {
+        if data.get("retracted").is_some() {
+            return Ok(None);
+        }
+        serde_json::from_value(serde_json::json!({ "kind": kind, "data": data })).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -944,5 +1007,40 @@ mod tests {
             assert_eq!(s.as_str().parse::<CallState>(), Ok(*s));
         }
         assert_eq!("short_abandoned".parse::<Outcome>(), Ok(Outcome::ShortAbandoned));
+    }
+
+    #[test]
+    fn call_facts_read_back_from_their_rows_and_retractions_withdraw_them() {
+        let facts = [
+            CallFact::Queued { queue: Some("general".into()) },
+            CallFact::Answered {
+                queue: None,
+                direction: Direction::Outbound,
+                agent_id: Some(2),
+                wait_seconds: Some(9),
+            },
+            CallFact::Abandoned { queue: None, wait_seconds: None, short: true },
+            CallFact::Handled {
+                queue: None,
+                agent_id: None,
+                talk_seconds: Some(60),
+                hold_seconds: 0,
+                acw_seconds: None,
+                handle_seconds: 60,
+            },
+        ];
+        let kinds: Vec<&str> = facts.iter().map(CallFact::kind).collect();
+        assert_eq!(kinds, CALL_FACT_KINDS);
+        for fact in facts {
+            assert_eq!(serde_json::to_value(&fact).unwrap()["kind"], fact.kind());
+            assert_eq!(CallFact::parse(fact.kind(), &fact.data()).unwrap(), Some(fact.clone()));
+            assert_eq!(CallFact::parse(fact.kind(), &CallFact::retraction()).unwrap(), None);
+        }
+        assert_eq!(
+            CallFact::Abandoned { queue: Some("q".into()), wait_seconds: Some(3), short: false }.data(),
+            serde_json::json!({"queue": "q", "wait_seconds": 3, "short": false})
+        );
+        assert!(CallFact::parse("kpi.call_parked", &serde_json::json!({})).is_err());
+        assert!(CallFact::parse("kpi.call_abandoned", &serde_json::json!({"queue": null})).is_err());
     }
 }

@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod call;
 pub mod canned;
 pub mod department_summary;
+pub mod event;
 pub mod kpi;
 pub mod live;
 pub mod media;
@@ -24,6 +25,7 @@ pub mod trends;
 pub mod user;
 pub mod workspace;
 
+pub use event::TicketEvent;
 pub use rut::Rut;
 pub use ticket::{
     AuthorType, Channel, EscalationMode, EscalationStatus, EventKind, Priority, Segment, SenderStatus, Status,

@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::event::MessageAdded;
 use super::ticket::string_enum;
-use super::ticket::{AuthorType, MessageFacts, UnknownValue, Visibility};
+use super::ticket::{AuthorType, UnknownValue, Visibility};
 use std::fmt;
 use std::str::FromStr;
 
@@ -88,9 +89,8 @@ pub enum MessageFrom {
 
 /// Classifies a `message_added` event by its data: the message that opened the ticket answers
 /// nothing.
-pub fn message_from(message: &MessageFacts) -> MessageFrom {
-    let internal_by_agent =
-        message.author_type == Some(AuthorType::Agent) && message.visibility == Some(Visibility::Internal);
+pub fn message_from(message: &MessageAdded) -> MessageFrom {
+    let internal_by_agent = message.author_type == AuthorType::Agent && message.visibility == Visibility::Internal;
     match message.answers_for() {
         Some(AuthorType::Requester) => MessageFrom::RequesterSide,
         _ if internal_by_agent && !message.initial => MessageFrom::InternalNote,
@@ -127,8 +127,9 @@ mod tests {
     #[test]
     fn a_reply_from_the_requester_or_a_cc_notifies_but_not_the_opening_message() {
         let from = |author: &str, visibility: &str, sender: Option<&str>, initial: bool| {
-            let data = serde_json::json!({"author_type": author, "visibility": visibility, "sender_status": sender, "initial": initial});
-            message_from(&MessageFacts::of(&data))
+            let data = serde_json::json!({"message_id": 1, "channel": "email", "author_type": author,
+                "visibility": visibility, "sender_status": sender, "initial": initial});
+            message_from(&serde_json::from_value(data).unwrap())
         };
         assert_eq!(from("requester", "public", None, false), MessageFrom::RequesterSide);
         assert_eq!(from("participant", "public", Some("cc"), false), MessageFrom::RequesterSide);

@@ -139,50 +139,6 @@ string_enum!(
     }
 );
 
-/// The fields of a `message_added` event that decide what the message does to the ticket's SLA
-/// clocks and live figures, as the event log stores them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct MessageFacts {
-    pub visibility: Option<Visibility>,
-    #[serde(default)]
-    pub initial: bool,
-    pub author_type: Option<AuthorType>,
-    pub sender_status: Option<SenderStatus>,
-}
-
-impl MessageFacts {
-    /// From an event's data; what does not read as these fields moves nothing.
-    pub fn of(data: &serde_json::Value) -> MessageFacts {
-        MessageFacts::deserialize(data).unwrap_or_default()
-    }
-
-    /// Whom the message answers for: `Agent` (a reply) or `Requester` (a CC answers for the
-    /// requester). `None` for what moves nothing: an internal note, the ticket's first message,
-    /// a stranger's mail, the system's.
-    pub fn answers_for(&self) -> Option<AuthorType> {
-        if self.visibility != Some(Visibility::Public) || self.initial {
-            return None;
-        }
-        match self.author_type?.counts_as(self.sender_status) {
-            author @ (AuthorType::Agent | AuthorType::Requester) => Some(author),
-            AuthorType::Participant | AuthorType::System => None,
-        }
-    }
-}
-
-impl EventKind {
-    /// Whether an event of this kind with this data is an agent's reply to the requester: a
-    /// public message of an agent after the first, or an answered call. One decision for the SLA
-    /// clocks and the live figures.
-    pub fn is_agent_reply(self, data: &serde_json::Value) -> bool {
-        match self {
-            EventKind::CallAnswered => true,
-            EventKind::MessageAdded => MessageFacts::of(data).answers_for() == Some(AuthorType::Agent),
-            _ => false,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     #[error("un ticket cerrado no admite cambios; cree un ticket nuevo")]
@@ -275,41 +231,6 @@ mod tests {
         let err = "abierto".parse::<Status>().unwrap_err();
         assert!(err.to_string().contains("on_hold"));
         assert_eq!("comprador".parse::<Segment>(), Ok(Segment::Comprador));
-    }
-
-    #[test]
-    fn what_a_message_answers_for() {
-        let facts = |v: serde_json::Value| MessageFacts::of(&v).answers_for();
-        let public = |author: &str| serde_json::json!({"visibility": "public", "author_type": author});
-        assert_eq!(facts(public("agent")), Some(AuthorType::Agent));
-        assert_eq!(facts(public("requester")), Some(AuthorType::Requester));
-        assert_eq!(facts(public("system")), None);
-        // A CC answers for the requester; a stranger for nobody.
-        let mut cc = public("participant");
-        cc["sender_status"] = "cc".into();
-        assert_eq!(facts(cc), Some(AuthorType::Requester));
-        let mut stranger = public("participant");
-        stranger["sender_status"] = "unknown".into();
-        assert_eq!(facts(stranger), None);
-        // Internal notes and the first message move nothing; neither does what does not parse.
-        assert_eq!(facts(serde_json::json!({"visibility": "internal", "author_type": "agent"})), None);
-        let mut first = public("agent");
-        first["initial"] = true.into();
-        assert_eq!(facts(first), None);
-        assert_eq!(facts(serde_json::json!({"visibility": 3, "author_type": "agent"})), None);
-        assert_eq!(facts(serde_json::json!(null)), None);
-    }
-
-    #[test]
-    fn an_agent_reply_is_a_public_agent_message_or_an_answered_call() {
-        let agent = serde_json::json!({"visibility": "public", "author_type": "agent"});
-        let none = serde_json::json!({});
-        assert!(EventKind::MessageAdded.is_agent_reply(&agent));
-        assert!(!EventKind::MessageAdded.is_agent_reply(&none));
-        assert!(EventKind::CallAnswered.is_agent_reply(&none));
-        for kind in EventKind::ALL.iter().filter(|k| !matches!(k, EventKind::MessageAdded | EventKind::CallAnswered)) {
-            assert!(!kind.is_agent_reply(&agent), "{kind}");
-        }
     }
 
     #[test]

@@ -15,9 +15,11 @@ use crate::db::schema::{
 use crate::db::DbConnection;
 use crate::domain::assignment::Presence;
 use crate::domain::calendar::DEFAULT_TIME_ZONE as SANTIAGO;
+use crate::domain::call::CallFact;
 use crate::domain::live::{self, Counter, Gauge, Mark, Op};
-use crate::domain::EventKind;
+use crate::domain::{EventKind, Status, TicketEvent};
 use crate::error::AppError;
+use crate::tickets::log;
 
 /// One of the logs the live state is built from; each has its own cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,10 +96,6 @@ fn day(at: DateTime<Utc>) -> chrono::NaiveDate {
     at.with_timezone(&SANTIAGO).date_naive()
 }
 
-fn str_of<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
-    data.get(key).and_then(Value::as_str)
-}
-
 // ----------------------------------------------------------------------------- tickets
 
 struct TicketNow {
@@ -134,19 +132,17 @@ fn histories(conn: &mut DbConnection, ids: &[i64]) -> Result<HashMap<i64, Histor
         .select(EventRow::as_select())
         .load(conn)?;
     let mut out: HashMap<i64, History> = HashMap::new();
-    for e in rows {
-        let h = out.entry(e.ticket_id).or_default();
-        let id_of = |key: &str| e.data.0.get(key).and_then(Value::as_i64);
-        let Ok(kind) = e.kind.parse::<EventKind>() else { continue };
-        match kind {
-            EventKind::QueueChanged => {
-                h.queue_changes.push((e.id, id_of("from"), id_of("to")));
-                h.waiting_since = Some(e.created_at.0);
-            }
-            EventKind::Created => h.waiting_since = Some(e.created_at.0),
-            EventKind::AssigneeChanged if id_of("to").is_none() => h.waiting_since = Some(e.created_at.0),
-            _ if kind.is_agent_reply(&e.data.0) && h.first_reply.is_none() => h.first_reply = Some(e.id),
-            _ => {}
+    for row in rows {
+        let Some(e) = log::read(&row) else { continue };
+        let h = out.entry(row.ticket_id).or_default();
+        if let TicketEvent::QueueChanged(change) = &e.event {
+            h.queue_changes.push((e.id, change.from, change.to));
+        }
+        if e.event.starts_waiting() {
+            h.waiting_since = Some(e.at.0);
+        }
+        if e.event.is_agent_reply() && h.first_reply.is_none() {
+            h.first_reply = Some(e.id);
         }
     }
     Ok(out)
@@ -197,24 +193,19 @@ fn ticket_counts(e: &EventRow, t: &TicketNow, h: &History) -> Vec<Op> {
     let scopes = live::scopes(queue_at(t.queue_id, &h.queue_changes, e.id), &t.channel);
     let count = |counter: Counter| live::count(&scopes, at, day(at), counter, 1);
     let mut ops = Vec::new();
-    let Ok(kind) = e.kind.parse::<EventKind>() else { return ops };
-    match kind {
-        EventKind::Created => ops.extend(count(Counter::Created)),
-        EventKind::StatusChanged if str_of(&e.data.0, "to") == Some("solved") => ops.extend(count(Counter::Solved)),
-        EventKind::CsatAnswered => {
+    let Some(logged) = log::read(e) else { return ops };
+    match &logged.event {
+        TicketEvent::Created(_) => ops.extend(count(Counter::Created)),
+        TicketEvent::StatusChanged(change) if change.to == Status::Solved => ops.extend(count(Counter::Solved)),
+        TicketEvent::CsatAnswered(answer) => {
             ops.extend(count(Counter::CsatResponses));
-            let score = e.data.0.get("score").and_then(Value::as_i64).unwrap_or(0);
-            if score >= i64::from(crate::domain::quality::SATISFIED_FROM) {
+            if answer.score >= i64::from(crate::domain::quality::SATISFIED_FROM) {
                 ops.extend(count(Counter::CsatSatisfied));
             }
         }
-        EventKind::SlaBreached | EventKind::SlaMet => {
-            if let Some(metric) = str_of(&e.data.0, "metric").and_then(|m| m.parse().ok()) {
-                let met = kind == EventKind::SlaMet;
-                ops.extend(count(if met { Counter::SlaMet(metric) } else { Counter::SlaBreached(metric) }));
-            }
-        }
-        EventKind::MessageAdded if kind.is_agent_reply(&e.data.0) => ops.extend(count(Counter::Replies)),
+        TicketEvent::SlaBreached(fired) => ops.extend(count(Counter::SlaBreached(fired.metric))),
+        TicketEvent::SlaMet(met) => ops.extend(count(Counter::SlaMet(met.metric))),
+        TicketEvent::MessageAdded(_) if logged.event.is_agent_reply() => ops.extend(count(Counter::Replies)),
         _ => {}
     }
     if h.first_reply == Some(e.id) {
@@ -291,7 +282,7 @@ fn ticket_batch(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Batch
 // ----------------------------------------------------------------------------- calls
 
 #[derive(Queryable)]
-struct CallFact {
+struct CallEventRow {
     id: i64,
     call_id: i64,
     kind: String,
@@ -301,30 +292,37 @@ struct CallFact {
     received_at: crate::db::types::UtcTime,
 }
 
+/// What a stored version of a call fact counts (`sign` -1 takes it back). A retraction, or a row
+/// that does not read as its kind, counts nothing.
 fn fact_ops(kind: &str, data: &Value, at: DateTime<Utc>, queue: Option<i64>, sign: i64) -> Vec<Op> {
-    if data.get("retracted").is_some() {
-        return Vec::new();
-    }
+    let fact = match CallFact::parse(kind, data) {
+        Ok(Some(fact)) => fact,
+        Ok(None) => return Vec::new(),
+        Err(error) => {
+            tracing::warn!(kind, %error, "call fact does not read as its kind");
+            return Vec::new();
+        }
+    };
     let scopes = live::scopes(queue, "phone");
     let count = |counter: Counter, by: i64| live::count(&scopes, at, day(at), counter, by * sign);
-    let secs = |key: &str| data.get(key).and_then(Value::as_i64).unwrap_or(0).max(0);
-    match kind {
-        "kpi.call_queued" => count(Counter::Offered, 1),
-        "kpi.call_answered" => {
-            let wait = secs("wait_seconds");
+    let secs = |seconds: Option<i64>| seconds.unwrap_or(0).max(0);
+    match fact {
+        CallFact::Queued { .. } => count(Counter::Offered, 1),
+        CallFact::Answered { wait_seconds, .. } => {
+            let wait = secs(wait_seconds);
             [count(Counter::Answered, 1), count(Counter::WaitSum, wait), count(Counter::wait(wait), 1)].concat()
         }
-        "kpi.call_abandoned" => {
-            let short = data.get("short").and_then(Value::as_bool).unwrap_or(false);
+        CallFact::Abandoned { short, .. } => {
             [count(Counter::Abandoned, 1), if short { count(Counter::ShortAbandoned, 1) } else { Vec::new() }].concat()
         }
-        "kpi.call_handled" => [count(Counter::Handled, 1), count(Counter::HandleSum, secs("handle_seconds"))].concat(),
-        _ => Vec::new(),
+        CallFact::Handled { handle_seconds, .. } => {
+            [count(Counter::Handled, 1), count(Counter::HandleSum, secs(Some(handle_seconds)))].concat()
+        }
     }
 }
 
 fn call_batch(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Batch, AppError> {
-    let rows: Vec<CallFact> = call_events::table
+    let rows: Vec<CallEventRow> = call_events::table
         .filter(call_events::id.gt(after))
         .order(call_events::id.asc())
         .limit(limit)
@@ -350,7 +348,7 @@ fn call_batch(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Batch, 
         .into_iter()
         .collect();
     // Earlier versions of the same facts, to take back what they counted.
-    let derived: Vec<CallFact> = call_events::table
+    let derived: Vec<CallEventRow> = call_events::table
         .filter(call_events::call_id.eq_any(&ids))
         .filter(call_events::source.eq("derived"))
         .order(call_events::id.asc())
@@ -519,6 +517,7 @@ pub fn rebuild_plan(conn: &mut DbConnection, horizon: DateTime<Utc>) -> Result<R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::call::Direction;
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -550,8 +549,9 @@ mod tests {
     #[test]
     fn a_new_fact_version_takes_back_the_previous_one() {
         let t = at("2026-12-02T12:00:00Z");
-        let answered = serde_json::json!({"wait_seconds": 12});
-        let ops = fact_ops("kpi.call_answered", &answered, t, Some(2), -1);
+        let answered =
+            CallFact::Answered { queue: None, direction: Direction::Inbound, agent_id: None, wait_seconds: Some(12) };
+        let ops = fact_ops(answered.kind(), &answered.data(), t, Some(2), -1);
         assert!(ops.contains(&Op::Count {
             minute: live::unix_minute(t),
             day: day(t),
@@ -564,8 +564,10 @@ mod tests {
             field: "all|wait_sum".into(),
             by: -12
         }));
-        assert!(fact_ops("kpi.call_answered", &serde_json::json!({"retracted": true}), t, None, 1).is_empty());
-        let short = fact_ops("kpi.call_abandoned", &serde_json::json!({"short": true}), t, None, 1);
+        assert!(fact_ops(answered.kind(), &CallFact::retraction(), t, None, 1).is_empty());
+        assert!(fact_ops(answered.kind(), &serde_json::json!({"wait_seconds": 12}), t, None, 1).is_empty());
+        let abandoned = CallFact::Abandoned { queue: None, wait_seconds: Some(4), short: true };
+        let short = fact_ops(abandoned.kind(), &abandoned.data(), t, None, 1);
         assert_eq!(short.len(), 4, "abandoned and short abandoned in all and ch:phone");
     }
 

@@ -8,16 +8,17 @@ use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
-use serde_json::Value;
 
+use crate::db::models::EventRow;
 use crate::db::schema::{agents, departments, escalations, messages, notification_follower, ticket_events, tickets};
-use crate::db::types::{JsonValue, UtcTime};
+use crate::db::types::UtcTime;
 use crate::db::{backend, Db, DbConnection};
+use crate::domain::event::{AssigneeChanged, Created};
 use crate::domain::notification::{self as rules, MessageFrom, NotificationKind};
-use crate::domain::ticket::MessageFacts;
-use crate::domain::EventKind;
+use crate::domain::TicketEvent;
 use crate::error::AppError;
 use crate::kpi::projector::advance;
+use crate::tickets::log::{self, Logged};
 
 /// How many events one step reads.
 pub const BATCH: i64 = 500;
@@ -35,8 +36,6 @@ pub struct Step {
     pub position: Option<i64>,
 }
 
-type EventRow = (i64, i64, String, Option<i64>, JsonValue, UtcTime);
-
 /// Reads the events after the stored position and adds their notifications; run in a write
 /// transaction (`Db::write`) so the notifications and the new position commit together.
 pub fn step(conn: &mut DbConnection) -> Result<Step, AppError> {
@@ -45,19 +44,12 @@ pub fn step(conn: &mut DbConnection) -> Result<Step, AppError> {
         .filter(ticket_events::id.gt(position))
         .order(ticket_events::id.asc())
         .limit(BATCH)
-        .select((
-            ticket_events::id,
-            ticket_events::ticket_id,
-            ticket_events::kind,
-            ticket_events::actor_id,
-            ticket_events::data,
-            ticket_events::created_at,
-        ))
+        .select(EventRow::as_select())
         .load(conn)?;
-    let times: Vec<_> = rows.iter().map(|r| (r.0, r.5 .0)).collect();
+    let times: Vec<_> = rows.iter().map(|r| (r.id, r.created_at.0)).collect();
     let next = advance(position, &times, Utc::now());
     let mut step = Step { events: 0, created: 0, position: Some(next) };
-    for row in rows.iter().take_while(|r| r.0 <= next) {
+    for row in rows.iter().take_while(|r| r.id <= next) {
         step.events += 1;
         step.created += on_event(conn, row)?;
     }
@@ -69,60 +61,46 @@ pub fn step(conn: &mut DbConnection) -> Result<Step, AppError> {
     Ok(step)
 }
 
-fn int(data: &Value, key: &str) -> Option<i64> {
-    data.get(key).and_then(Value::as_i64)
-}
-
-fn str_of<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
-    data.get(key).and_then(Value::as_str)
-}
-
 /// The notifications of one event: (recipient, kind, who for the title, metric for the title).
 fn on_event(conn: &mut DbConnection, row: &EventRow) -> Result<usize, AppError> {
-    let (event_id, ticket_id, kind, actor, JsonValue(data), _) = row;
+    let Some(Logged { id: event_id, event, .. }) = log::read(row) else { return Ok(0) };
+    let (ticket_id, actor) = (row.ticket_id, row.actor_id);
     let (number, assignee): (String, Option<i64>) =
         tickets::table.find(ticket_id).select((tickets::number, tickets::assignee_id)).first(conn)?;
     let mut out: Vec<(i64, NotificationKind, String, String)> = Vec::new();
-    let Ok(kind) = kind.parse::<EventKind>() else { return Ok(0) };
-    match kind {
-        EventKind::Created | EventKind::AssigneeChanged => {
-            let to = if kind == EventKind::Created { int(data, "assignee_id") } else { int(data, "to") };
-            if let Some(agent) = rules::assignment_notifies(to, *actor) {
+    match &event {
+        TicketEvent::Created(Created { assignee_id: to, .. })
+        | TicketEvent::AssigneeChanged(AssigneeChanged { to, .. }) => {
+            if let Some(agent) = rules::assignment_notifies(*to, actor) {
                 out.push((agent, NotificationKind::Assigned, String::new(), String::new()));
             }
         }
-        EventKind::MessageAdded => {
-            let from = rules::message_from(&MessageFacts::of(data));
-            match from {
-                MessageFrom::RequesterSide => {
-                    out.extend(assignee.map(|a| (a, NotificationKind::RequesterReplied, String::new(), String::new())));
-                }
-                MessageFrom::InternalNote => {
-                    if let (Some(author), Some(message)) = (*actor, int(data, "message_id")) {
-                        out.extend(mentioned(conn, author, message)?);
-                    }
-                }
-                MessageFrom::Other => {}
+        TicketEvent::MessageAdded(message) => match rules::message_from(message) {
+            MessageFrom::RequesterSide => {
+                out.extend(assignee.map(|a| (a, NotificationKind::RequesterReplied, String::new(), String::new())));
             }
-        }
-        EventKind::EscalationAnswered => {
-            let escalation: Option<(Option<i64>, String)> = match int(data, "escalation_id") {
-                Some(id) => escalations::table
-                    .inner_join(departments::table)
-                    .filter(escalations::id.eq(id))
-                    .select((escalations::requested_by, departments::name))
-                    .first(conn)
-                    .optional()?,
-                None => None,
-            };
+            MessageFrom::InternalNote => {
+                if let Some(author) = actor {
+                    out.extend(mentioned(conn, author, message.message_id)?);
+                }
+            }
+            MessageFrom::Other => {}
+        },
+        TicketEvent::EscalationAnswered(answered) => {
+            let escalation: Option<(Option<i64>, String)> = escalations::table
+                .inner_join(departments::table)
+                .filter(escalations::id.eq(answered.escalation_id))
+                .select((escalations::requested_by, departments::name))
+                .first(conn)
+                .optional()?;
             let (asked_by, department) = escalation.unwrap_or((None, "el departamento".to_owned()));
             // The SLA engine escalates on its own: then the ticket's assignee is waiting for it.
             if let Some(agent) = asked_by.or(assignee) {
                 out.push((agent, NotificationKind::EscalationAnswered, department, String::new()));
             }
         }
-        EventKind::SlaWarning => {
-            let metric = str_of(data, "metric").unwrap_or_default().to_owned();
+        TicketEvent::SlaWarning(fired) => {
+            let metric = fired.metric.as_str().to_owned();
             out.extend(assignee.map(|a| (a, NotificationKind::SlaWarning, String::new(), metric)));
         }
         _ => {}
@@ -135,7 +113,7 @@ fn on_event(conn: &mut DbConnection, row: &EventRow) -> Result<usize, AppError> 
         }
         let title = rules::title(kind, &number, &who, &metric);
         created +=
-            usize::from(backend::insert_notification(conn, agent, kind.as_str(), *ticket_id, *event_id, &title, now)?);
+            usize::from(backend::insert_notification(conn, agent, kind.as_str(), ticket_id, event_id, &title, now)?);
     }
     Ok(created)
 }

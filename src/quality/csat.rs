@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::America::Santiago;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+
 use utoipa::{IntoParams, ToSchema};
 
 use super::Period;
@@ -15,8 +15,9 @@ use crate::channels::email::outbox;
 use crate::db::schema::{agents, categories, csat_responses, queues, requesters, ticket_events, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::DbConnection;
+use crate::domain::event::CsatAnswered;
 use crate::domain::quality::{csat_summary, CsatSummary, SCORE_MAX, SCORE_MIN};
-use crate::domain::{Actor, EventKind, Status};
+use crate::domain::{Actor, EventKind, Status, TicketEvent};
 use crate::error::{AppError, FieldError};
 use crate::secrets::Signer;
 pub use crate::secrets::TokenCheck;
@@ -140,7 +141,11 @@ fn solver(conn: &mut DbConnection, id: i64) -> Result<Option<i64>, AppError> {
         .order(ticket_events::id.desc())
         .select((ticket_events::actor_type, ticket_events::actor_id, ticket_events::data))
         .load(conn)?;
-    let last_solve = changes.into_iter().find(|(_, _, data)| data.0["to"] == "solved");
+    let solves = |data: &JsonValue| {
+        TicketEvent::parse(EventKind::StatusChanged.as_str(), &data.0)
+            .is_ok_and(|e| e.moved_to() == Some(Status::Solved))
+    };
+    let last_solve = changes.into_iter().find(|(_, _, data)| solves(data));
     let Some(("agent", Some(agent))) = last_solve.as_ref().map(|(kind, id, _)| (kind.as_str(), *id)) else {
         return Ok(None);
     };
@@ -192,8 +197,8 @@ pub fn answer(conn: &mut DbConnection, id: i64, answer: SurveyAnswer) -> Result<
             AppError::Conflict(_) => AppError::Conflict(ALREADY_ANSWERED.into()),
             other => other,
         })?;
-    let data = json!({ "score": score, "resolved": resolved, "comment": comment, "agent_id": agent });
-    log::record(conn, id, EventKind::CsatAnswered, Actor::Requester(requester), data, at)?;
+    let answered = CsatAnswered { score: i64::from(score), resolved, comment: comment.clone(), agent_id: agent };
+    log::record(conn, id, Actor::Requester(requester), TicketEvent::CsatAnswered(answered), at)?;
     Ok(())
 }
 

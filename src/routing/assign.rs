@@ -8,14 +8,15 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+
 use utoipa::{IntoParams, ToSchema};
 
 use crate::db::schema::{agent_presence_log, agent_skills, agents, queue_members, queues, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{backend, DbConnection};
 use crate::domain::assignment::{self, Candidate, Capacity, Load, Presence, Strategy};
-use crate::domain::Actor;
+use crate::domain::event::AssigneeChanged;
+use crate::domain::{Actor, TicketEvent};
 use crate::domain::{Channel, EventKind, Role, Status};
 use crate::error::AppError;
 use crate::tickets::log;
@@ -122,8 +123,8 @@ fn claim(conn: &mut DbConnection, id: i64, agent: i64, actor: Actor, reason: &st
         return Ok(false);
     }
     diesel::update(agents::table.find(agent)).set(agents::last_assigned_at.eq(at)).execute(conn)?;
-    let data = json!({ "from": null, "to": agent, "reason": reason });
-    log::record(conn, id, EventKind::AssigneeChanged, actor, data, at)?;
+    let change = AssigneeChanged { from: None, to: Some(agent), reason: Some(reason.to_owned()) };
+    log::record(conn, id, actor, TicketEvent::AssigneeChanged(change), at)?;
     Ok(true)
 }
 
@@ -405,8 +406,9 @@ pub fn set_presence(conn: &mut DbConnection, agent: i64, req: PresenceRequest) -
             diesel::update(tickets::table.find(id))
                 .set((tickets::assignee_id.eq(None::<i64>), tickets::updated_at.eq(at)))
                 .execute(conn)?;
-            let data = json!({ "from": agent, "to": null, "reason": "agente desconectado: vuelve a la cola" });
-            log::record(conn, id, EventKind::AssigneeChanged, Actor::Agent(agent), data, at)?;
+            let reason = Some("agente desconectado: vuelve a la cola".to_owned());
+            let change = TicketEvent::AssigneeChanged(AssigneeChanged { from: Some(agent), to: None, reason });
+            log::record(conn, id, Actor::Agent(agent), change, at)?;
             queues.extend(queue.filter(|q| !queues.contains(q)));
         }
         for queue in queues {

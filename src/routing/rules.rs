@@ -6,16 +6,17 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+
 use utoipa::ToSchema;
 
 use crate::db::schema::{agents, categories, queues, requesters, routing_rules, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::DbConnection;
+use crate::domain::event::{Routed, RuleRef};
 pub use crate::domain::routing::Origin;
 use crate::domain::routing::{self, Actions, Conditions, Decision, Facts, Rule};
-use crate::domain::Actor;
 use crate::domain::{segment, Channel, EventKind, Priority, Segment};
+use crate::domain::{Actor, TicketEvent};
 use crate::error::{AppError, FieldError};
 use crate::reference::{self, Cache, Kind};
 use crate::tickets::log;
@@ -377,10 +378,15 @@ fn apply(conn: &mut DbConnection, id: i64, decision: &Decision) -> Result<(), Ap
         all.extend(decision.tags.iter().filter(|t| !all.contains(t)).cloned().collect::<Vec<_>>());
         Some(all)
     };
-    let rules: Vec<_> = decision.applied.iter().map(|a| json!({ "id": a.rule_id, "name": a.rule_name })).collect();
-    let data = json!({ "rules": rules, "queue": decision.queue, "category": decision.category,
-        "priority": decision.priority, "tags": decision.tags, "watchers": decision.watchers });
-    log::record(conn, id, EventKind::Routed, Actor::System, data, UtcTime::now())?;
+    let routed = Routed {
+        rules: decision.applied.iter().map(|a| RuleRef { id: a.rule_id, name: a.rule_name.clone() }).collect(),
+        queue: decision.queue.clone(),
+        category: decision.category.clone(),
+        priority: decision.priority,
+        tags: decision.tags.clone(),
+        watchers: decision.watchers.clone(),
+    };
+    log::record(conn, id, Actor::System, TicketEvent::Routed(routed), UtcTime::now())?;
     let update = UpdateTicketRequest {
         queue: decision.queue.clone(),
         category: decision.category.clone().map(Some),

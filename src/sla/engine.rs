@@ -7,23 +7,21 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{calendars, policies};
 use crate::db::backend;
-use crate::db::models::{EventRow, NewDeadline};
-use crate::db::schema::{categories, queues, requesters, sla_deadlines, ticket_events, tickets};
+use crate::db::models::NewDeadline;
+use crate::db::schema::{categories, queues, requesters, sla_deadlines, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::calendar::BusinessCalendar;
+use crate::domain::event::SlaMet;
 use crate::domain::sla::{self, AppliedPolicy, BusinessClock, Clocks, MetricTimeline, SlaEvent, TimedEvent};
-use crate::domain::ticket::MessageFacts;
 use crate::domain::workspace::{sla_summary, Deadline, SlaState};
-use crate::domain::Actor;
-use crate::domain::{AuthorType, EventKind, Status};
+use crate::domain::{Actor, TicketEvent};
 use crate::error::AppError;
-use crate::tickets::log::record;
+use crate::tickets::log::{self, Logged};
 use crate::tickets::reactions::{Cause, Change, Reaction, Settled};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -59,44 +57,9 @@ fn facts(conn: &mut DbConnection, ticket_id: i64) -> Result<policies::TicketFact
     })
 }
 
-fn load_events(conn: &mut DbConnection, ticket_id: i64) -> Result<Vec<EventRow>, AppError> {
-    Ok(ticket_events::table
-        .filter(ticket_events::ticket_id.eq(ticket_id))
-        .order(ticket_events::id.asc())
-        .select(EventRow::as_select())
-        .load(conn)?)
-}
-
-fn applied_policy(data: &Value) -> Option<AppliedPolicy> {
-    serde_json::from_value(data.clone()).ok()
-}
-
 /// Reads the SLA-relevant events out of the log.
-pub fn sla_events(rows: &[EventRow]) -> Vec<TimedEvent> {
-    rows.iter()
-        .filter_map(|row| {
-            let event = sla_event(row.kind.parse().ok()?, &row.data.0)?;
-            Some(TimedEvent { at: row.created_at.0, event })
-        })
-        .collect()
-}
-
-/// What an event of the log means to the SLA clocks, if anything.
-fn sla_event(kind: EventKind, data: &Value) -> Option<SlaEvent> {
-    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-    Some(match kind {
-        EventKind::Created => SlaEvent::Created,
-        EventKind::MessageAdded => match MessageFacts::of(data).answers_for()? {
-            AuthorType::Agent => SlaEvent::AgentReply,
-            _ => SlaEvent::RequesterMessage,
-        },
-        EventKind::StatusChanged => SlaEvent::StatusChanged(str_of(data, "to")?.parse::<Status>().ok()?),
-        EventKind::SlaPolicyApplied => SlaEvent::PolicyApplied(applied_policy(data)?),
-        EventKind::Merged => SlaEvent::Merged,
-        EventKind::CallAnswered => SlaEvent::AgentReply,
-        EventKind::CallbackRequested => SlaEvent::CallbackRequested,
-        _ => return None,
-    })
+pub fn sla_events(log: &[Logged]) -> Vec<TimedEvent> {
+    log.iter().filter_map(|e| Some(TimedEvent { at: e.at.0, event: e.event.sla_event()? })).collect()
 }
 
 struct Loaded(HashMap<i64, Arc<BusinessCalendar>>);
@@ -123,11 +86,11 @@ fn replay(conn: &mut DbConnection, events: &[TimedEvent], now: DateTime<Utc>) ->
 /// ticket's pending deadlines. Called in the same transaction as every ticket change.
 pub fn refresh(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> Result<TicketSla, AppError> {
     let facts = facts(conn, ticket_id)?;
-    let mut rows = load_events(conn, ticket_id)?;
+    let mut rows = log::load(conn, ticket_id)?;
     let wanted = policies::matching(conn, &facts)?.map(|p| p.applied(facts.priority));
     if let Some(policy) = wanted.filter(|w| current_policy(&rows).as_ref() != Some(w)) {
-        let data = serde_json::to_value(&policy).map_err(anyhow::Error::from)?;
-        rows.push(record(conn, ticket_id, EventKind::SlaPolicyApplied, Actor::System, data, UtcTime::from(now))?);
+        let applied = TicketEvent::SlaPolicyApplied(policy);
+        rows.push(log::record(conn, ticket_id, Actor::System, applied, UtcTime::from(now))?);
     }
     let events = sla_events(&rows);
     let metrics = replay(conn, &events, now)?;
@@ -144,9 +107,9 @@ pub fn refresh(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> R
 /// and its opening event (the opening message answers nothing): the ticket's row is inserted with
 /// its summary, and its log and deadlines follow.
 pub struct Plan {
-    /// The data of the `sla_policy_applied` event to append after the ticket's own, if a policy
+    /// The policy to record after the ticket's own events (`sla_policy_applied`), if one
     /// applies.
-    pub policy: Option<Value>,
+    pub policy: Option<AppliedPolicy>,
     deadlines: Vec<Deadline>,
     pub next_due_at: Option<DateTime<Utc>>,
     pub state: Option<SlaState>,
@@ -154,14 +117,11 @@ pub struct Plan {
 
 pub fn plan(conn: &mut DbConnection, facts: &policies::TicketFacts, at: DateTime<Utc>) -> Result<Plan, AppError> {
     let policy = policies::matching(conn, facts)?.map(|p| p.applied(facts.priority));
-    let data = policy.as_ref().map(serde_json::to_value).transpose().map_err(anyhow::Error::from)?;
-    let opening =
-        [(EventKind::Created, Value::Null)].into_iter().chain(data.clone().map(|d| (EventKind::SlaPolicyApplied, d)));
-    let events: Vec<TimedEvent> =
-        opening.filter_map(|(kind, data)| Some(TimedEvent { at, event: sla_event(kind, &data)? })).collect();
+    let opening = [SlaEvent::Created].into_iter().chain(policy.clone().map(SlaEvent::PolicyApplied));
+    let events: Vec<TimedEvent> = opening.map(|event| TimedEvent { at, event }).collect();
     let deadlines = deadlines_of(&replay(conn, &events, at)?, Vec::new());
     let (next_due_at, state) = sla_summary(&deadlines);
-    Ok(Plan { policy: data, deadlines, next_due_at, state })
+    Ok(Plan { policy, deadlines, next_due_at, state })
 }
 
 /// Writes the planned deadlines of ticket `ticket_id`, now created.
@@ -169,8 +129,11 @@ pub fn begin(conn: &mut DbConnection, ticket_id: i64, plan: &Plan) -> Result<(),
     insert_deadlines(conn, ticket_id, &plan.deadlines)
 }
 
-fn current_policy(rows: &[EventRow]) -> Option<AppliedPolicy> {
-    rows.iter().rev().find(|r| r.kind == EventKind::SlaPolicyApplied.as_str()).and_then(|r| applied_policy(&r.data.0))
+fn current_policy(log: &[Logged]) -> Option<AppliedPolicy> {
+    log.iter().rev().find_map(|e| match &e.event {
+        TicketEvent::SlaPolicyApplied(policy) => Some(policy.clone()),
+        _ => None,
+    })
 }
 
 /// Records `sla_met` once per metric instance that stopped in time, so live KPIs can count met
@@ -178,20 +141,19 @@ fn current_policy(rows: &[EventRow]) -> Option<AppliedPolicy> {
 fn record_met(
     conn: &mut DbConnection,
     ticket_id: i64,
-    rows: &[EventRow],
+    log: &[Logged],
     metrics: &[MetricTimeline],
 ) -> Result<(), AppError> {
     let recorded = |m: &MetricTimeline| {
-        rows.iter().any(|r| {
-            r.kind == EventKind::SlaMet.as_str()
-                && r.data.0.get("metric").and_then(Value::as_str) == Some(m.metric.as_str())
-                && r.data.0.get("instance").and_then(Value::as_u64) == Some(u64::from(m.instance))
-        })
+        log.iter().any(
+            |e| matches!(&e.event, TicketEvent::SlaMet(met) if met.metric == m.metric && met.instance == m.instance),
+        )
     };
     for m in metrics.iter().filter(|m| m.state == sla::MetricState::Met && m.target_minutes.is_some()) {
         if let (Some(at), false) = (m.met_at, recorded(m)) {
-            let data = serde_json::json!({ "metric": m.metric, "instance": m.instance, "started_at": m.started_at });
-            record(conn, ticket_id, EventKind::SlaMet, Actor::System, data, UtcTime::from(at))?;
+            let met =
+                TicketEvent::SlaMet(SlaMet { metric: m.metric, instance: m.instance, started_at: Some(m.started_at) });
+            log::record(conn, ticket_id, Actor::System, met, UtcTime::from(at))?;
         }
     }
     Ok(())
@@ -199,7 +161,7 @@ fn record_met(
 
 /// The ticket's SLA as of `now`, without changing anything.
 pub fn view(conn: &mut DbConnection, ticket_id: i64, now: DateTime<Utc>) -> Result<TicketSla, AppError> {
-    let rows = load_events(conn, ticket_id)?;
+    let rows = log::load(conn, ticket_id)?;
     if rows.is_empty() {
         return Err(AppError::NotFound("el ticket"));
     }

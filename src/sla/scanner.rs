@@ -11,8 +11,9 @@ use crate::db::schema::{sla_deadlines, ticket_events, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::departments::escalations::{self, EscalateRequest};
+use crate::domain::event::{Notified, SlaFired};
 use crate::domain::sla::AppliedPolicy;
-use crate::domain::Actor;
+use crate::domain::{Actor, TicketEvent};
 use crate::domain::{EventKind, Priority, Status};
 use crate::error::AppError;
 use crate::tickets::log;
@@ -110,13 +111,15 @@ fn fire(conn: &mut DbConnection, d: &DueDeadline, now: DateTime<Utc>) -> Result<
         }
         None => policies::ActionSet::default(),
     };
-    let kind = if breach { EventKind::SlaBreached } else { EventKind::SlaWarning };
-    let data = json!({
-        "metric": d.metric, "instance": d.instance, "due_at": d.due_at.0,
+    let fired = SlaFired {
+        metric: d.metric.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("bad metric {}", d.metric)))?,
+        instance: u32::try_from(d.instance).unwrap_or_default(),
+        due_at: d.due_at.0,
         // Who was told: the assignee and the supervisors, by email through the outbox.
-        "notify": actions.notify.then(|| json!({"assignee_id": assignee, "queue_id": queue})),
-    });
-    log::record(conn, d.ticket_id, kind, Actor::System, data, UtcTime::from(now))?;
+        notify: actions.notify.then_some(Notified { assignee_id: assignee, queue_id: queue }),
+    };
+    let event = if breach { TicketEvent::SlaBreached(fired) } else { TicketEvent::SlaWarning(fired) };
+    log::record(conn, d.ticket_id, Actor::System, event, UtcTime::from(now))?;
     if actions.notify {
         notify(conn, d, assignee)?;
     }

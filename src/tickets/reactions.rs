@@ -8,14 +8,13 @@
 
 use std::sync::OnceLock;
 
-use serde_json::Value;
-
-use crate::db::models::{EventRow, TicketRow};
+use crate::db::models::TicketRow;
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
 use crate::domain::routing::Origin;
-use crate::domain::{Actor, AuthorType, Channel, EventKind, Status, Visibility};
+use crate::domain::{Actor, AuthorType, Channel, EventKind, Status, TicketEvent, Visibility};
 use crate::error::AppError;
+use crate::tickets::log::Logged;
 use crate::tickets::model::OnReply;
 
 /// One capability's reaction to ticket changes. Both hooks default to doing nothing.
@@ -25,7 +24,7 @@ pub trait Reaction: Send + Sync {
         &self,
         _conn: &mut DbConnection,
         _ticket: i64,
-        _events: &[(EventKind, Actor, Value)],
+        _events: &[(Actor, TicketEvent)],
         _at: UtcTime,
     ) -> Result<(), AppError> {
         Ok(())
@@ -44,7 +43,7 @@ pub struct Change<'a> {
     pub actor: Actor,
     pub at: UtcTime,
     /// What the use case itself appended to the log, in order.
-    pub events: &'a [EventRow],
+    pub events: &'a [Logged],
     pub cause: Cause<'a>,
 }
 
@@ -78,15 +77,12 @@ pub struct Settled {
 impl Change<'_> {
     /// Whether the use case appended an event of `kind`.
     pub fn has(&self, kind: EventKind) -> bool {
-        self.events.iter().any(|e| e.kind == kind.as_str())
+        self.events.iter().any(|e| e.event.kind() == kind)
     }
 
     /// Whether the use case moved the ticket to `status`.
     pub fn moved_to(&self, status: Status) -> bool {
-        self.events
-            .iter()
-            .filter(|e| e.kind == EventKind::StatusChanged.as_str())
-            .any(|e| e.data.0.get("to").and_then(Value::as_str) == Some(status.as_str()))
+        self.events.iter().any(|e| e.event.moved_to() == Some(status))
     }
 
     /// An agent's public message: what the requester hears about and what may assign them.
@@ -114,7 +110,7 @@ fn registered() -> Result<&'static [Box<dyn Reaction>], AppError> {
 pub fn appending(
     conn: &mut DbConnection,
     ticket: i64,
-    events: &[(EventKind, Actor, Value)],
+    events: &[(Actor, TicketEvent)],
     at: UtcTime,
 ) -> Result<(), AppError> {
     for reaction in registered()? {

@@ -8,9 +8,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::America::Santiago;
 use diesel::prelude::*;
-use serde_json::json;
 
-use super::log::{record, record_all};
+use super::log::{record, record_all, Logged};
 use super::model::*;
 use super::reactions::{self, Cause, Change};
 use super::requesters::{requester_view, resolve_requester};
@@ -19,11 +18,12 @@ use crate::db::models::*;
 use crate::db::schema::{agents, categories, messages, queues, requesters, ticket_events, ticket_tags, tickets};
 use crate::db::types::UtcTime;
 use crate::db::{backend, DbConnection};
+use crate::domain::event::{self, Changed};
 use crate::domain::routing::Origin;
 use crate::domain::text::sanitize_html;
 use crate::domain::workspace::{SlaState, OPEN_STATUSES};
 use crate::domain::{
-    Actor, AuthorType, Channel, EventKind, Priority, SenderStatus, Status, TicketKind, TicketNumber, Visibility,
+    Actor, AuthorType, Channel, Priority, SenderStatus, Status, TicketEvent, TicketKind, TicketNumber, Visibility,
 };
 use crate::error::AppError;
 use crate::paging::{cut_page, decode_cursor, page_limit};
@@ -156,11 +156,18 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         })
         .returning(tickets::id)
         .get_result(conn)?;
-    let created = json!({
-        "number": number, "subject": input.subject, "channel": input.channel,
-        "priority": input.priority, "status": Status::New, "queue": queue_slug,
-        "category": input.category, "assignee_id": input.assignee_id,
-        "requester_id": requester.id, "tags": input.tags, "kind": input.kind,
+    let created = TicketEvent::Created(event::Created {
+        number: number.clone(),
+        subject: input.subject.clone(),
+        channel: input.channel,
+        priority: input.priority,
+        status: Status::New,
+        queue: Some(queue_slug.to_owned()),
+        category: input.category.clone(),
+        assignee_id: input.assignee_id,
+        requester_id: requester.id,
+        tags: input.tags.clone(),
+        kind: input.kind,
     });
     backend::insert_tags(conn, id, &input.tags)?;
     let author = match actor {
@@ -186,8 +193,8 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         true,
         input.sender.as_ref(),
     )?;
-    let mut events = vec![(EventKind::Created, actor, created), (EventKind::MessageAdded, actor, message_added)];
-    events.extend(sla.policy.clone().map(|policy| (EventKind::SlaPolicyApplied, Actor::System, policy)));
+    let mut events = vec![(actor, created), (actor, TicketEvent::MessageAdded(message_added))];
+    events.extend(sla.policy.clone().map(|policy| (Actor::System, TicketEvent::SlaPolicyApplied(policy))));
     let logged = record_all(conn, id, events, at)?;
     crate::sla::engine::begin(conn, id, &sla)?;
     let cause = Cause::Created {
@@ -223,7 +230,7 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
     view((row, requester, input.category, Some(queue_slug.to_owned()), assignee_name), input.tags)
 }
 
-/// Writes a message and returns its id with the data of its `message_added` event.
+/// Writes a message and returns its id with its `message_added` event.
 #[allow(clippy::too_many_arguments)]
 fn insert_message(
     conn: &mut DbConnection,
@@ -238,7 +245,7 @@ fn insert_message(
     at: UtcTime,
     initial: bool,
     sender: Option<&Sender>,
-) -> Result<(i64, serde_json::Value), AppError> {
+) -> Result<(i64, event::MessageAdded), AppError> {
     let (agent_id, requester) = match (author, actor) {
         (AuthorType::Agent, Actor::Agent(id)) => (Some(id), None),
         (AuthorType::Requester, _) => (None, Some(requester_id)),
@@ -262,12 +269,16 @@ fn insert_message(
         .returning(messages::id)
         .get_result(conn)?;
     // `initial`: the message that opened the ticket, which is not a reply to anything.
-    let mut data = json!({ "message_id": message_id, "author_type": author, "visibility": visibility, "channel": channel, "initial": initial });
-    if let Some(sender) = sender {
+    let added = event::MessageAdded {
+        message_id,
+        author_type: author,
+        visibility,
+        channel,
+        initial,
         // Followers of the log (the SLA clocks) tell a CC from a stranger by it.
-        data["sender_status"] = json!(sender.status);
-    }
-    Ok((message_id, data))
+        sender_status: sender.map(|s| s.status),
+    };
+    Ok((message_id, added))
 }
 
 type Joined = (TicketRow, RequesterRow, Option<String>, Option<String>, Option<String>);
@@ -505,7 +516,7 @@ fn change_status(
     to: Status,
     actor: Actor,
     at: UtcTime,
-) -> Result<Option<EventRow>, AppError> {
+) -> Result<Option<Logged>, AppError> {
     let from: Status = parse(&t.status, "status")?;
     from.check_transition(to)?;
     if from == to {
@@ -520,8 +531,7 @@ fn change_status(
     diesel::update(tickets::table.find(t.id))
         .set((tickets::status.eq(to.as_str()), tickets::solved_at.eq(solved_at), tickets::closed_at.eq(closed_at)))
         .execute(conn)?;
-    let data = json!({ "from": from, "to": to });
-    Ok(Some(record(conn, t.id, EventKind::StatusChanged, actor, data, at)?))
+    Ok(Some(record(conn, t.id, actor, TicketEvent::StatusChanged(Changed { from, to }), at)?))
 }
 
 /// Closes `id` as folded into the ticket `into` (number `into_number`): merging is the one way to
@@ -543,8 +553,8 @@ pub fn merge_into(
         .set((tickets::status.eq(Status::Closed.as_str()), tickets::closed_at.eq(at), tickets::updated_at.eq(at)))
         .execute(conn)?;
     let logged = vec![
-        record(conn, id, EventKind::Merged, actor, json!({ "into": into, "into_number": into_number }), at)?,
-        record(conn, id, EventKind::StatusChanged, actor, json!({ "from": from, "to": Status::Closed }), at)?,
+        record(conn, id, actor, TicketEvent::Merged(event::Merged { into, into_number: into_number.to_owned() }), at)?,
+        record(conn, id, actor, TicketEvent::StatusChanged(Changed { from, to: Status::Closed }), at)?,
     ];
     reactions::settle(conn, &Change { ticket_id: id, actor, at, events: &logged, cause: Cause::Merged })?;
     Ok(())
@@ -582,34 +592,33 @@ pub fn update(
     }
     if let Some(subject) = subject.filter(|s| *s != t.subject) {
         diesel::update(tickets::table.find(id)).set(tickets::subject.eq(&subject)).execute(conn)?;
-        logged.push(record(
-            conn,
-            id,
-            EventKind::SubjectChanged,
-            actor,
-            json!({ "from": t.subject, "to": subject }),
-            at,
-        )?);
+        let change = Changed { from: t.subject.clone(), to: subject };
+        logged.push(record(conn, id, actor, TicketEvent::SubjectChanged(change), at)?);
     }
     if let Some(priority) = req.priority.filter(|p| p.as_str() != t.priority) {
         diesel::update(tickets::table.find(id)).set(tickets::priority.eq(priority.as_str())).execute(conn)?;
-        let data = json!({ "from": t.priority, "to": priority });
-        logged.push(record(conn, id, EventKind::PriorityChanged, actor, data, at)?);
+        let change = Changed { from: parse(&t.priority, "priority")?, to: priority };
+        logged.push(record(conn, id, actor, TicketEvent::PriorityChanged(change), at)?);
     }
     if let Some(slug) = &req.queue {
         let new = catalog::queue_id(conn, "queue", slug)?;
         if Some(new) != t.queue_id {
             diesel::update(tickets::table.find(id)).set(tickets::queue_id.eq(new)).execute(conn)?;
-            let data = json!({ "from": t.queue_id, "to": new, "queue": slug, "reason": req.reason });
-            logged.push(record(conn, id, EventKind::QueueChanged, actor, data, at)?);
+            let change = event::QueueChanged {
+                from: t.queue_id,
+                to: Some(new),
+                queue: Some(slug.clone()),
+                reason: req.reason.clone(),
+            };
+            logged.push(record(conn, id, actor, TicketEvent::QueueChanged(change), at)?);
         }
     }
     if let Some(category) = &req.category {
         let new = category.as_deref().map(|c| catalog::category_id(conn, "category", c)).transpose()?;
         if new != t.category_id {
             diesel::update(tickets::table.find(id)).set(tickets::category_id.eq(new)).execute(conn)?;
-            let data = json!({ "from": t.category_id, "to": new, "category": category });
-            logged.push(record(conn, id, EventKind::CategoryChanged, actor, data, at)?);
+            let change = event::CategoryChanged { from: t.category_id, to: new, category: category.clone() };
+            logged.push(record(conn, id, actor, TicketEvent::CategoryChanged(change), at)?);
         }
     }
     if let Some(assignee) = req.assignee_id {
@@ -618,19 +627,19 @@ pub fn update(
         }
         if assignee != t.assignee_id {
             diesel::update(tickets::table.find(id)).set(tickets::assignee_id.eq(assignee)).execute(conn)?;
-            let data = json!({ "from": t.assignee_id, "to": assignee, "reason": req.reason });
-            logged.push(record(conn, id, EventKind::AssigneeChanged, actor, data, at)?);
+            let change = event::AssigneeChanged { from: t.assignee_id, to: assignee, reason: req.reason.clone() };
+            logged.push(record(conn, id, actor, TicketEvent::AssigneeChanged(change), at)?);
         }
     }
     if let Some(new_tags) = new_tags {
         let old = tags_of(conn, &[id])?.remove(&id).unwrap_or_default();
-        let added: Vec<&String> = new_tags.iter().filter(|t| !old.contains(t)).collect();
-        let removed: Vec<&String> = old.iter().filter(|t| !new_tags.contains(t)).collect();
+        let added: Vec<String> = new_tags.iter().filter(|t| !old.contains(t)).cloned().collect();
+        let removed: Vec<String> = old.iter().filter(|t| !new_tags.contains(t)).cloned().collect();
         if !added.is_empty() || !removed.is_empty() {
             diesel::delete(ticket_tags::table.filter(ticket_tags::ticket_id.eq(id))).execute(conn)?;
             backend::insert_tags(conn, id, &new_tags)?;
-            let data = json!({ "added": added, "removed": removed });
-            logged.push(record(conn, id, EventKind::TagsChanged, actor, data, at)?);
+            let change = event::TagsChanged { added, removed };
+            logged.push(record(conn, id, actor, TicketEvent::TagsChanged(change), at)?);
         }
     }
     touch(conn, id, at)?;
@@ -710,7 +719,7 @@ fn append(
         false,
         sender,
     )?;
-    let mut logged = vec![record(conn, id, EventKind::MessageAdded, actor, added, at)?];
+    let mut logged = vec![record(conn, id, actor, TicketEvent::MessageAdded(added), at)?];
     let target = req.status.unwrap_or(after);
     if target != current {
         logged.extend(change_status(conn, &t, after, actor, at)?);

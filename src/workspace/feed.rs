@@ -17,7 +17,7 @@ use crate::db::schema::{notifications, ticket_events, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{Db, DbConnection};
 use crate::domain::workspace::{sees, Concerned};
-use crate::domain::Principal;
+use crate::domain::{Principal, TicketEvent};
 use crate::error::AppError;
 use crate::kpi::projector::advance;
 
@@ -96,10 +96,6 @@ fn notification_rows(conn: &mut DbConnection, after: i64, limit: i64) -> Result<
         .collect())
 }
 
-fn id_in(data: &Value, key: &str) -> Option<i64> {
-    data.get(key).and_then(Value::as_i64)
-}
-
 /// Ticket events with the ticket's number, queue and assignee; queue and assignee changes
 /// concern the ticket's previous queue and assignee too.
 fn ticket_event_rows(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Vec<Row>, AppError> {
@@ -128,9 +124,9 @@ fn ticket_event_rows(conn: &mut DbConnection, after: i64, limit: i64) -> Result<
         .map(|(id, ticket_id, kind, data, at)| {
             let (number, queue_id, assignee_id) = now.get(&ticket_id).cloned().unwrap_or_default();
             let mut concerned = Concerned { queues: vec![queue_id], assignees: vec![assignee_id] };
-            match kind.as_str() {
-                "queue_changed" => concerned.queues.push(id_in(&data.0, "from")),
-                "assignee_changed" => concerned.assignees.extend([id_in(&data.0, "from"), id_in(&data.0, "to")]),
+            match TicketEvent::parse(&kind, &data.0) {
+                Ok(TicketEvent::QueueChanged(change)) => concerned.queues.push(change.from),
+                Ok(TicketEvent::AssigneeChanged(change)) => concerned.assignees.extend([change.from, change.to]),
                 _ => {}
             }
             let data = json!({

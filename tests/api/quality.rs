@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use atencion::domain::Actor;
-use atencion::domain::{EventKind, Role};
+use atencion::domain::event::SlaFired;
+use atencion::domain::sla::Metric;
+use atencion::domain::{Actor, Role, TicketEvent};
 use chrono::{TimeDelta, Utc};
 use mail_parser::MessageParser;
 use reqwest::{Method, StatusCode};
@@ -403,7 +404,9 @@ on_all_backends! {
         assert_eq!(answer_json(&app, &token_for_ticket(&app, low, 7), json!({"score": 3})).await.status, StatusCode::CREATED);
         // One of Ana's tickets breached an SLA target.
         let breached = ana_tickets[0];
-        app.db.write(move |c| atencion::tickets::log::record(c, breached, EventKind::SlaBreached, Actor::System, json!({"metric": "resolution"}), atencion::db::types::UtcTime::now())).await.unwrap();
+        let fired = SlaFired { metric: Metric::Resolution, instance: 1, due_at: Utc::now(), notify: None };
+        let now = atencion::db::types::UtcTime::now();
+        app.db.write(move |c| atencion::tickets::log::record(c, breached, Actor::System, TicketEvent::SlaBreached(fired), now)).await.unwrap();
 
         let (from, to) = ((Utc::now() - TimeDelta::days(1)).to_rfc3339(), (Utc::now() + TimeDelta::days(1)).to_rfc3339());
         let request = json!({"from": from, "to": to, "per_agent": 3, "seed": 99, "scorecard_id": card_id});

@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::json;
+
 use utoipa::ToSchema;
 
 use super::outbox;
@@ -14,8 +14,9 @@ use crate::config::EmailSettings;
 use crate::db::schema::{email_messages, email_quarantine, messages, requesters, ticket_ccs, tickets};
 use crate::db::types::UtcTime;
 use crate::db::DbConnection;
-use crate::domain::Actor;
-use crate::domain::{Channel, EventKind, Priority, SenderStatus, Status, TicketKind, TicketNumber};
+use crate::domain::event::Linked;
+use crate::domain::{Actor, TicketEvent};
+use crate::domain::{Channel, Priority, SenderStatus, Status, TicketKind, TicketNumber};
 use crate::error::AppError;
 use crate::secrets::Signer;
 use crate::tickets::log;
@@ -222,8 +223,8 @@ fn new_ticket(
     if let Some((old, status)) = follow_up_of {
         // A reply to a closed case opens a new one that points back to it (for a stranger too:
         // their own case, which shows them nothing of the closed one).
-        let data = json!({"follow_up_of": old, "sender_status": status});
-        log::record(conn, ticket.id, EventKind::Linked, Actor::System, data, UtcTime::now())?;
+        let linked = TicketEvent::Linked(Linked { follow_up_of: old, sender_status: status });
+        log::record(conn, ticket.id, Actor::System, linked, UtcTime::now())?;
     }
     Ok((ticket.id, ticket.number))
 }

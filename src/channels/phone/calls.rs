@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::America::Santiago;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,9 +14,12 @@ use crate::config::PhoneSettings;
 use crate::db::schema::{agents, blocked_numbers, call_events, calls, queues, tickets};
 use crate::db::types::{JsonValue, UtcTime};
 use crate::db::{backend, DbConnection};
-use crate::domain::call::{self, CallEvent, CallEventKind, CallState, CallSummary, Direction, Outcome, Transfer};
-use crate::domain::Actor;
-use crate::domain::{EventKind, Priority, Status, TicketKind, Visibility};
+use crate::domain::call::{
+    self, CallEvent, CallEventKind, CallFact, CallState, CallSummary, Direction, Outcome, Transfer, CALL_FACT_KINDS,
+};
+use crate::domain::event::{CallAnswered, CallMissed};
+use crate::domain::{Actor, TicketEvent};
+use crate::domain::{Priority, Status, TicketKind, Visibility};
 use crate::error::AppError;
 use crate::tickets::log;
 use crate::tickets::model::{CreateMessageRequest, Page, RequesterData, UpdateTicketRequest};
@@ -388,8 +391,22 @@ fn open_callback(conn: &mut DbConnection, requester_id: i64) -> Result<Option<i6
         .optional()?)
 }
 
-fn call_note(row: &CallRow) -> Value {
-    json!({ "call": row.id, "call_id": row.external_id, "direction": row.direction, "agent_id": row.agent_id })
+/// The `call_answered` event of the call `row` on a ticket.
+fn answered_event(row: &CallRow) -> Result<CallAnswered, AppError> {
+    Ok(CallAnswered {
+        call: row.id,
+        call_id: row.external_id.clone(),
+        direction: direction_of(row)?,
+        agent_id: row.agent_id,
+        was_callback: false,
+        linked_by: None,
+    })
+}
+
+fn direction_of(row: &CallRow) -> Result<Direction, AppError> {
+    row.direction
+        .parse()
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("call {} has direction {:?}", row.id, row.direction)))
 }
 
 fn actor_of(row: &CallRow) -> Actor {
@@ -397,12 +414,13 @@ fn actor_of(row: &CallRow) -> Actor {
 }
 
 /// Records on `ticket` that the call with its requester was answered (a live reply for SLA).
-fn record_answered(conn: &mut DbConnection, ticket: i64, row: &CallRow, extra: Value) -> Result<(), AppError> {
-    let mut data = call_note(row);
-    if let (Value::Object(d), Value::Object(e)) = (&mut data, extra) {
-        d.extend(e);
-    }
-    log::record(conn, ticket, EventKind::CallAnswered, actor_of(row), data, UtcTime::now())?;
+fn record_answered(
+    conn: &mut DbConnection,
+    ticket: i64,
+    row: &CallRow,
+    answered: CallAnswered,
+) -> Result<(), AppError> {
+    log::record(conn, ticket, actor_of(row), TicketEvent::CallAnswered(answered), UtcTime::now())?;
     crate::sla::engine::refresh(conn, ticket, Utc::now())?;
     Ok(())
 }
@@ -426,7 +444,7 @@ fn on_answered(
     }
     let callback = row.requester_id.map(|r| open_callback(conn, r)).transpose()?.flatten();
     if let Some(callback) = callback {
-        record_answered(conn, callback, row, json!({}))?;
+        record_answered(conn, callback, row, answered_event(row)?)?;
         if s.direction == Direction::Outbound {
             row.ticket_id = Some(callback);
             return Ok(());
@@ -448,7 +466,7 @@ fn on_answered(
     let ticket = store::create(conn, Some(Actor::System), input)?;
     row.ticket_id = Some(ticket.id);
     row.ticket_created = true;
-    record_answered(conn, ticket.id, row, json!({}))?;
+    record_answered(conn, ticket.id, row, answered_event(row)?)?;
     let open = UpdateTicketRequest { status: Some(Status::Open), ..UpdateTicketRequest::default() };
     store::update(conn, ticket.id, actor_of(row), open)?;
     Ok(())
@@ -458,7 +476,7 @@ fn on_answered(
 /// it created becomes its ticket (one call, one ticket).
 fn answered_late(conn: &mut DbConnection, row: &mut CallRow, own: i64, s: &CallSummary) -> Result<(), AppError> {
     diesel::update(tickets::table.find(own)).set(tickets::kind.eq(TicketKind::Standard.as_str())).execute(conn)?;
-    record_answered(conn, own, row, json!({ "was_callback": true }))?;
+    record_answered(conn, own, row, CallAnswered { was_callback: true, ..answered_event(row)? })?;
     let update = UpdateTicketRequest {
         subject: Some(format!("Llamada de {}", s.from.as_deref().unwrap_or(""))),
         status: Some(Status::Open),
@@ -503,10 +521,10 @@ fn on_missed(
     if got_through > 0 {
         return Ok(());
     }
-    let missed = json!({ "call": row.id, "call_id": row.external_id, "wait_seconds": row.wait_seconds });
+    let missed = CallMissed { call: row.id, call_id: row.external_id.clone(), wait_seconds: row.wait_seconds };
     if let Some(callback) = open_callback(conn, requester_id)? {
         row.callback_ticket_id = Some(callback);
-        log::record(conn, callback, EventKind::CallMissed, Actor::System, missed, UtcTime::now())?;
+        log::record(conn, callback, Actor::System, TicketEvent::CallMissed(missed), UtcTime::now())?;
         return Ok(());
     }
     let queue = queue_slug(conn, settings, row)?;
@@ -521,7 +539,7 @@ fn on_missed(
     let ticket = store::create(conn, Some(Actor::System), input)?;
     row.callback_ticket_id = Some(ticket.id);
     row.callback_created = true;
-    log::record(conn, ticket.id, EventKind::CallbackRequested, Actor::System, missed, UtcTime::now())?;
+    log::record(conn, ticket.id, Actor::System, TicketEvent::CallbackRequested(missed), UtcTime::now())?;
     crate::sla::engine::refresh(conn, ticket.id, Utc::now())?;
     Ok(())
 }
@@ -591,29 +609,38 @@ fn save(conn: &mut DbConnection, row: &CallRow) -> Result<(), AppError> {
 
 // ---------------------------------------------------------------- contact-center facts
 
-/// The contact-center facts a call implies now, keyed by kind. The live KPI store consumes
+/// The contact-center facts a call implies now, one per kind. The live KPI store consumes
 /// them; each kind's latest version is the truth for the call.
-fn facts(row: &CallRow, s: &CallSummary) -> Vec<(&'static str, DateTime<Utc>, Value)> {
+fn facts(row: &CallRow, s: &CallSummary) -> Vec<(CallFact, DateTime<Utc>)> {
     let secs = |d: Option<TimeDelta>| d.map(|d| d.num_seconds());
-    let queue = &row.queue_name;
+    let queue = || row.queue_name.clone();
     let mut out = Vec::new();
     if s.direction == Direction::Inbound {
-        out.push(("kpi.call_queued", s.queued_at, json!({ "queue": queue })));
+        out.push((CallFact::Queued { queue: queue() }, s.queued_at));
     }
     if let Some(at) = s.answered_at {
-        let data = json!({ "queue": queue, "direction": row.direction, "agent_id": row.agent_id, "wait_seconds": secs(s.wait) });
-        out.push(("kpi.call_answered", at, data));
+        let answered = CallFact::Answered {
+            queue: queue(),
+            direction: s.direction,
+            agent_id: row.agent_id,
+            wait_seconds: secs(s.wait),
+        };
+        out.push((answered, at));
     }
     if let (Some(o @ (Outcome::Abandoned | Outcome::ShortAbandoned)), Some(at)) = (s.outcome, s.ended_at) {
-        let data = json!({ "queue": queue, "wait_seconds": secs(s.wait), "short": o == Outcome::ShortAbandoned });
-        out.push(("kpi.call_abandoned", at, data));
+        let short = o == Outcome::ShortAbandoned;
+        out.push((CallFact::Abandoned { queue: queue(), wait_seconds: secs(s.wait), short }, at));
     }
     if let (Some(handle), Some(at)) = (s.handle_time(), s.ended_at) {
-        let data = json!({
-            "queue": queue, "agent_id": row.agent_id, "talk_seconds": secs(s.talk),
-            "hold_seconds": s.hold.num_seconds(), "acw_seconds": secs(s.acw), "handle_seconds": handle.num_seconds(),
-        });
-        out.push(("kpi.call_handled", at, data));
+        let handled = CallFact::Handled {
+            queue: queue(),
+            agent_id: row.agent_id,
+            talk_seconds: secs(s.talk),
+            hold_seconds: s.hold.num_seconds(),
+            acw_seconds: secs(s.acw),
+            handle_seconds: handle.num_seconds(),
+        };
+        out.push((handled, at));
     }
     out
 }
@@ -631,15 +658,16 @@ fn sync_facts(conn: &mut DbConnection, row: &CallRow, s: &CallSummary) -> Result
     let versions = |kind: &str| stored.iter().filter(|(k, _)| k == kind).count();
     let wanted = facts(row, s);
     let mut append = Vec::new();
-    for (kind, at, data) in &wanted {
-        if latest(kind) != Some(data) {
-            append.push((*kind, *at, data.clone()));
+    for (fact, at) in &wanted {
+        let data = fact.data();
+        if latest(fact.kind()) != Some(&data) {
+            append.push((fact.kind(), *at, data));
         }
     }
-    for kind in ["kpi.call_queued", "kpi.call_answered", "kpi.call_abandoned", "kpi.call_handled"] {
+    for kind in CALL_FACT_KINDS {
         let held = latest(kind).is_some_and(|d| d.get("retracted").is_none());
-        if held && !wanted.iter().any(|(k, _, _)| *k == kind) {
-            append.push((kind, Utc::now(), json!({ "retracted": true })));
+        if held && !wanted.iter().any(|(fact, _)| fact.kind() == kind) {
+            append.push((kind, Utc::now(), CallFact::retraction()));
         }
     }
     for (kind, at, data) in append {
@@ -799,7 +827,7 @@ pub fn link(
         let number: String = tickets::table.find(target).select(tickets::number).first(conn)?;
         store::merge_into(conn, created, actor, target, &number)?;
     }
-    record_answered(conn, target, &row, json!({ "linked_by": actor.id() }))?;
+    record_answered(conn, target, &row, CallAnswered { linked_by: actor.id(), ..answered_event(&row)? })?;
     row.ticket_id = Some(target);
     row.ticket_created = false;
     diesel::update(calls::table.find(id))
