@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::store::{on_both, ScanState};
+use super::store::ScanState;
 use super::FileStore;
 use crate::db::schema::attachment_files;
-use crate::db::types::{Tstz, UtcTime};
-use crate::db::{Db, DbConnection};
+use crate::db::types::UtcTime;
+use crate::db::{backend, Db, DbConnection};
 use crate::error::AppError;
 
 /// How long a worker holds the files it took.
@@ -33,12 +32,6 @@ pub enum Verdict {
     Clean,
     /// The signature's name.
     Infected(String),
-}
-
-#[derive(QueryableByName)]
-struct Sha {
-    #[diesel(sql_type = Text)]
-    sha256: String,
 }
 
 /// Scans pending files every `interval` until the process ends.
@@ -88,17 +81,7 @@ pub async fn scan_due(db: &Db, files: &Arc<FileStore>, clamd: &str, retry: Durat
 
 /// Takes up to [`BATCH`] pending files that are due, until `until`.
 fn claim(conn: &mut DbConnection, now: UtcTime, until: UtcTime) -> Result<Vec<String>, AppError> {
-    let lock = if matches!(conn, DbConnection::Pg(_)) { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let sql = format!(
-        "UPDATE attachment_files SET next_scan_at = $1 WHERE sha256 IN (SELECT sha256 FROM attachment_files \
-         WHERE scan = 'pending' AND next_scan_at <= $2 ORDER BY next_scan_at LIMIT $3{lock}) RETURNING sha256"
-    );
-    let rows: Vec<Sha> = on_both!(conn, |c| diesel::sql_query(&sql)
-        .bind::<Tstz, _>(until)
-        .bind::<Tstz, _>(now)
-        .bind::<BigInt, _>(BATCH)
-        .load(c))?;
-    Ok(rows.into_iter().map(|r| r.sha256).collect())
+    Ok(backend::lease(conn, &backend::ATTACHMENT_SCANS, now, until, BATCH)?)
 }
 
 async fn record(db: &Db, files: &Arc<FileStore>, sha: String, verdict: Verdict) -> Result<(), AppError> {

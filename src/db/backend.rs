@@ -261,35 +261,109 @@ struct Id {
     id: i64,
 }
 
-/// Leases up to `limit` outbox rows that are due (pending, or sending with an expired lease) until
-/// `lease_until`. On Postgres concurrent workers skip each other's rows, so a mail is handed to
-/// one worker at a time; SQLite's single writer does the same.
-pub fn lease_outbox(
+/// A queue of rows that background workers lease. A lease hands up to `limit` due rows to one
+/// worker until it ends: on Postgres concurrent workers skip each other's rows (`SKIP LOCKED`),
+/// SQLite's single writer serialises them, and a worker that dies gives its rows back when the
+/// lease runs out. Every leased queue is one of these, taken by [`lease`].
+pub struct LeaseQueue {
+    /// The table, `d` in `due`.
+    pub table: &'static str,
+    /// Its key column: what a lease returns.
+    pub key: &'static str,
+    /// Selects the keys of the due rows (`SELECT d.<key> FROM <table> d …`), `$2` being now.
+    pub due: &'static str,
+    /// Which due rows go first.
+    pub order: &'static str,
+    /// What a lease sets on its rows, `$1` being the end of the lease.
+    pub lease: &'static str,
+}
+
+/// Mail waiting to be sent, or whose sender's lease ran out.
+pub const OUTBOX: LeaseQueue = LeaseQueue {
+    table: "outbox",
+    key: "id",
+    due: "SELECT d.id FROM outbox d WHERE d.status IN ('pending', 'sending') AND d.next_attempt_at <= $2",
+    order: "d.next_attempt_at",
+    lease: "status = 'sending', next_attempt_at = $1",
+};
+
+/// Department deliveries not yet on their department's Redis stream.
+pub const STREAM_DELIVERIES: LeaseQueue = LeaseQueue {
+    table: "department_deliveries",
+    key: "id",
+    due: "SELECT d.id FROM department_deliveries d WHERE d.streamed_at IS NULL \
+          AND (d.stream_lease_until IS NULL OR d.stream_lease_until <= $2)",
+    order: "d.id",
+    lease: "stream_lease_until = $1",
+};
+
+/// Department deliveries due on an enabled webhook that is not backing off.
+pub const WEBHOOK_DELIVERIES: LeaseQueue = LeaseQueue {
+    table: "department_deliveries",
+    key: "id",
+    due: "SELECT d.id FROM department_deliveries d JOIN department_webhooks w ON w.department_id = d.department_id \
+          WHERE d.webhook_status IN ('pending', 'sending') AND d.webhook_next_at <= $2 \
+          AND w.enabled AND (w.retry_at IS NULL OR w.retry_at <= $2)",
+    order: "d.id",
+    lease: "webhook_status = 'sending', webhook_next_at = $1",
+};
+
+/// Attachments waiting for the virus scanner.
+pub const ATTACHMENT_SCANS: LeaseQueue = LeaseQueue {
+    table: "attachment_files",
+    key: "sha256",
+    due: "SELECT d.sha256 FROM attachment_files d WHERE d.scan = 'pending' AND d.next_scan_at <= $2",
+    order: "d.next_scan_at",
+    lease: "next_scan_at = $1",
+};
+
+/// The text of [`lease`] on Postgres (`pg`) or SQLite.
+pub fn lease_sql(q: &LeaseQueue, pg: bool) -> String {
+    let LeaseQueue { table, key, due, order, lease } = q;
+    let lock = if pg { " FOR UPDATE OF d SKIP LOCKED" } else { "" };
+    format!("UPDATE {table} SET {lease} WHERE {key} IN ({due} ORDER BY {order} LIMIT $3{lock}) RETURNING CAST({key} AS TEXT) AS key")
+}
+
+#[derive(QueryableByName)]
+struct Key {
+    #[diesel(sql_type = Text)]
+    key: String,
+}
+
+/// Leases up to `limit` due rows of `q` until `until`; returns their keys, sorted.
+pub fn lease(
     conn: &mut DbConnection,
+    q: &LeaseQueue,
     now: super::types::UtcTime,
-    lease_until: super::types::UtcTime,
+    until: super::types::UtcTime,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    let sql = lease_sql(q, matches!(conn, DbConnection::Pg(_)));
+    let query = diesel::sql_query(sql)
+        .bind::<super::types::Tstz, _>(until)
+        .bind::<super::types::Tstz, _>(now)
+        .bind::<BigInt, _>(limit);
+    let rows: Vec<Key> = match conn {
+        DbConnection::Pg(pg) => query.load(pg)?,
+        DbConnection::Sqlite(lite) => query.load(lite)?,
+    };
+    let mut keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
+    keys.sort_unstable();
+    Ok(keys)
+}
+
+/// [`lease`] for a queue keyed by id (keys travel as text, so one query serves every queue).
+pub fn lease_ids(
+    conn: &mut DbConnection,
+    q: &LeaseQueue,
+    now: super::types::UtcTime,
+    until: super::types::UtcTime,
     limit: i64,
 ) -> QueryResult<Vec<i64>> {
-    const DUE: &str = "status IN ('pending', 'sending') AND next_attempt_at <= ";
-    let rows: Vec<Id> = match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(format!(
-            "UPDATE outbox SET status = 'sending', next_attempt_at = $1 WHERE id IN \
-             (SELECT id FROM outbox WHERE {DUE}$2 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id"
-        ))
-        .bind::<super::types::Tstz, _>(lease_until)
-        .bind::<super::types::Tstz, _>(now)
-        .bind::<BigInt, _>(limit)
-        .load(pg)?,
-        DbConnection::Sqlite(lite) => diesel::sql_query(format!(
-            "UPDATE outbox SET status = 'sending', next_attempt_at = ? WHERE id IN \
-             (SELECT id FROM outbox WHERE {DUE}? ORDER BY next_attempt_at LIMIT ?) RETURNING id"
-        ))
-        .bind::<super::types::Tstz, _>(lease_until)
-        .bind::<super::types::Tstz, _>(now)
-        .bind::<BigInt, _>(limit)
-        .load(lite)?,
-    };
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    let keys = lease(conn, q, now, until, limit)?;
+    let mut ids: Vec<i64> = keys.iter().filter_map(|k| k.parse().ok()).collect();
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// The row of the call with the PBX id `external_id`, created if new, locked until the end of
@@ -447,73 +521,6 @@ pub fn lock_report_rollup(conn: &mut DbConnection) -> QueryResult<()> {
         DbConnection::Sqlite(_) => {}
     }
     Ok(())
-}
-
-/// Leases department deliveries: `set` (with `$1` = `lease_until`) on up to `limit` (`$3`) rows
-/// that `due` (with `$2` = `now`, selecting `d.id` from `department_deliveries d`) picks. On
-/// Postgres concurrent workers skip each other's rows; SQLite's single writer does the same.
-fn lease_deliveries(
-    conn: &mut DbConnection,
-    set: &str,
-    due: &str,
-    now: super::types::UtcTime,
-    lease_until: super::types::UtcTime,
-    limit: i64,
-) -> QueryResult<Vec<i64>> {
-    let lock = match conn {
-        DbConnection::Pg(_) => "FOR UPDATE OF d SKIP LOCKED",
-        DbConnection::Sqlite(_) => "",
-    };
-    let query = diesel::sql_query(format!(
-        "UPDATE department_deliveries SET {set} WHERE id IN ({due} ORDER BY d.id LIMIT $3 {lock}) RETURNING id"
-    ))
-    .bind::<super::types::Tstz, _>(lease_until)
-    .bind::<super::types::Tstz, _>(now)
-    .bind::<BigInt, _>(limit);
-    let rows: Vec<Id> = match conn {
-        DbConnection::Pg(pg) => query.load(pg)?,
-        DbConnection::Sqlite(lite) => query.load(lite)?,
-    };
-    let mut ids: Vec<i64> = rows.into_iter().map(|r| r.id).collect();
-    ids.sort_unstable();
-    Ok(ids)
-}
-
-/// Deliveries not yet on their department's Redis stream (and not leased by another worker).
-pub fn lease_stream_deliveries(
-    conn: &mut DbConnection,
-    now: super::types::UtcTime,
-    lease_until: super::types::UtcTime,
-    limit: i64,
-) -> QueryResult<Vec<i64>> {
-    lease_deliveries(
-        conn,
-        "stream_lease_until = $1",
-        "SELECT d.id FROM department_deliveries d WHERE d.streamed_at IS NULL \
-         AND (d.stream_lease_until IS NULL OR d.stream_lease_until <= $2)",
-        now,
-        lease_until,
-        limit,
-    )
-}
-
-/// Deliveries due on an enabled webhook that is not backing off.
-pub fn lease_webhook_deliveries(
-    conn: &mut DbConnection,
-    now: super::types::UtcTime,
-    lease_until: super::types::UtcTime,
-    limit: i64,
-) -> QueryResult<Vec<i64>> {
-    lease_deliveries(
-        conn,
-        "webhook_status = 'sending', webhook_next_at = $1",
-        "SELECT d.id FROM department_deliveries d JOIN department_webhooks w ON w.department_id = d.department_id \
-         WHERE d.webhook_status IN ('pending', 'sending') AND d.webhook_next_at <= $2 \
-         AND w.enabled AND (w.retry_at IS NULL OR w.retry_at <= $2)",
-        now,
-        lease_until,
-        limit,
-    )
 }
 
 /// Claims the trend alert with this key: inserts its row (the rest is filled in by the caller)

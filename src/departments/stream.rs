@@ -47,7 +47,9 @@ type Row = (i64, i64, String, String, i64, String, JsonValue);
 pub async fn flush(db: &Db, redis: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Result<usize, AppError> {
     let now = Utc::now();
     let lease = UtcTime::from(now + TimeDelta::seconds(LEASE_SECS));
-    let ids = db.write(move |c| Ok(backend::lease_stream_deliveries(c, UtcTime::from(now), lease, BATCH)?)).await?;
+    let ids = db
+        .write(move |c| Ok(backend::lease_ids(c, &backend::STREAM_DELIVERIES, UtcTime::from(now), lease, BATCH)?))
+        .await?;
     if ids.is_empty() {
         return Ok(0);
     }

@@ -335,7 +335,7 @@ pub async fn flush(db: &Db, sender: &Sender, settings: &DepartmentSettings) -> R
     // Long enough for the whole round, so no other replica takes a row while it is being posted.
     let lease = now + TimeDelta::from_std(sender.timeout * (BATCH as u32 + 1)).unwrap_or(TimeDelta::hours(1));
     let (now, lease) = (UtcTime::from(now), UtcTime::from(lease));
-    let ids = db.write(move |c| Ok(backend::lease_webhook_deliveries(c, now, lease, BATCH)?)).await?;
+    let ids = db.write(move |c| Ok(backend::lease_ids(c, &backend::WEBHOOK_DELIVERIES, now, lease, BATCH)?)).await?;
     if ids.is_empty() {
         return Ok(0);
     }

@@ -18,6 +18,7 @@ mod fuzz_seeds;
 mod idempotency;
 mod imap;
 mod kpis;
+mod leases;
 mod migrations;
 mod notifications;
 mod phone;

@@ -196,7 +196,9 @@ pub async fn flush(
 ) -> Result<usize, AppError> {
     let now = Utc::now();
     let lease = UtcTime::from(now + TimeDelta::seconds(smtp.lease_secs.max(1)));
-    let ids = db.write(move |c| Ok(backend::lease_outbox(c, UtcTime::from(now), lease, BATCH as i64)?)).await?;
+    let ids = db
+        .write(move |c| Ok(backend::lease_ids(c, &backend::OUTBOX, UtcTime::from(now), lease, BATCH as i64)?))
+        .await?;
     let mut sent = 0;
     for id in ids {
         let (settings, signer) = (email.clone(), signer.clone());
