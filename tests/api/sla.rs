@@ -280,3 +280,43 @@ async fn a_scan_does_not_pass_by_a_ticket_another_transaction_references() {
     let fired = fired.unwrap();
     assert!(fired >= 2, "the ticket's deadlines fire while its tag is being inserted: {fired}");
 }
+
+// A deadline whose metric this version does not know (a row of a later version, or damaged) is
+// dropped with a warning; the scan goes on and fires the rest of its batch.
+on_all_backends! {
+    async fn a_deadline_of_an_unknown_metric_does_not_stop_the_scan(app) {
+        let id = app.ticket("Consulta", "a@b.cl").await["id"].as_i64().unwrap();
+        let past = atencion::db::types::UtcTime::from(Utc::now() - Duration::minutes(1));
+        app.db
+            .write(move |c| {
+                diesel::insert_into(sla_deadlines::table)
+                    .values((
+                        sla_deadlines::ticket_id.eq(id),
+                        sla_deadlines::metric.eq("no_such_metric"),
+                        sla_deadlines::instance.eq(0),
+                        sla_deadlines::kind.eq("breach"),
+                        sla_deadlines::due_at.eq(past),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let far = Utc::now() + Duration::days(400);
+        let fired = app.db.write(move |c| scanner::tick(c, far, 100)).await.expect("the scan goes on");
+        assert!(fired >= 2, "the unknown one and the ticket's own: {fired}");
+        assert!(count_events(&app, "sla_breached").await >= 1, "the ticket's own breach is recorded");
+        let unknown_left: i64 = app
+            .db
+            .read(move |c| {
+                Ok(sla_deadlines::table
+                    .filter(sla_deadlines::metric.eq("no_such_metric"))
+                    .filter(sla_deadlines::fired_at.is_null())
+                    .count()
+                    .get_result(c)?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(unknown_left, 0, "dropped, not claimed again");
+    }
+}
