@@ -34,6 +34,8 @@ pub const WINDOWS: &[i64] = &[15, 30, 60];
 pub enum Counter {
     Created,
     Solved,
+    /// Solved tickets that came back (the requester wrote again, or an agent reopened them).
+    Reopened,
     /// Public replies of agents.
     Replies,
     CsatResponses,
@@ -70,6 +72,7 @@ impl Counter {
         let plain = match self {
             Counter::Created => "created",
             Counter::Solved => "solved",
+            Counter::Reopened => "reopened",
             Counter::Replies => "replies",
             Counter::CsatResponses => "csat_responses",
             Counter::CsatSatisfied => "csat_satisfied",
@@ -233,6 +236,8 @@ pub struct SlaFigures {
 pub struct WindowFigures {
     pub created: i64,
     pub solved: i64,
+    /// Solved tickets that came back.
+    pub reopened: i64,
     pub replies: i64,
     /// Calls that entered a queue.
     pub offered: i64,
@@ -325,6 +330,7 @@ pub fn window_figures(counters: &HashMap<String, i64>, scope: &str, answer_targe
     WindowFigures {
         created: c.created as i64,
         solved: c.solved as i64,
+        reopened: get(Counter::Reopened),
         replies: c.replies as i64,
         offered: c.queued as i64,
         answered: c.answered as i64,

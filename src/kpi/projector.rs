@@ -197,6 +197,9 @@ fn ticket_counts(e: &EventRow, t: &TicketNow, h: &History) -> Vec<Op> {
     match &logged.event {
         TicketEvent::Created(_) => ops.extend(count(Counter::Created)),
         TicketEvent::StatusChanged(change) if change.to == Status::Solved => ops.extend(count(Counter::Solved)),
+        TicketEvent::StatusChanged(change) if change.from == Status::Solved && change.to.is_open() => {
+            ops.extend(count(Counter::Reopened))
+        }
         TicketEvent::CsatAnswered(answer) => {
             ops.extend(count(Counter::CsatResponses));
             if answer.score >= i64::from(crate::domain::quality::SATISFIED_FROM) {

@@ -62,6 +62,24 @@ async fn queue_id(app: &TestApp, slug: &str) -> i64 {
         .unwrap()
 }
 
+// A solved ticket the requester writes to again counts as reopened, in the window and today.
+on_all_backends! {
+    async fn a_solved_ticket_that_comes_back_counts_as_reopened(app) {
+        let body = json!({"subject": "Clave", "body": "No puedo entrar", "requester": {"name": "Ana", "email": "re@example.cl"}});
+        let id = app.post("/api/v1/tickets", body).await.body["id"].as_i64().unwrap();
+        assert_eq!(app.patch(&format!("/api/v1/tickets/{id}"), json!({"status": "solved"})).await.status, StatusCode::OK);
+        let s = figures_until(&app, "", "all", |s| s["window"]["solved"] == 1).await;
+        assert_eq!(s["window"]["reopened"].as_i64(), Some(0), "{s}");
+        let again = app.post(&format!("/api/v1/tickets/{id}/messages"), json!({"body": "Sigue igual", "from_requester": true})).await;
+        assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+        assert_eq!(app.get(&format!("/api/v1/tickets/{id}")).await.body["status"], "open");
+        let s = figures_until(&app, "", "all", |s| s["window"]["reopened"] == 1).await;
+        assert_eq!(s["window"]["solved"].as_i64(), Some(1), "{s}");
+        let today = figures_until(&app, "?window=today", "all", |_| true).await;
+        assert_eq!(today["window"]["reopened"].as_i64(), Some(1), "{today}");
+    }
+}
+
 on_all_backends! {
     async fn live_kpis_follow_tickets_calls_and_agents_and_a_rebuild_gives_the_same_state(app) {
         let q = queue_id(&app, "mesa-de-ayuda").await;
