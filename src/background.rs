@@ -1,5 +1,6 @@
 //! The background jobs: mail in and out, the SLA and department clocks, rotations, report
-//! rollups, trend alerts, department delivery, notifications, and scanning and sweeping
+//! rollups, trend alerts, department delivery, the followers of the committed log
+//! (notifications, acknowledgements, surveys), and scanning and sweeping
 //! attachment files. `serve` runs them beside the
 //! HTTP server unless told not to (`serve --no-workers`, `[server] background = false`);
 //! `atencion worker` runs only them, so web and background work scale apart. Each job is safe
@@ -69,7 +70,7 @@ impl Jobs {
                 tokio::spawn(crate::departments::stream::run(db.clone(), client, prefix, s.departments.clone()));
             }
         }
-        tokio::spawn(crate::notifications::follower::run(db.clone()));
+        tokio::spawn(crate::tickets::followers::run(db.clone(), crate::reactions::followers(&s.email)));
         self.spawn_attachment_jobs();
     }
 

@@ -270,6 +270,7 @@ fn create_one(conn: &mut DbConnection, rng: &mut StdRng, n: usize, agents: &[i64
         kind: TicketKind::Standard,
         origin: Default::default(),
         sender: None,
+        acknowledge: false,
     };
     let ticket = store::create(conn, None, input)?;
     // Most tickets get worked on: assigned, answered, some solved and closed.

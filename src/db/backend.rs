@@ -553,11 +553,11 @@ pub fn claim_trend_alert(
     Ok(rows.into_iter().next().map(|r| r.id))
 }
 
-/// Claims the notification follower's position in the ticket event log until the end of the
+/// Claims the durable followers' position in the ticket event log until the end of the
 /// transaction: `None` when another replica holds it (that one is reading the same events, so
 /// this one skips its turn instead of waiting). SQLite's single writer serialises followers.
-pub fn claim_notification_follower(conn: &mut DbConnection) -> QueryResult<Option<i64>> {
-    const READ: &str = "SELECT last_event_id AS id FROM notification_follower WHERE id = 1";
+pub fn claim_log_follower(conn: &mut DbConnection) -> QueryResult<Option<i64>> {
+    const READ: &str = "SELECT last_event_id AS id FROM log_follower WHERE id = 1";
     let rows: Vec<Id> = match conn {
         DbConnection::Pg(pg) => diesel::sql_query(format!("{READ} FOR UPDATE SKIP LOCKED")).load(pg)?,
         DbConnection::Sqlite(lite) => diesel::sql_query(READ).load(lite)?,

@@ -819,7 +819,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    notification_follower (id) {
+    log_follower (id) {
         id -> Integer,
         last_event_id -> BigInt,
         updated_at -> Nullable<crate::db::types::Tstz>,
@@ -889,5 +889,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_viewers,
     canned_responses,
     notifications,
-    notification_follower,
+    log_follower,
 );

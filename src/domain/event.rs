@@ -63,6 +63,11 @@ pub struct Created {
     /// Not written before callbacks existed: those tickets were standard.
     #[serde(default = "standard")]
     pub kind: TicketKind,
+    /// The requester is to be told the ticket's number by mail (written only when so). The
+    /// acknowledgement follows the committed log: before, it was queued in the creation itself,
+    /// so rows of earlier versions read as not asking for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acknowledge: bool,
 }
 
 fn standard() -> TicketKind {
@@ -412,6 +417,7 @@ mod tests {
                 requester_id: 9,
                 tags: vec!["clave".into()],
                 kind: TicketKind::Standard,
+                acknowledge: true,
             }),
             E::MessageAdded(message(AuthorType::Agent, Visibility::Public)),
             E::StatusChanged(Changed { from: Status::New, to: Status::Open }),
@@ -513,6 +519,7 @@ mod tests {
             "status": "new", "queue": "general", "category": null, "assignee_id": null, "requester_id": 1, "tags": []});
         let TicketEvent::Created(created) = TicketEvent::parse("created", &created).unwrap() else { panic!() };
         assert_eq!(created.kind, TicketKind::Standard);
+        assert!(!created.acknowledge, "their acknowledgement was queued with the ticket");
         let message = json!({"message_id": 1, "author_type": "agent", "visibility": "public", "channel": "web"});
         let message = TicketEvent::parse("message_added", &message).unwrap();
         assert!(message.is_agent_reply(), "a message without `initial` is not the first one");

@@ -21,8 +21,8 @@ use crate::domain::{Actor, EventKind, Status, TicketEvent};
 use crate::error::{AppError, FieldError};
 use crate::secrets::Signer;
 pub use crate::secrets::TokenCheck;
+use crate::tickets::followers::{Followed, Follower};
 use crate::tickets::log;
-use crate::tickets::reactions::{Change, Reaction, Settled};
 
 /// The outbox kind of survey mail.
 pub const SURVEY: &str = "survey";
@@ -48,16 +48,16 @@ fn merged(conn: &mut DbConnection, ticket_id: i64) -> Result<bool, AppError> {
     Ok(n > 0)
 }
 
-/// Called in the transaction that solves a ticket: queues the survey to the requester, once per
-/// ticket (solving it again sends nothing), never for merged tickets or requesters without email.
-pub fn on_solved(conn: &mut DbConnection, ticket_id: i64) -> Result<(), AppError> {
+/// Queues the survey of a solved ticket to the requester, once per ticket (solving it again sends
+/// nothing), never for merged tickets or requesters without email. Returns the mails queued.
+pub fn on_solved(conn: &mut DbConnection, ticket_id: i64) -> Result<usize, AppError> {
     let queued: i64 = crate::db::schema::outbox::table
         .filter(crate::db::schema::outbox::ticket_id.eq(ticket_id))
         .filter(crate::db::schema::outbox::kind.eq(SURVEY))
         .count()
         .get_result(conn)?;
     if queued > 0 || merged(conn, ticket_id)? {
-        return Ok(());
+        return Ok(0);
     }
     let email: Option<String> = tickets::table
         .inner_join(requesters::table)
@@ -65,8 +65,8 @@ pub fn on_solved(conn: &mut DbConnection, ticket_id: i64) -> Result<(), AppError
         .select(requesters::email)
         .first(conn)?;
     match email {
-        Some(email) => outbox::enqueue(conn, SURVEY, ticket_id, None, &email),
-        None => Ok(()),
+        Some(email) => outbox::enqueue(conn, SURVEY, ticket_id, None, &email).map(|()| 1),
+        None => Ok(0),
     }
 }
 
@@ -353,15 +353,15 @@ pub fn csv_rows(report: &CsatReport) -> Vec<CsatRow> {
     report.groups.iter().map(|g| CsatRow::new(g.key.as_deref(), &g.name, &g.figures)).collect()
 }
 
-/// The survey goes out when a ticket is solved.
+/// The survey goes out when a ticket is solved, following the committed log.
 pub struct Survey;
 
-impl Reaction for Survey {
-    fn settle(&self, conn: &mut DbConnection, change: &Change<'_>, _: &mut Settled) -> Result<(), AppError> {
-        if change.moved_to(Status::Solved) {
-            on_solved(conn, change.ticket_id)?;
+impl Follower for Survey {
+    fn follow(&self, conn: &mut DbConnection, event: &Followed) -> Result<usize, AppError> {
+        if event.logged.event.moved_to() != Some(Status::Solved) {
+            return Ok(0);
         }
-        Ok(())
+        on_solved(conn, event.ticket_id)
     }
 }
 

@@ -49,6 +49,8 @@ pub struct NewTicketInput {
     pub origin: Origin,
     /// The real sender, when the first message is a mail.
     pub sender: Option<Sender>,
+    /// Mail the requester the acknowledgement (see [`event::Created::acknowledge`]).
+    pub acknowledge: bool,
 }
 
 /// The real sender of an inbound mail (its From), and how they relate to the ticket.
@@ -87,6 +89,7 @@ impl CreateTicketRequest {
             kind: TicketKind::Standard,
             origin: Default::default(),
             sender: None,
+            acknowledge: self.acknowledge != Some(false),
         })
     }
 }
@@ -168,6 +171,7 @@ pub fn create(conn: &mut DbConnection, actor: Option<Actor>, input: NewTicketInp
         requester_id: requester.id,
         tags: input.tags.clone(),
         kind: input.kind,
+        acknowledge: input.acknowledge,
     });
     backend::insert_tags(conn, id, &input.tags)?;
     let author = match actor {

@@ -140,6 +140,8 @@ fn mail(from: &str, subject: &str, extra: &str, body: &str) -> String {
 }
 
 async fn outbox_of(app: &TestApp, ticket: i64) -> Vec<Value> {
+    // The acknowledgement and the survey are queued after the commit, by the log's followers.
+    app.followed().await;
     app.get(&format!("/api/v1/channels/email/outbox?ticket_id={ticket}")).await.body.as_array().unwrap().clone()
 }
 

@@ -31,6 +31,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The app's database, for a second replica on the same one.
     pub database_url: String,
+    /// The followers of the committed log, as the app runs them (its settings).
+    pub followers: atencion::tickets::followers::Followers,
     _dir: Option<tempfile::TempDir>,
     _files: tempfile::TempDir,
     /// (base URL, schema) of a Postgres test schema, dropped with the app.
@@ -151,6 +153,7 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
     customize(&mut settings);
     let redis_keys = settings.redis_url().map(|url| (url.to_owned(), settings.redis.key_prefix.clone()));
     let database_url = settings.database.url.clone();
+    let followers = atencion::reactions::followers(&settings.email);
     let app = Application::build(settings).await.expect("app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db.clone();
@@ -167,6 +170,7 @@ pub async fn spawn(backend: Backend, customize: impl FnOnce(&mut Settings)) -> T
         signer,
         backend,
         database_url,
+        followers,
         _dir: dir,
         _files: files,
         pg_schema,
@@ -247,6 +251,32 @@ pub struct Reply {
 }
 
 impl TestApp {
+    /// Waits until the followers of the committed log (notifications, acknowledgements, surveys)
+    /// have followed every event committed before the call. Steps them here too, beside the app's
+    /// background ones (one holds the log at a time), so it also works with those turned off.
+    pub async fn followed(&self) {
+        use atencion::db::schema::ticket_events;
+        use atencion::tickets::followers;
+        use diesel::prelude::*;
+        let newest: i64 = self
+            .db
+            .read(|c| Ok(ticket_events::table.select(diesel::dsl::max(ticket_events::id)).first::<Option<i64>>(c)?))
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        let started = std::time::Instant::now();
+        loop {
+            let list = self.followers.clone();
+            self.db.write(move |c| followers::step(c, &list)).await.expect("follower step");
+            if self.db.read(followers::position).await.unwrap() >= newest {
+                return;
+            }
+            // A hole in the ids holds the position for a few seconds (see `kpi::projector::advance`).
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "the log's followers did not catch up");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
         let mut request = self.client.request(method, format!("{}{path}", self.address));
         if let Some(token) = token {

@@ -14,6 +14,7 @@ mod delivery;
 mod departments;
 mod directory;
 mod email;
+mod followers;
 mod fuzz_seeds;
 mod idempotency;
 mod imap;

@@ -2,9 +2,9 @@
 //! when the log is read again, or by several followers at once), only for their agent, marked
 //! read one by one or all together.
 
-use atencion::db::schema::{notification_follower, notifications, ticket_events};
-use atencion::notifications::follower;
+use atencion::db::schema::{log_follower, notifications, ticket_events};
 use atencion::sla::scanner;
+use atencion::tickets::followers;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
@@ -16,29 +16,6 @@ use crate::helpers::*;
 
 async fn call(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
     app.call(method, path, Some(token), body.as_ref()).await
-}
-
-/// Runs the follower (next to the app's own background one) until it has read the whole log.
-async fn settle(app: &TestApp) {
-    let started = std::time::Instant::now();
-    loop {
-        let step = app.db.write(follower::step).await.unwrap();
-        let newest: Option<i64> = app
-            .db
-            .read(|c| Ok(ticket_events::table.select(diesel::dsl::max(ticket_events::id)).first(c)?))
-            .await
-            .unwrap();
-        let stored: i64 = app
-            .db
-            .read(|c| Ok(notification_follower::table.select(notification_follower::last_event_id).first(c)?))
-            .await
-            .unwrap();
-        if step.position.is_some_and(|p| p >= newest.unwrap_or(0)) || stored >= newest.unwrap_or(0) {
-            return;
-        }
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "the follower did not catch up");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
 }
 
 async fn mine(app: &TestApp, token: &str) -> Value {
@@ -113,7 +90,7 @@ on_all_backends! {
             Some(json!({"body": "Sí corresponde."}))).await;
         assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
 
-        settle(&app).await;
+        app.followed().await;
         let page = mine(&app, &javier_token).await;
         // (The scan fired the other tickets' clocks too.)
         assert_eq!(kinds_of(&page, first).iter().filter(|k| *k == "assigned").count(), 1, "{page}");
@@ -157,12 +134,15 @@ on_all_backends! {
 
         // Reading the whole log again, and several followers at once, add nothing.
         let before: i64 = app.db.read(|c| Ok(notifications::table.count().get_result(c)?)).await.unwrap();
-        app.db.write(|c| Ok(diesel::update(notification_follower::table).set(notification_follower::last_event_id.eq(0)).execute(c)?)).await.unwrap();
-        let runs = (0..4).map(|_| app.db.write(follower::step));
+        app.db.write(|c| Ok(diesel::update(log_follower::table).set(log_follower::last_event_id.eq(0)).execute(c)?)).await.unwrap();
+        let runs = (0..4).map(|_| {
+            let list = app.followers.clone();
+            app.db.write(move |c| followers::step(c, &list))
+        });
         for step in futures_util::future::join_all(runs).await {
             step.unwrap();
         }
-        settle(&app).await;
+        app.followed().await;
         let after: i64 = app.db.read(|c| Ok(notifications::table.count().get_result(c)?)).await.unwrap();
         assert_eq!(after, before);
     }
@@ -250,7 +230,7 @@ async fn a_cc_answering_by_mail_notifies_the_assignee(backend: Backend) {
     assert_eq!(stranger.body["outcome"], "appended", "{}", stranger.body);
     let cc = mail_in(&app, "Jefa <jefa@municipalidad.cl>", &to, "", "Adjunto la factura").await;
     assert_eq!(cc.body["outcome"], "appended", "{}", cc.body);
-    settle(&app).await;
+    app.followed().await;
     let page = mine(&app, &javier_token).await;
     assert_eq!(kinds_of(&page, id), ["assigned", "requester_replied"], "{page}");
 }

@@ -53,6 +53,7 @@ async fn solve_as(app: &TestApp, token: &str, id: i64) {
 }
 
 async fn surveys_queued(app: &TestApp, id: i64) -> usize {
+    app.followed().await;
     let rows = app.get(&format!("/api/v1/channels/email/outbox?ticket_id={id}")).await.body;
     rows.as_array().unwrap().iter().filter(|r| r["kind"] == "survey").count()
 }

@@ -456,6 +456,7 @@ on_all_backends! {
         let acks = |id: i64| {
             let app = &app;
             async move {
+                app.followed().await;
                 let rows = app.get(&format!("/api/v1/channels/email/outbox?ticket_id={id}")).await.body;
                 rows.as_array().unwrap().iter().filter(|r| r["kind"] == "ack").map(|r| r["recipient"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
             }

@@ -111,6 +111,7 @@ async fn form_retries_with_the_same_key_create_one_ticket() {
 
 /// The acknowledgements queued for `ticket` (kind `ack`), as (recipient, status).
 pub(crate) async fn acks_of(app: &TestApp, ticket: i64) -> Vec<String> {
+    app.followed().await;
     let rows = app.get(&format!("/api/v1/channels/email/outbox?ticket_id={ticket}")).await.body;
     rows.as_array()
         .unwrap()

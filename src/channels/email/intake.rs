@@ -218,6 +218,8 @@ fn new_ticket(
         kind: TicketKind::Standard,
         origin: crate::routing::rules::Origin { mailbox: Some(mailbox.to_owned()), called_number: None },
         sender: Some(sender(mail, SenderStatus::Requester)),
+        // Never to a machine: two autoresponders would answer each other.
+        acknowledge: mail.automatic.is_none(),
     };
     let ticket = store::create(conn, None, input)?;
     if let Some((old, status)) = follow_up_of {
@@ -340,9 +342,6 @@ pub fn ingest(
     }
     attachments::save(conn, files, ticket_id, message_row, &mail.attachments)?;
     record_mail(conn, Some(ticket_id), Some(message_row))?;
-    if outcome == Outcome::Created && mail.automatic.is_none() {
-        outbox::acknowledge(conn, settings, ticket_id, &mail.from_email)?;
-    }
     Ok(IntakeResult {
         outcome,
         ticket_id: Some(ticket_id),

@@ -17,8 +17,11 @@ use crate::config::{EmailSettings, SmtpSettings};
 use crate::db::schema::{email_messages, outbox, requesters};
 use crate::db::types::UtcTime;
 use crate::db::{backend, Db, DbConnection};
+use crate::domain::event::Created;
+use crate::domain::TicketEvent;
 use crate::error::AppError;
 use crate::secrets::Signer;
+use crate::tickets::followers::{Followed, Follower};
 use crate::tickets::reactions::{Cause, Change, Reaction, Settled};
 
 /// What a mail is for; decides its template and headers.
@@ -136,8 +139,7 @@ pub fn recent_automatic(conn: &mut DbConnection, recipient: &str, now: DateTime<
 
 /// Queues the acknowledgement of new ticket `ticket_id` (its number and the link to its case page)
 /// to `recipient`, unless that address already got its automatic answers of the day (the
-/// loop-safety cap). In the caller's transaction: the ticket and its acknowledgement commit
-/// together. Returns whether it was queued.
+/// loop-safety cap). Returns whether it was queued.
 pub fn acknowledge(
     conn: &mut DbConnection,
     settings: &EmailSettings,
@@ -317,6 +319,35 @@ impl Reaction for ReplyMail {
         match email {
             Some(email) => enqueue(conn, REPLY, change.ticket_id, Some(message_id), &email),
             None => Ok(()),
+        }
+    }
+}
+
+/// The acknowledgement of a new ticket follows the committed log: the creation records that the
+/// requester is to be told (`Created::acknowledge`), and this sends it once, after the commit,
+/// to the requester's address.
+pub struct Acknowledgement {
+    pub settings: EmailSettings,
+}
+
+impl Follower for Acknowledgement {
+    fn follow(&self, conn: &mut DbConnection, event: &Followed) -> Result<usize, AppError> {
+        let TicketEvent::Created(Created { acknowledge: true, requester_id, .. }) = event.logged.event else {
+            return Ok(0);
+        };
+        // Following the log again (its position set back by hand) sends nothing twice.
+        let queued: i64 = outbox::table
+            .filter(outbox::ticket_id.eq(event.ticket_id))
+            .filter(outbox::kind.eq(ACK))
+            .count()
+            .get_result(conn)?;
+        if queued > 0 {
+            return Ok(0);
+        }
+        let email: Option<String> = requesters::table.find(requester_id).select(requesters::email).first(conn)?;
+        match email {
+            Some(email) => Ok(usize::from(acknowledge(conn, &self.settings, event.ticket_id, &email)?)),
+            None => Ok(0),
         }
     }
 }

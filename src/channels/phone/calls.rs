@@ -376,6 +376,7 @@ fn call_ticket(requester_id: i64, subject: String, body: String, queue: String, 
             called_number: s.to.clone().filter(|_| s.direction == Direction::Inbound),
         },
         sender: None,
+        acknowledge: false,
     }
 }
 

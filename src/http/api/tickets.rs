@@ -6,7 +6,6 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use super::extract::{Json, Query};
 use crate::attachments;
 use crate::audit::{self, Origin};
-use crate::channels::email::outbox;
 use crate::error::{AppError, Problem};
 use crate::http::auth::{perm, Auth};
 use crate::http::idempotency::{self, Key};
@@ -76,19 +75,11 @@ pub async fn create_ticket(
 ) -> Result<HttpResponse, AppError> {
     let key = Key::from_request(&req, format!("agent:{}", principal.agent_id), &body.raw)?;
     let request = body.into_value()?;
-    let acknowledge = request.acknowledge != Some(false);
     let input = request.validate()?;
     let channel = input.channel;
     let actor = principal.actor();
-    let email = state.settings.email.clone();
-    let response = idempotency::once(&state.db, key, StatusCode::CREATED, move |c| {
-        let ticket = store::create(c, Some(actor), input)?;
-        if let Some(address) = ticket.requester.email.as_deref().filter(|_| acknowledge) {
-            outbox::acknowledge(c, &email, ticket.id, address)?;
-        }
-        Ok(ticket)
-    })
-    .await?;
+    let response =
+        idempotency::once(&state.db, key, StatusCode::CREATED, move |c| store::create(c, Some(actor), input)).await?;
     if response.headers().get("Idempotent-Replayed").is_none() {
         crate::metrics::ticket_created(channel);
     }

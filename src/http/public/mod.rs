@@ -15,7 +15,6 @@ pub use rate_limit::RateLimiter;
 use diesel::prelude::*;
 
 use crate::attachments;
-use crate::channels::email::outbox;
 use crate::db::schema::messages;
 use crate::directory::{self, CategoryView};
 use crate::domain::{Channel, Priority, Segment, TicketKind};
@@ -90,6 +89,8 @@ impl PublicTicketRequest {
             kind: TicketKind::Standard,
             origin: Default::default(),
             sender: None,
+            // The number and the case link by mail, as the page promises (the form requires an address).
+            acknowledge: true,
         })
     }
 }
@@ -137,7 +138,6 @@ pub async fn submit(
         return Err(AppError::BadRequest("Solicitud rechazada.".into()));
     }
     let input = request.validate()?;
-    let email = state.settings.email.clone();
     let response = idempotency::once(&state.db, key, StatusCode::CREATED, move |c| {
         let ticket = store::create(c, None, input)?;
         if !files.is_empty() {
@@ -148,10 +148,6 @@ pub async fn submit(
                 .select(messages::id)
                 .first(c)?;
             attachments::save(c, &store_files, ticket.id, first, &files)?;
-        }
-        // The number and the case link by mail, as the page promises (the form requires an address).
-        if let Some(address) = &ticket.requester.email {
-            outbox::acknowledge(c, &email, ticket.id, address)?;
         }
         Ok(PublicTicketResponse {
             message: format!(

@@ -1,0 +1,1 @@
+ALTER TABLE log_follower RENAME TO notification_follower;
