@@ -27,5 +27,6 @@ pub fn followers(email: &EmailSettings) -> Followers {
         Box::new(crate::notifications::follower::Notifications),
         Box::new(crate::channels::email::outbox::Acknowledgement { settings: email.clone() }),
         Box::new(crate::quality::csat::Survey),
+        Box::new(crate::sla::notices::SlaNotice),
     ])
 }

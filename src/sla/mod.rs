@@ -3,6 +3,7 @@
 
 pub mod calendars;
 pub mod engine;
+pub mod notices;
 pub mod policies;
 pub mod scanner;
 pub mod summary;

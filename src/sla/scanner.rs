@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde_json::json;
 
 use super::policies;
 use crate::db::backend::{self, DueDeadline};
@@ -67,25 +66,6 @@ fn current_policy(conn: &mut DbConnection, ticket_id: i64) -> Result<Option<Appl
     Ok(data.and_then(|d| serde_json::from_value(d.0).ok()))
 }
 
-/// Mails the assignee and the supervisors, through the outbox (sent after this commits).
-fn notify(conn: &mut DbConnection, d: &DueDeadline, assignee: Option<i64>) -> Result<(), AppError> {
-    use crate::channels::email::outbox::{enqueue_with, SLA_NOTICE};
-    use crate::db::schema::agents;
-    let mut recipients: Vec<String> = agents::table
-        .filter(agents::active.eq(true))
-        .filter(agents::role.eq("supervisor").or(agents::id.nullable().eq(assignee)))
-        .filter(agents::email.is_not_null())
-        .select(agents::email.assume_not_null())
-        .load(conn)?;
-    recipients.sort();
-    recipients.dedup();
-    let detail = json!({"metric": d.metric, "kind": d.kind, "due_at": d.due_at.0});
-    for email in recipients {
-        enqueue_with(conn, SLA_NOTICE, d.ticket_id, None, &email, Some(detail.clone()))?;
-    }
-    Ok(())
-}
-
 fn raised(priority: Priority) -> Priority {
     match priority {
         Priority::Low => Priority::Normal,
@@ -121,14 +101,11 @@ fn fire(conn: &mut DbConnection, d: &DueDeadline, now: DateTime<Utc>) -> Result<
         metric,
         instance: u32::try_from(d.instance).unwrap_or_default(),
         due_at: d.due_at.0,
-        // Who was told: the assignee and the supervisors, by email through the outbox.
+        // Who is told: the assignee and the supervisors, mailed once this commits (`super::notices`).
         notify: actions.notify.then_some(Notified { assignee_id: assignee, queue_id: queue }),
     };
     let event = if breach { TicketEvent::SlaBreached(fired) } else { TicketEvent::SlaWarning(fired) };
     log::record(conn, d.ticket_id, Actor::System, event, UtcTime::from(now))?;
-    if actions.notify {
-        notify(conn, d, assignee)?;
-    }
     tracing::info!(ticket_id = d.ticket_id, metric = %d.metric, kind = %d.kind, "sla deadline fired");
 
     let status: Status = status.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("bad status")))?;

@@ -4,11 +4,54 @@
 //! read.
 
 use atencion::db::schema::{log_follower, outbox};
+use atencion::sla::scanner;
 use atencion::tickets::followers;
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
+use crate::canned::person;
 use crate::helpers::*;
+
+/// Sets the followers' position back to the start of the log, then lets several read it at once.
+async fn follow_again(app: &TestApp) {
+    app.db
+        .write(|c| Ok(diesel::update(log_follower::table).set(log_follower::last_event_id.eq(0)).execute(c)?))
+        .await
+        .unwrap();
+    let runs = (0..3).map(|_| {
+        let list = app.followers.clone();
+        app.db.write(move |c| followers::step(c, &list))
+    });
+    for step in futures_util::future::join_all(runs).await {
+        step.unwrap();
+    }
+    app.followed().await;
+}
+
+/// The SLA notices queued for `ticket`: (recipient, kind of deadline, metric), sorted.
+async fn notices(app: &TestApp, ticket: i64) -> Vec<(String, String, String)> {
+    let rows: Vec<(String, Option<String>)> = app
+        .db
+        .read(move |c| {
+            Ok(outbox::table
+                .filter(outbox::ticket_id.eq(ticket))
+                .filter(outbox::kind.eq("sla_notice"))
+                .select((outbox::recipient, outbox::detail))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    let mut notices: Vec<(String, String, String)> = rows
+        .into_iter()
+        .map(|(to, detail)| {
+            let detail: Value = serde_json::from_str(&detail.unwrap()).unwrap();
+            (to, detail["kind"].as_str().unwrap().to_owned(), detail["metric"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    notices.sort();
+    notices
+}
 
 /// The kinds of the mails queued for `ticket`, in order.
 async fn mails(app: &TestApp, ticket: i64) -> Vec<String> {
@@ -41,15 +84,33 @@ on_both! {
         assert_eq!(step.events, 0, "{step:?}");
 
         // Reading the whole log again, by several readers at once, sends nothing twice.
-        app.db.write(|c| Ok(diesel::update(log_follower::table).set(log_follower::last_event_id.eq(0)).execute(c)?)).await.unwrap();
-        let runs = (0..3).map(|_| {
-            let list = app.followers.clone();
-            app.db.write(move |c| followers::step(c, &list))
-        });
-        for step in futures_util::future::join_all(runs).await {
-            step.unwrap();
-        }
-        app.followed().await;
+        follow_again(&app).await;
         assert_eq!(mails(&app, id).await, ["ack", "survey"]);
+    }
+
+    async fn a_fired_deadline_mails_the_assignee_and_the_supervisors_once(backend) {
+        let app = spawn(backend, |s| s.server.background = false).await;
+        let (javier, _) = person(&app, "Javier Rojas", "javier.rojas@chilecompra.cl", "agent").await;
+        person(&app, "Carla Muñoz", "carla.munoz@chilecompra.cl", "supervisor").await;
+        let mut body = ticket_body("Consulta", "a@b.cl");
+        body["assignee_id"] = json!(javier);
+        let created = app.post("/api/v1/tickets", body).await;
+        let id = created.body["id"].as_i64().unwrap();
+        let sla = app.get(&format!("/api/v1/tickets/{id}/sla")).await.body;
+        let due = sla["metrics"].as_array().unwrap().iter().find(|m| m["metric"] == "first_reply").unwrap()["due_at"].clone();
+        let later = due.as_str().unwrap().parse::<DateTime<Utc>>().unwrap() + Duration::minutes(1);
+        let fired = app.db.write(move |c| scanner::tick(c, later, 100)).await.unwrap();
+        assert!(fired >= 2, "{fired}");
+        assert_eq!(notices(&app, id).await, [], "the scan itself mails nobody");
+
+        app.followed().await;
+        let sent = notices(&app, id).await;
+        for to in ["carla.munoz@chilecompra.cl", "javier.rojas@chilecompra.cl"] {
+            for kind in ["breach", "warning"] {
+                assert!(sent.contains(&(to.into(), kind.into(), "first_reply".into())), "{to} {kind}: {sent:?}");
+            }
+        }
+        follow_again(&app).await;
+        assert_eq!(notices(&app, id).await, sent);
     }
 }
