@@ -29,11 +29,15 @@ pub fn tick(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Result<u
     diesel::update(sla_deadlines::table.filter(sla_deadlines::id.eq_any(&ids)))
         .set(sla_deadlines::fired_at.eq(UtcTime::from(now)))
         .execute(conn)?;
+    let mut refreshed = Vec::new();
     for deadline in &due {
-        fire(conn, deadline, now)?;
+        if fire(conn, deadline, now)? {
+            refreshed.push(deadline.ticket_id);
+        }
     }
-    // After the actions, which may have rewritten the pending deadlines.
-    let mut tickets: Vec<i64> = due.iter().map(|d| d.ticket_id).collect();
+    // After the actions, which may have rewritten the pending deadlines. A ticket they changed
+    // had its SLA refreshed, summary included, after its deadlines were marked fired.
+    let mut tickets: Vec<i64> = due.iter().map(|d| d.ticket_id).filter(|t| !refreshed.contains(t)).collect();
     tickets.sort_unstable();
     tickets.dedup();
     for ticket_id in tickets {
@@ -74,13 +78,15 @@ fn raised(priority: Priority) -> Priority {
     }
 }
 
-fn fire(conn: &mut DbConnection, d: &DueDeadline, now: DateTime<Utc>) -> Result<(), AppError> {
+/// Logs the fired deadline and runs its policy's actions; returns whether they changed the ticket
+/// (which refreshes its SLA).
+fn fire(conn: &mut DbConnection, d: &DueDeadline, now: DateTime<Utc>) -> Result<bool, AppError> {
     let breach = d.kind == "breach";
     // Marked fired already: a deadline no clock of this version knows is dropped, not retried
     // forever with the rest of its batch.
     let Ok(metric) = d.metric.parse::<Metric>() else {
         tracing::warn!(deadline = d.id, metric = %d.metric, "sla deadline of an unknown metric dropped");
-        return Ok(());
+        return Ok(false);
     };
     let (status, priority, assignee, queue): (String, String, Option<i64>, Option<i64>) = tickets::table
         .find(d.ticket_id)
@@ -111,14 +117,15 @@ fn fire(conn: &mut DbConnection, d: &DueDeadline, now: DateTime<Utc>) -> Result<
     let status: Status = status.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("bad status")))?;
     let priority: Priority = priority.parse().map_err(|_| AppError::Internal(anyhow::anyhow!("bad priority")))?;
     if status == Status::Closed {
-        return Ok(());
+        return Ok(false);
     }
     let mut update = UpdateTicketRequest::default();
     if actions.raise_priority && raised(priority) != priority {
         update.priority = Some(raised(priority));
     }
     update.queue = actions.move_to_queue;
-    if update.priority.is_some() || update.queue.is_some() {
+    let changed = update.priority.is_some() || update.queue.is_some();
+    if changed {
         store::update(conn, d.ticket_id, Actor::System, update)?;
     }
     if let Some(e) = actions.escalate {
@@ -134,7 +141,7 @@ fn fire(conn: &mut DbConnection, d: &DueDeadline, now: DateTime<Utc>) -> Result<
             tracing::warn!(ticket_id = d.ticket_id, error = %e, "SLA escalation failed");
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 #[cfg(test)]

@@ -573,12 +573,7 @@ fn load_row(conn: &mut DbConnection, id: i64) -> Result<TicketRow, AppError> {
         .ok_or(AppError::NotFound("el ticket"))
 }
 
-pub fn update(
-    conn: &mut DbConnection,
-    id: i64,
-    actor: Actor,
-    req: UpdateTicketRequest,
-) -> Result<TicketView, AppError> {
+pub fn update(conn: &mut DbConnection, id: i64, actor: Actor, req: UpdateTicketRequest) -> Result<(), AppError> {
     let mut errors = Errors::default();
     let subject = req.subject.as_deref().map(|s| line(&mut errors, "subject", s, MAX_SUBJECT));
     let new_tags = req.tags.as_deref().map(|t| tags(&mut errors, "tags", t));
@@ -594,35 +589,39 @@ pub fn update(
     if let Some(to) = req.status {
         logged.extend(change_status(conn, &t, to, actor, at)?);
     }
+    // The other fields and `updated_at` in one statement, their events in another.
+    let mut set = Columns { updated_at: Some(at), ..Columns::default() };
+    let mut events = Vec::new();
     if let Some(subject) = subject.filter(|s| *s != t.subject) {
-        diesel::update(tickets::table.find(id)).set(tickets::subject.eq(&subject)).execute(conn)?;
-        let change = Changed { from: t.subject.clone(), to: subject };
-        logged.push(record(conn, id, actor, TicketEvent::SubjectChanged(change), at)?);
+        events.push(TicketEvent::SubjectChanged(Changed { from: t.subject.clone(), to: subject.clone() }));
+        set.subject = Some(subject);
     }
     if let Some(priority) = req.priority.filter(|p| p.as_str() != t.priority) {
-        diesel::update(tickets::table.find(id)).set(tickets::priority.eq(priority.as_str())).execute(conn)?;
-        let change = Changed { from: parse(&t.priority, "priority")?, to: priority };
-        logged.push(record(conn, id, actor, TicketEvent::PriorityChanged(change), at)?);
+        events.push(TicketEvent::PriorityChanged(Changed { from: parse(&t.priority, "priority")?, to: priority }));
+        set.priority = Some(priority.as_str());
     }
     if let Some(slug) = &req.queue {
         let new = catalog::queue_id(conn, "queue", slug)?;
         if Some(new) != t.queue_id {
-            diesel::update(tickets::table.find(id)).set(tickets::queue_id.eq(new)).execute(conn)?;
             let change = event::QueueChanged {
                 from: t.queue_id,
                 to: Some(new),
                 queue: Some(slug.clone()),
                 reason: req.reason.clone(),
             };
-            logged.push(record(conn, id, actor, TicketEvent::QueueChanged(change), at)?);
+            events.push(TicketEvent::QueueChanged(change));
+            set.queue_id = Some(Some(new));
         }
     }
     if let Some(category) = &req.category {
         let new = category.as_deref().map(|c| catalog::category_id(conn, "category", c)).transpose()?;
         if new != t.category_id {
-            diesel::update(tickets::table.find(id)).set(tickets::category_id.eq(new)).execute(conn)?;
-            let change = event::CategoryChanged { from: t.category_id, to: new, category: category.clone() };
-            logged.push(record(conn, id, actor, TicketEvent::CategoryChanged(change), at)?);
+            events.push(TicketEvent::CategoryChanged(event::CategoryChanged {
+                from: t.category_id,
+                to: new,
+                category: category.clone(),
+            }));
+            set.category_id = Some(new);
         }
     }
     if let Some(assignee) = req.assignee_id {
@@ -630,11 +629,12 @@ pub fn update(
             assignee_name(conn, "assignee_id", agent)?;
         }
         if assignee != t.assignee_id {
-            diesel::update(tickets::table.find(id)).set(tickets::assignee_id.eq(assignee)).execute(conn)?;
             let change = event::AssigneeChanged { from: t.assignee_id, to: assignee, reason: req.reason.clone() };
-            logged.push(record(conn, id, actor, TicketEvent::AssigneeChanged(change), at)?);
+            events.push(TicketEvent::AssigneeChanged(change));
+            set.assignee_id = Some(assignee);
         }
     }
+    diesel::update(tickets::table.find(id)).set(&set).execute(conn)?;
     if let Some(new_tags) = new_tags {
         let old = tags_of(conn, &[id])?.remove(&id).unwrap_or_default();
         let added: Vec<String> = new_tags.iter().filter(|t| !old.contains(t)).cloned().collect();
@@ -642,14 +642,27 @@ pub fn update(
         if !added.is_empty() || !removed.is_empty() {
             diesel::delete(ticket_tags::table.filter(ticket_tags::ticket_id.eq(id))).execute(conn)?;
             backend::insert_tags(conn, id, &new_tags)?;
-            let change = event::TagsChanged { added, removed };
-            logged.push(record(conn, id, actor, TicketEvent::TagsChanged(change), at)?);
+            events.push(TicketEvent::TagsChanged(event::TagsChanged { added, removed }));
         }
     }
-    touch(conn, id, at)?;
+    if !events.is_empty() {
+        logged.extend(record_all(conn, id, events.into_iter().map(|e| (actor, e)).collect(), at)?);
+    }
     let cause = Cause::Updated { before: &t, reason: req.reason.as_deref() };
     reactions::settle(conn, &Change { ticket_id: id, actor, at, events: &logged, cause })?;
-    get(conn, id)
+    Ok(())
+}
+
+/// The columns an update sets besides the status; `None` leaves one as it is.
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = tickets)]
+struct Columns {
+    subject: Option<String>,
+    priority: Option<&'static str>,
+    queue_id: Option<Option<i64>>,
+    category_id: Option<Option<i64>>,
+    assignee_id: Option<Option<i64>>,
+    updated_at: Option<UtcTime>,
 }
 
 fn touch(conn: &mut DbConnection, id: i64, at: UtcTime) -> Result<(), AppError> {

@@ -165,7 +165,8 @@ pub async fn update_ticket(
     Ok(web::Json(
         super::audited(&state, principal.principal.clone(), origin, move |c, _| {
             let id = store::resolve_id(c, &key)?;
-            let view = store::update(c, id, actor, update)?;
+            store::update(c, id, actor, update)?;
+            let view = store::get(c, id)?;
             Ok((view, audit::ticket_entry(c, audit::CHANGE, id)?.into_iter().collect()))
         })
         .await?,
