@@ -255,12 +255,7 @@ fn ticket_tracks(conn: &mut DbConnection, versions: &BTreeMap<i64, i64>) -> Resu
 }
 
 fn ticket_batch(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Batch, AppError> {
-    let rows: Vec<EventRow> = ticket_events::table
-        .filter(ticket_events::id.gt(after))
-        .order(ticket_events::id.asc())
-        .limit(limit)
-        .select(EventRow::as_select())
-        .load(conn)?;
+    let rows = crate::tickets::log::rows_after(conn, after, limit)?;
     let mut versions = BTreeMap::new();
     for e in &rows {
         versions.insert(e.ticket_id, e.id);

@@ -19,7 +19,6 @@ use std::time::Duration;
 use chrono::Utc;
 use diesel::prelude::*;
 
-use crate::db::models::EventRow;
 use crate::db::schema::{log_follower, ticket_events};
 use crate::db::types::UtcTime;
 use crate::db::{backend, Db, DbConnection};
@@ -64,12 +63,7 @@ pub struct Step {
 /// transaction (`Db::write`) so what they write and the new position commit together.
 pub fn step(conn: &mut DbConnection, followers: &[Box<dyn Follower>]) -> Result<Step, AppError> {
     let Some(position) = backend::claim_log_follower(conn)? else { return Ok(Step::default()) };
-    let rows: Vec<EventRow> = ticket_events::table
-        .filter(ticket_events::id.gt(position))
-        .order(ticket_events::id.asc())
-        .limit(BATCH)
-        .select(EventRow::as_select())
-        .load(conn)?;
+    let rows = log::rows_after(conn, position, BATCH)?;
     let times: Vec<_> = rows.iter().map(|r| (r.id, r.created_at.0)).collect();
     let next = advance(position, &times, Utc::now());
     let mut step = Step { events: 0, written: 0, position: Some(next) };

@@ -66,6 +66,17 @@ pub fn load(conn: &mut DbConnection, ticket_id: i64) -> Result<Vec<Logged>, AppE
     Ok(rows.iter().filter_map(read).collect())
 }
 
+/// The rows of every ticket's log after id `after`, oldest first, at most `limit`: what the
+/// followers of the committed log read.
+pub fn rows_after(conn: &mut DbConnection, after: i64, limit: i64) -> Result<Vec<EventRow>, AppError> {
+    Ok(ticket_events::table
+        .filter(ticket_events::id.gt(after))
+        .order(ticket_events::id.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)?)
+}
+
 /// A row of the log as its event, or `None` (with a warning) when it does not read as one.
 pub fn read(row: &EventRow) -> Option<Logged> {
     match row.event() {

@@ -573,6 +573,8 @@ fn load_row(conn: &mut DbConnection, id: i64) -> Result<TicketRow, AppError> {
         .ok_or(AppError::NotFound("el ticket"))
 }
 
+/// Changes the fields `req` names (validated first; a closed ticket refuses) and runs the
+/// reactions; [`get`] shows the result to whoever needs it.
 pub fn update(conn: &mut DbConnection, id: i64, actor: Actor, req: UpdateTicketRequest) -> Result<(), AppError> {
     let mut errors = Errors::default();
     let subject = req.subject.as_deref().map(|s| line(&mut errors, "subject", s, MAX_SUBJECT));

@@ -3,7 +3,7 @@
 //! change commits, by one reader of the log that they share, and once however often the log is
 //! read.
 
-use atencion::db::schema::{log_follower, outbox};
+use atencion::db::schema::outbox;
 use atencion::sla::scanner;
 use atencion::tickets::followers;
 use chrono::{DateTime, Duration, Utc};
@@ -12,22 +12,6 @@ use serde_json::{json, Value};
 
 use crate::canned::person;
 use crate::helpers::*;
-
-/// Sets the followers' position back to the start of the log, then lets several read it at once.
-async fn follow_again(app: &TestApp) {
-    app.db
-        .write(|c| Ok(diesel::update(log_follower::table).set(log_follower::last_event_id.eq(0)).execute(c)?))
-        .await
-        .unwrap();
-    let runs = (0..3).map(|_| {
-        let list = app.followers.clone();
-        app.db.write(move |c| followers::step(c, &list))
-    });
-    for step in futures_util::future::join_all(runs).await {
-        step.unwrap();
-    }
-    app.followed().await;
-}
 
 /// The SLA notices queued for `ticket`: (recipient, kind of deadline, metric), sorted.
 async fn notices(app: &TestApp, ticket: i64) -> Vec<(String, String, String)> {
@@ -84,7 +68,7 @@ on_both! {
         assert_eq!(step.events, 0, "{step:?}");
 
         // Reading the whole log again, by several readers at once, sends nothing twice.
-        follow_again(&app).await;
+        app.follow_again().await;
         assert_eq!(mails(&app, id).await, ["ack", "survey"]);
     }
 
@@ -110,7 +94,7 @@ on_both! {
                 assert!(sent.contains(&(to.into(), kind.into(), "first_reply".into())), "{to} {kind}: {sent:?}");
             }
         }
-        follow_again(&app).await;
+        app.follow_again().await;
         assert_eq!(notices(&app, id).await, sent);
     }
 }

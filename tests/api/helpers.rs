@@ -251,6 +251,24 @@ pub struct Reply {
 }
 
 impl TestApp {
+    /// Sets the followers' position back to the start of the log, lets several read it at once,
+    /// then waits until they caught up: what following the log again does.
+    pub async fn follow_again(&self) {
+        use atencion::db::schema::log_follower;
+        use atencion::tickets::followers;
+        use diesel::prelude::*;
+        let reset = diesel::update(log_follower::table).set(log_follower::last_event_id.eq(0));
+        self.db.write(move |c| Ok(reset.execute(c)?)).await.unwrap();
+        let runs = (0..3).map(|_| {
+            let list = self.followers.clone();
+            self.db.write(move |c| followers::step(c, &list))
+        });
+        for step in futures_util::future::join_all(runs).await {
+            step.unwrap();
+        }
+        self.followed().await;
+    }
+
     /// Waits until the followers of the committed log (notifications, acknowledgements, surveys)
     /// have followed every event committed before the call. Steps them here too, beside the app's
     /// background ones (one holds the log at a time), so it also works with those turned off.

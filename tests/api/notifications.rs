@@ -2,9 +2,8 @@
 //! when the log is read again, or by several followers at once), only for their agent, marked
 //! read one by one or all together.
 
-use atencion::db::schema::{log_follower, notifications, ticket_events};
+use atencion::db::schema::{notifications, ticket_events};
 use atencion::sla::scanner;
-use atencion::tickets::followers;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
@@ -134,15 +133,7 @@ on_all_backends! {
 
         // Reading the whole log again, and several followers at once, add nothing.
         let before: i64 = app.db.read(|c| Ok(notifications::table.count().get_result(c)?)).await.unwrap();
-        app.db.write(|c| Ok(diesel::update(log_follower::table).set(log_follower::last_event_id.eq(0)).execute(c)?)).await.unwrap();
-        let runs = (0..4).map(|_| {
-            let list = app.followers.clone();
-            app.db.write(move |c| followers::step(c, &list))
-        });
-        for step in futures_util::future::join_all(runs).await {
-            step.unwrap();
-        }
-        app.followed().await;
+        app.follow_again().await;
         let after: i64 = app.db.read(|c| Ok(notifications::table.count().get_result(c)?)).await.unwrap();
         assert_eq!(after, before);
     }

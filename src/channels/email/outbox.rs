@@ -335,17 +335,16 @@ impl Follower for Acknowledgement {
         let TicketEvent::Created(Created { acknowledge: true, requester_id, .. }) = event.logged.event else {
             return Ok(0);
         };
-        // Following the log again (its position set back by hand) sends nothing twice.
-        let queued: i64 = outbox::table
-            .filter(outbox::ticket_id.eq(event.ticket_id))
-            .filter(outbox::kind.eq(ACK))
-            .count()
-            .get_result(conn)?;
-        if queued > 0 {
-            return Ok(0);
-        }
-        let email: Option<String> = requesters::table.find(requester_id).select(requesters::email).first(conn)?;
-        match email {
+        // The requester's address, unless the acknowledgement is queued already: following the
+        // log again (its position set back by hand) sends nothing twice.
+        let queued = outbox::table.filter(outbox::ticket_id.eq(event.ticket_id)).filter(outbox::kind.eq(ACK));
+        let email: Option<Option<String>> = requesters::table
+            .find(requester_id)
+            .filter(diesel::dsl::not(diesel::dsl::exists(queued)))
+            .select(requesters::email)
+            .first(conn)
+            .optional()?;
+        match email.flatten() {
             Some(email) => Ok(usize::from(acknowledge(conn, &self.settings, event.ticket_id, &email)?)),
             None => Ok(0),
         }
