@@ -1,5 +1,6 @@
 //! Prometheus metrics: request counts and latencies by route and status, tickets by channel,
-//! round trips to the live KPI store and how long the live KPI projector's steps take.
+//! round trips to the live KPI store, how long the live KPI projector's steps take, and how far
+//! the followers of the committed log are behind.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -42,4 +43,16 @@ pub fn kpi_round_trip(purpose: &'static str) {
 /// event waits for up to two of them before the wallboard can show it.
 pub fn kpi_projector_step(took: Duration) {
     metrics::histogram!("kpi_projector_step_seconds").record(took.as_secs_f64());
+}
+
+/// Events committed and not yet followed by the log's followers (notifications, acknowledgements,
+/// surveys, SLA notices), as this replica last saw it: a figure that keeps growing means a
+/// follower fails on some event and holds the others back (see `log_followers_failures_total`).
+pub fn log_followers_behind(events: i64) {
+    metrics::gauge!("log_followers_behind").set(events.max(0) as f64);
+}
+
+/// A step of the log's followers failed (it is retried, from the same position).
+pub fn log_followers_failed() {
+    metrics::counter!("log_followers_failures_total").increment(1);
 }

@@ -109,8 +109,14 @@ pub async fn run(db: Db, followers: Followers) {
                     continue;
                 }
                 Ok(step) => position = step.position.or(position),
-                Err(e) => tracing::warn!(error = %e, "following the ticket event log failed; retried"),
+                Err(e) => {
+                    crate::metrics::log_followers_failed();
+                    tracing::warn!(error = %e, "following the ticket event log failed; retried");
+                }
             }
+        }
+        if let (Ok(newest), Some(position)) = (&newest, position) {
+            crate::metrics::log_followers_behind(newest.unwrap_or(0) - position);
         }
         // This step's own commit is not news.
         commits.mark_unchanged();

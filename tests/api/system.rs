@@ -215,6 +215,18 @@ on_all_backends! {
         }
         let count: u64 = steps.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
         assert!(count > 0, "no projector step timed: {steps:?}");
+        // How far the followers of the committed log are behind (the app's own follower sets it).
+        app.followed().await;
+        let mut behind = None;
+        for _ in 0..50 {
+            let text = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+            behind = text.lines().find(|l| l.starts_with("log_followers_behind ")).map(str::to_owned);
+            if behind.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(behind.is_some(), "no log_followers_behind in /metrics");
     }
 }
 
