@@ -1,6 +1,6 @@
 //! The background jobs: mail in and out, the SLA and department clocks, rotations, report
 //! rollups, trend alerts, department delivery, the followers of the committed log
-//! (notifications, acknowledgements, surveys), and scanning and sweeping
+//! (notifications, acknowledgements, surveys, SLA notices), and scanning and sweeping
 //! attachment files. `serve` runs them beside the
 //! HTTP server unless told not to (`serve --no-workers`, `[server] background = false`);
 //! `atencion worker` runs only them, so web and background work scale apart. Each job is safe

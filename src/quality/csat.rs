@@ -51,12 +51,7 @@ fn merged(conn: &mut DbConnection, ticket_id: i64) -> Result<bool, AppError> {
 /// Queues the survey of a solved ticket to the requester, once per ticket (solving it again sends
 /// nothing), never for merged tickets or requesters without email. Returns the mails queued.
 pub fn on_solved(conn: &mut DbConnection, ticket_id: i64) -> Result<usize, AppError> {
-    let queued: i64 = crate::db::schema::outbox::table
-        .filter(crate::db::schema::outbox::ticket_id.eq(ticket_id))
-        .filter(crate::db::schema::outbox::kind.eq(SURVEY))
-        .count()
-        .get_result(conn)?;
-    if queued > 0 || merged(conn, ticket_id)? {
+    if outbox::queued(conn, ticket_id, SURVEY, None)? || merged(conn, ticket_id)? {
         return Ok(0);
     }
     let email: Option<String> = tickets::table

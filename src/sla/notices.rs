@@ -6,8 +6,8 @@
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::channels::email::outbox::{enqueue_with, SLA_NOTICE};
-use crate::db::schema::{agents, outbox};
+use crate::channels::email::outbox::{enqueue_with, queued, SLA_NOTICE};
+use crate::db::schema::agents;
 use crate::db::DbConnection;
 use crate::domain::event::{Notified, SlaFired};
 use crate::domain::TicketEvent;
@@ -26,13 +26,7 @@ impl Follower for SlaNotice {
         let SlaFired { metric, due_at, notify: Some(Notified { assignee_id, .. }), .. } = fired else { return Ok(0) };
         let detail = json!({"metric": metric.as_str(), "kind": kind, "due_at": due_at});
         // Following the log again (its position set back by hand) sends nothing twice.
-        let sent: i64 = outbox::table
-            .filter(outbox::ticket_id.eq(event.ticket_id))
-            .filter(outbox::kind.eq(SLA_NOTICE))
-            .filter(outbox::detail.eq(detail.to_string()))
-            .count()
-            .get_result(conn)?;
-        if sent > 0 {
+        if queued(conn, event.ticket_id, SLA_NOTICE, Some(&detail.to_string()))? {
             return Ok(0);
         }
         let mut recipients: Vec<String> = agents::table

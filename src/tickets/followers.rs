@@ -1,7 +1,7 @@
 //! What follows the committed ticket event log and must happen once: the agents' notifications,
 //! the acknowledgement mail, the satisfaction survey and the SLA notices
-//! (`crate::reactions::followers` lists them). Unlike the reactions ([`super::reactions`]), which run inside the transaction that
-//! changes a ticket, these run after it commits, so a request does not wait for them; unlike the
+//! (`crate::reactions::followers` lists them). Unlike the reactions ([`super::reactions`]), which
+//! run inside the transaction that changes a ticket, these run after it commits, so a request does not wait for them; unlike the
 //! live KPIs and the workspace's feed, which every replica keeps for itself, what they write is
 //! written once for all replicas.
 //!

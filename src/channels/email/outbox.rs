@@ -127,6 +127,16 @@ pub fn enqueue_notice(
     Ok(())
 }
 
+/// Whether mail of `kind` (with `detail`, when given) is queued for ticket `ticket_id` already:
+/// how the log's followers send nothing twice.
+pub fn queued(conn: &mut DbConnection, ticket_id: i64, kind: &str, detail: Option<&str>) -> Result<bool, AppError> {
+    let mut query = outbox::table.filter(outbox::ticket_id.eq(ticket_id)).filter(outbox::kind.eq(kind)).into_boxed();
+    if let Some(detail) = detail {
+        query = query.filter(outbox::detail.eq(detail));
+    }
+    Ok(query.count().get_result::<i64>(conn)? > 0)
+}
+
 /// Automatic answers sent to `recipient` in the last 24 hours (the loop-safety cap).
 pub fn recent_automatic(conn: &mut DbConnection, recipient: &str, now: DateTime<Utc>) -> Result<i64, AppError> {
     Ok(outbox::table
