@@ -11,6 +11,12 @@
 //! loadgen --server http://127.0.0.1:8080 --token TOKEN --database-url postgres://... \
 //!         --concurrency 1,4 --duration-secs 10 --warmup-secs 2 [--server-pid PID]
 //! ```
+//!
+//! With `--rounds R --server-pid PID` it measures memory as tickets accumulate instead: `R` rounds
+//! of ticket creation only (the first client count, `--duration-secs` each, all left open), the
+//! server's RSS after each, and the growth per ticket from the end of round 1 to the end of the
+//! last (the first round warms the server up). Target: ≤ 150 MB throughout and ≤
+//! `GROWTH_TARGET_BYTES` per ticket, i.e. flat.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -31,13 +37,15 @@ const RATIO_TARGET_PCT: f64 = 50.0;
 const P99_TARGET_MS: f64 = 10.0;
 const P99_TARGET_CLIENTS: usize = 4;
 const RSS_TARGET_MB: f64 = 150.0;
+/// "Flat as tickets accumulate": what an open ticket may add to the server's RSS.
+const GROWTH_TARGET_BYTES: f64 = 200.0;
 
 const BODY: &str = "Buenos días. Desde ayer no puedo ingresar a Mercado Público con mi Clave Única: \
     después de escribir la contraseña la página vuelve al inicio sin mostrar ningún mensaje de error. \
     Probé con otro navegador y borrando las cookies, pero sigue igual. Necesito publicar una licitación \
     antes del viernes. ¿Pueden revisar si mi usuario está bloqueado? Gracias.";
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(about = "Raw Postgres INSERT vs POST /api/v1/tickets throughput and latency")]
 struct Args {
     /// Base URL of the running atencion server.
@@ -59,6 +67,9 @@ struct Args {
     /// PID of the server, to report its memory from /proc/PID/status.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Measure memory as tickets accumulate, over this many rounds (see the header).
+    #[arg(long)]
+    rounds: Option<usize>,
 }
 
 /// When a phase starts measuring and when it stops issuing operations.
@@ -271,6 +282,46 @@ async fn run_service(args: &Args, url: &str, clients: usize) -> Result<Phase> {
     Ok(Phase::from_samples("service", clients, samples, &window))
 }
 
+// ---------------------------------------------------------------- memory as tickets accumulate
+
+#[derive(Serialize)]
+struct Round {
+    tickets: u64,
+    rss_kb: u64,
+}
+
+async fn accumulate(args: &Args, url: &str, rounds: usize) -> Result<()> {
+    let pid = args.server_pid.context("--rounds needs --server-pid")?;
+    ensure!(rounds >= 2, "--rounds needs at least 2 rounds (the first warms up)");
+    let clients = args.concurrency[0];
+    let mut tickets = 0;
+    let mut done = Vec::with_capacity(rounds);
+    println!("round | tickets created | server RSS MB");
+    for round_no in 1..=rounds {
+        let phase = run_service(&Args { warmup_secs: 0, ..args.clone() }, url, clients).await?;
+        ensure!(phase.failures == 0, "round {round_no}: {} creations failed", phase.failures);
+        tickets += phase.ops;
+        let memory = read_memory(pid)?;
+        println!("{round_no:>5} | {tickets:>15} | {:>13.1}", mb(memory.rss_kb));
+        done.push(Round { tickets, rss_kb: memory.rss_kb });
+    }
+    let (first, last) = (&done[0], &done[rounds - 1]);
+    let growth = (last.rss_kb as f64 - first.rss_kb as f64) * 1024.0 / (last.tickets - first.tickets).max(1) as f64;
+    let peak_mb = round(mb(read_memory(pid)?.hwm_kb), 1);
+    let pass = peak_mb <= RSS_TARGET_MB && growth <= GROWTH_TARGET_BYTES;
+    println!(
+        "growth after round 1: {growth:.0} bytes per ticket (target ≤{GROWTH_TARGET_BYTES:.0}); peak {peak_mb:.1} MB \
+         (target ≤{RSS_TARGET_MB:.0}): {}",
+        verdict(pass)
+    );
+    let result = json!({
+        "clients": clients, "secs_per_round": args.duration_secs, "rounds": done,
+        "growth_bytes_per_ticket": round(growth, 0), "peak_rss_mb": peak_mb, "pass": pass,
+    });
+    println!("RESULT {result}");
+    Ok(())
+}
+
 // ---------------------------------------------------------------- memory and report
 
 #[derive(Serialize, Clone, Copy, Debug)]
@@ -326,6 +377,10 @@ fn main() -> Result<()> {
     runtime
         .block_on(post_ticket(&http_client()?, &url, &args.token, 0, 0))
         .map_err(|e| anyhow::anyhow!("preflight POST {url} failed: {e}"))?;
+
+    if let Some(rounds) = args.rounds {
+        return runtime.block_on(accumulate(&args, &url, rounds));
+    }
 
     let mut setup = PgConnection::establish(&args.database_url).context("connecting to Postgres")?;
     // Made anew each run: a table left by an older loadgen may have another shape.

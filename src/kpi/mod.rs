@@ -5,6 +5,7 @@
 //! updates are skipped and counted, the figures are served as stale, and once Redis answers
 //! again the live state is rebuilt from the logs.
 
+mod memory;
 pub mod projector;
 pub mod store;
 

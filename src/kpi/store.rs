@@ -1,8 +1,9 @@
-//! Where the live state is kept: Redis in production, this process's memory by default. Both
-//! follow the same rules (see `domain::live`): counters are applied once per event id, tracked
-//! contributions replace older ones, minute counters expire after `MINUTES_KEPT`.
+//! Where the live state is kept: Redis in production, this process's memory by default
+//! ([`super::memory`]). Both follow the same rules (see `domain::live`): counters are applied once
+//! per event id, tracked contributions replace older ones, minute counters expire after
+//! `MINUTES_KEPT`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 
+use super::memory::MemoryState;
 use crate::domain::calendar::DEFAULT_TIME_ZONE as SANTIAGO;
 use crate::domain::live::{self, Mark, Op, Snapshot};
 
@@ -79,20 +81,6 @@ return 1
 pub enum KpiStore {
     Memory(Mutex<MemoryState>),
     Redis(RedisStore),
-}
-
-#[derive(Default)]
-pub struct MemoryState {
-    seen: HashMap<i64, HashSet<String>>,
-    minutes: BTreeMap<i64, HashMap<String, i64>>,
-    days: BTreeMap<NaiveDate, HashMap<String, i64>>,
-    gauges: HashMap<String, i64>,
-    tracked: HashMap<String, (i64, Vec<Mark>)>,
-    /// "scope|member" → since (ms).
-    waiting: HashMap<String, i64>,
-    cursors: HashMap<String, i64>,
-    /// The installation (database) whose events this state holds.
-    installation: Option<String>,
 }
 
 pub struct RedisStore {
@@ -255,10 +243,7 @@ impl KpiStore {
     /// Whether the store holds no live state at all (a new Redis, or one that was flushed).
     pub async fn is_empty(&self) -> StoreResult<bool> {
         match self {
-            KpiStore::Memory(state) => {
-                let state = state.lock().expect("kpi state");
-                Ok(state.cursors.is_empty() && state.tracked.is_empty())
-            }
+            KpiStore::Memory(state) => Ok(state.lock().expect("kpi state").is_empty()),
             KpiStore::Redis(r) => {
                 let mut conn = r.connection("is_empty").await?;
                 let exists: i64 = redis::cmd("EXISTS")
@@ -269,89 +254,6 @@ impl KpiStore {
                     .inspect_err(|_| r.forget())?;
                 Ok(exists == 0)
             }
-        }
-    }
-}
-
-impl MemoryState {
-    fn apply(&mut self, id: &str, minute: i64, ops: &[Op]) -> bool {
-        if !id.is_empty() && !self.seen.entry(minute).or_default().insert(id.to_owned()) {
-            return false;
-        }
-        for op in ops {
-            match op {
-                Op::Count { minute, day, field, by } => {
-                    *self.minutes.entry(*minute).or_default().entry(field.clone()).or_default() += by;
-                    *self.days.entry(*day).or_default().entry(field.clone()).or_default() += by;
-                }
-                Op::Track { member, version, marks } => self.track(member, *version, marks),
-            }
-        }
-        self.expire(Utc::now());
-        true
-    }
-
-    fn track(&mut self, member: &str, version: i64, marks: &[Mark]) {
-        if let Some((stored, old)) = self.tracked.get(member) {
-            if *stored > version {
-                return;
-            }
-            for mark in old.clone() {
-                self.mark(&mark, member, true);
-            }
-        }
-        for mark in marks {
-            self.mark(mark, member, false);
-        }
-        if marks.is_empty() {
-            self.tracked.remove(member);
-        } else {
-            self.tracked.insert(member.to_owned(), (version, marks.to_vec()));
-        }
-    }
-
-    fn mark(&mut self, mark: &Mark, member: &str, undo: bool) {
-        match mark {
-            Mark::Gauge(field) => {
-                let value = self.gauges.entry(field.clone()).or_default();
-                *value += if undo { -1 } else { 1 };
-                if *value <= 0 && undo {
-                    self.gauges.remove(field);
-                }
-            }
-            Mark::Waiting { scope, since_ms } => {
-                let key = format!("{scope}|{member}");
-                if undo {
-                    self.waiting.remove(&key);
-                } else {
-                    self.waiting.insert(key, *since_ms);
-                }
-            }
-        }
-    }
-
-    /// Drops what Redis would have expired by `now`.
-    fn expire(&mut self, now: DateTime<Utc>) {
-        let oldest = live::unix_minute(now) - live::MINUTES_KEPT - 10;
-        self.minutes = self.minutes.split_off(&oldest);
-        self.seen.retain(|m, _| *m >= oldest);
-        let today = now.with_timezone(&SANTIAGO).date_naive();
-        self.days.retain(|d, _| *d >= today - TimeDelta::days(2));
-    }
-
-    fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
-        let today = now.with_timezone(&SANTIAGO).date_naive();
-        Snapshot {
-            gauges: self.gauges.clone(),
-            waiting: self
-                .waiting
-                .iter()
-                .filter_map(|(key, since)| {
-                    key.split_once('|').map(|(scope, member)| (scope.to_owned(), member.to_owned(), *since))
-                })
-                .collect(),
-            minutes: self.minutes.range(live::minutes_needed(now)).map(|(m, c)| (*m, c.clone())).collect(),
-            today: self.days.get(&today).cloned().unwrap_or_default(),
         }
     }
 }
