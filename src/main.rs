@@ -106,15 +106,39 @@ fn parse_role(value: &str) -> Result<Role, String> {
     value.parse().map_err(|e: atencion::domain::UnknownValue| e.to_string())
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
-    match run(cli).await {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: no se pudo iniciar el runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Keeps the server's memory flat under load with glibc's allocator, before any thread starts.
+/// Measured with `benches/accumulate.sh` and heaptrack: the live heap stayed under 40 MB while RSS
+/// grew by over 1 KB per ticket created. The cause was the allocator keeping freed memory: one
+/// arena per busy thread (up to 8 per core), and large temporary buffers (the report rollup's
+/// rows) placed in the arenas once the adaptive mmap threshold had risen. Two arenas, and blocks
+/// from 128 KiB always mapped apart and given back when freed.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before any other thread runs.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
     }
 }
 
