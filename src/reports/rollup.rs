@@ -245,7 +245,7 @@ pub fn read(
 // ----------------------------------------------------------------------------- computing
 
 /// The facts of the days `from..=to`, keyed by (day, dimension, group).
-type Facts = BTreeMap<(NaiveDate, Dim, Option<String>), DayFacts>;
+pub type Facts = BTreeMap<(NaiveDate, Dim, Option<String>), DayFacts>;
 
 /// A ticket with the values of every dimension.
 struct TicketFacts {
@@ -288,30 +288,63 @@ fn ticket_facts(t: TicketTuple) -> TicketFacts {
     }
 }
 
-/// Tickets matching `filter` (an SQL condition on `tickets`) with their requester's segment.
-fn load_tickets(conn: &mut DbConnection, filter: String) -> Result<Vec<TicketFacts>, AppError> {
-    let rows: Vec<TicketTuple> = tickets::table
-        .inner_join(requesters::table)
-        .filter(sql::<Bool>(&filter))
-        .select((
-            tickets::id,
-            tickets::channel,
-            tickets::category_id,
-            requesters::segment,
-            tickets::queue_id,
-            tickets::assignee_id,
-            tickets::created_at,
-            tickets::solved_at,
-            tickets::closed_at,
-        ))
-        .load(conn)?;
-    Ok(rows.into_iter().map(ticket_facts).collect())
+/// Tickets read per query. The days' facts are sums, so the tickets of a busy day are counted a
+/// chunk at a time: what a refresh holds stays bounded (reading a whole day at once made the
+/// server's memory grow with the day's tickets, `benches/accumulate.sh`).
+const CHUNK: i64 = 2_000;
+
+/// Hands `each` the tickets matching `filter` (an SQL condition on `tickets`), with their
+/// requester's segment, in chunks of ascending ids.
+fn for_tickets(
+    conn: &mut DbConnection,
+    filter: &str,
+    chunk_size: i64,
+    mut each: impl FnMut(&mut DbConnection, &[TicketFacts]) -> Result<(), AppError>,
+) -> Result<(), AppError> {
+    let mut after = 0;
+    loop {
+        let rows: Vec<TicketTuple> = tickets::table
+            .inner_join(requesters::table)
+            .filter(sql::<Bool>(filter))
+            .filter(tickets::id.gt(after))
+            .order(tickets::id)
+            .limit(chunk_size)
+            .select((
+                tickets::id,
+                tickets::channel,
+                tickets::category_id,
+                requesters::segment,
+                tickets::queue_id,
+                tickets::assignee_id,
+                tickets::created_at,
+                tickets::solved_at,
+                tickets::closed_at,
+            ))
+            .load(conn)?;
+        let chunk: Vec<TicketFacts> = rows.into_iter().map(ticket_facts).collect();
+        let Some(last) = chunk.last() else { return Ok(()) };
+        after = last.id;
+        each(conn, &chunk)?;
+        if (chunk.len() as i64) < chunk_size {
+            return Ok(());
+        }
+    }
 }
 
 /// Computes the facts of the days `from..=to` from the base tables. The definitions are the
 /// reports' (see `reports::tickets`): a ticket's first reply is the earliest public agent
 /// message after its creation or answered call; it is resolved when solved, else when closed.
 pub fn compute(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate) -> Result<Facts, AppError> {
+    compute_in_chunks(conn, from, to, CHUNK)
+}
+
+/// [`compute`], reading `chunk` tickets per query (any size gives the same facts).
+pub fn compute_in_chunks(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    chunk: i64,
+) -> Result<Facts, AppError> {
     let (start, end) = (day_start(from), day_start(to + Days::new(1)));
     let within = |column: &str| {
         let (a, b) = (backend::timestamp_literal(conn, start), backend::timestamp_literal(conn, end));
@@ -320,8 +353,7 @@ pub fn compute(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate) -> Resul
     let (created_in, resolved_in) =
         (within("tickets.created_at"), within("COALESCE(tickets.solved_at, tickets.closed_at)"));
     let mut facts = Facts::new();
-    let created = load_tickets(conn, created_in)?;
-    add_created(conn, &created, &mut facts)?;
+    for_tickets(conn, &created_in, chunk, |conn, created| add_created(conn, created, &mut facts))?;
     // The resolved tickets that ever breached, through the partial index on those events.
     let breached: BTreeSet<i64> = ticket_events::table
         .inner_join(tickets::table)
@@ -332,16 +364,19 @@ pub fn compute(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate) -> Resul
         .load::<i64>(conn)?
         .into_iter()
         .collect();
-    for t in load_tickets(conn, resolved_in)? {
-        let Some(resolved_at) = t.solved_at.or(t.closed_at) else { continue };
-        let solved = t.solved_at.is_some();
-        for key in t.keys(day_of(resolved_at)) {
-            let row = facts.entry(key).or_default();
-            row.resolved += 1;
-            row.solved += i64::from(solved);
-            row.solved_breached += i64::from(solved && breached.contains(&t.id));
+    for_tickets(conn, &resolved_in, chunk, |_, resolved| {
+        for t in resolved {
+            let Some(resolved_at) = t.solved_at.or(t.closed_at) else { continue };
+            let solved = t.solved_at.is_some();
+            for key in t.keys(day_of(resolved_at)) {
+                let row = facts.entry(key).or_default();
+                row.resolved += 1;
+                row.solved += i64::from(solved);
+                row.solved_breached += i64::from(solved && breached.contains(&t.id));
+            }
         }
-    }
+        Ok(())
+    })?;
     add_agent_work(conn, start, end, &mut facts)?;
     add_call_queues(conn, start, end, &mut facts)?;
     Ok(facts)

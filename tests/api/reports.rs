@@ -459,6 +459,18 @@ on_all_backends! {
         assert_eq!(all(&app).await, after);
     }
 
+    async fn the_rollup_counts_a_day_a_chunk_of_tickets_at_a_time(app) {
+        seed(&app).await;
+        let (from, to) = ("2026-02-01".parse().unwrap(), "2026-03-31".parse().unwrap());
+        let (whole, chunked) = app.db.read(move |c| {
+            let whole = atencion::reports::rollup::compute_in_chunks(c, from, to, 1_000)?;
+            Ok((whole, atencion::reports::rollup::compute_in_chunks(c, from, to, 2)?))
+        }).await.unwrap();
+        let created: i64 = whole.iter().filter(|(k, _)| k.1 == atencion::reports::rollup::Dim::Channel).map(|(_, f)| f.created).sum();
+        assert!(created >= 7, "the seeded tickets are counted ({created})");
+        assert_eq!(chunked, whole);
+    }
+
     async fn call_reports_give_abandonment_service_level_and_agents(app) {
         let (ana, bruno) = seed(&app).await;
         let reply = app.get(&format!("/api/v1/reports/abandonment?{RANGE}")).await;
