@@ -3,6 +3,7 @@
 //! a member is one number, and the names and mark lists that thousands of tickets share are
 //! stored once and referred to by index.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 
@@ -26,11 +27,16 @@ impl<T> Default for Interner<T> {
 }
 
 impl<T: Clone + Eq + Hash> Interner<T> {
-    fn id(&mut self, item: T) -> u32 {
-        if let Some(id) = self.index.get(&item) {
+    /// The index of `item`, stored first if new (only then is it copied).
+    fn id<Q: ?Sized + Eq + Hash>(&mut self, item: &Q) -> u32
+    where
+        T: Borrow<Q> + for<'a> From<&'a Q>,
+    {
+        if let Some(id) = self.index.get(item) {
             return *id;
         }
         let id = u32::try_from(self.items.len()).expect("fewer than 2^32 distinct values");
+        let item = T::from(item);
         self.items.push(item.clone());
         self.index.insert(item, id);
         id
@@ -58,7 +64,7 @@ impl Key {
             let id: u64 = id.parse().ok().filter(|id| canonical && *id < 1 << ID_BITS)?;
             letter.is_ascii_lowercase().then_some((u64::from(*letter) << ID_BITS) | id)
         });
-        packed.map_or_else(|| Key(INTERNED | u64::from(names.id(text.into()))), Key)
+        packed.map_or_else(|| Key(INTERNED | u64::from(names.id(text))), Key)
     }
 
     fn text(self, names: &Interner<Box<str>>) -> String {
@@ -159,16 +165,16 @@ impl MemoryState {
                 Mark::Gauge(_) => None,
             })
             .unwrap_or_default();
-        let stored: Box<[Stored]> = marks
+        let stored: Vec<Stored> = marks
             .iter()
             .map(|m| match m {
-                Mark::Gauge(field) => Stored::Gauge(self.names.id(field.as_str().into())),
+                Mark::Gauge(field) => Stored::Gauge(self.names.id(field.as_str())),
                 Mark::Waiting { scope, since_ms } => {
-                    Stored::Waiting { scope: self.names.id(scope.as_str().into()), offset_ms: since_ms - base_ms }
+                    Stored::Waiting { scope: self.names.id(scope.as_str()), offset_ms: since_ms - base_ms }
                 }
             })
             .collect();
-        (base_ms, self.mark_lists.id(stored))
+        (base_ms, self.mark_lists.id(stored.as_slice()))
     }
 
     fn count_gauges(&mut self, list: u32, by: i64) {
